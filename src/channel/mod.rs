@@ -1,0 +1,1 @@
+//! The channel store: names, the entry format, append, read, verify.
