@@ -12,4 +12,6 @@
 
 pub mod channel;
 pub mod cli;
+pub mod roles;
+pub mod templates;
 pub mod timeline;

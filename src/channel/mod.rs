@@ -1,1 +1,136 @@
 //! The channel store: names, the entry format, append, read, verify.
+//!
+//! This module is the only writer of entries. It owns the invariants in DESIGN.md ("The
+//! channel store"): one `write(2)` per entry under an exclusive lock, a checksum and hash chain
+//! per author file, torn-tail repair by the next writer, and escaping of marker-like body lines.
+//! It must not render timelines or talk to the network.
+//!
+//! # Layout
+//! - [`names`]: validated themes, authors and channel names.
+//! - [`entry`]: entry fields and the markdown encoding with markers and checksums.
+//! - [`scan`]: the streaming reader of an author file and the chain check.
+//! - [`append`]: the writer (lock, repair, write, fsync).
+//! - [`store`]: the root, channels, roster, read cursors.
+//! - [`verify`]: whole-channel integrity check.
+
+pub mod append;
+pub mod entry;
+pub mod names;
+pub mod scan;
+pub mod store;
+pub mod verify;
+
+use std::path::PathBuf;
+
+pub use append::AuthorWriter;
+pub use entry::{Draft, Entry, EntryId, Kind, Sum, Timestamp};
+pub use names::{Author, ChannelName, Theme};
+pub use store::{Channel, ChannelInfo, Roster, Store};
+
+/// Everything that can go wrong in the store. Each message names the path or the name at fault
+/// and says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid {what} name {name}: use {rule}")]
+    BadName {
+        what: &'static str,
+        name: String,
+        rule: &'static str,
+    },
+    #[error(
+        "unknown kind {0:?}: use one of observation, alert, correction, question, answer, decision, note"
+    )]
+    BadKind(String),
+    #[error("invalid entry id {0:?}: an id looks like author#seq, e.g. pipeline#3")]
+    BadRef(String),
+    #[error("ref {id} does not exist in channel {channel}: {author} has {last} entries")]
+    UnknownRef {
+        id: EntryId,
+        channel: String,
+        author: String,
+        last: u64,
+    },
+    #[error("a correction must name the entry it corrects: add --ref AUTHOR#SEQ")]
+    CorrectionWithoutRef,
+    #[error(
+        "{author:?} is not on the roster of channel {channel} (roster: {roster}); add it with `warroom roster add {author} --channel {channel}`"
+    )]
+    NotOnRoster {
+        author: String,
+        channel: String,
+        roster: String,
+    },
+    #[error(
+        "body is {size} bytes, over the limit of {limit} bytes; nothing was written (split it, or raise the limit with --max-body)"
+    )]
+    BodyTooLarge { size: usize, limit: usize },
+    #[error("the body is not valid UTF-8 (first bad byte at offset {offset}); nothing was written")]
+    NotUtf8 { offset: usize },
+    #[error("the body is empty; nothing was written (give TEXT, or - to read stdin)")]
+    EmptyBody,
+    #[error(
+        "store root {path} does not exist: create it with `warroom open THEME`, or point --root / WARROOM_ROOT at an existing store"
+    )]
+    MissingRoot { path: PathBuf },
+    #[error("store root {path} is not a directory")]
+    RootNotDir { path: PathBuf },
+    #[error("no channel {name:?} under {root}: see `warroom ls`")]
+    UnknownChannel { name: String, root: PathBuf },
+    #[error("no open channel under {root}: open one with `warroom open THEME`, or pass --channel")]
+    NoChannel { root: PathBuf },
+    #[error(
+        "channel {name} already exists in {root}; add roles with `warroom roster add ROLE --channel {name}`"
+    )]
+    ChannelExists { name: String, root: PathBuf },
+    #[error(
+        "channel {channel} was sealed at {at} by {by}; it takes no more posts. Open a new channel with `warroom open THEME`"
+    )]
+    Sealed {
+        channel: String,
+        at: String,
+        by: String,
+    },
+    #[error("{path}: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "short write to {path}: {written} of {len} bytes; the next post will close off the torn tail"
+    )]
+    ShortWrite {
+        path: PathBuf,
+        written: usize,
+        len: usize,
+    },
+    #[error("{action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// 2 for bad input, 3 for I/O and environment.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::MissingRoot { .. }
+            | Error::RootNotDir { .. }
+            | Error::Corrupt { .. }
+            | Error::ShortWrite { .. }
+            | Error::Io { .. } => 3,
+            _ => 2,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -9,6 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod channel;
+mod read;
+
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
 /// Exit status for usage errors and bad input.
@@ -29,7 +32,23 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Open a new channel; prints its name.
+    Open(channel::OpenArgs),
+    /// List channels, newest first.
+    Ls(channel::LsArgs),
+    /// Append one entry as ROLE; prints its id.
+    Post(channel::PostArgs),
+    /// Manage a channel's roster.
+    #[command(subcommand)]
+    Roster(channel::RosterCommand),
+    /// Print the merged timeline of a channel.
+    Timeline(read::TimelineArgs),
+    /// What the others wrote since ROLE last caught up.
+    Catchup(read::CatchupArgs),
+    /// Check every file of a channel: checksums, chain, torn writes.
+    Verify(read::VerifyArgs),
+}
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +74,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    let root = cli.root;
+    match cli.command {
+        Command::Open(args) => channel::open(&root, args),
+        Command::Ls(args) => channel::ls(&root, args),
+        Command::Post(args) => channel::post(&root, args),
+        Command::Roster(cmd) => channel::roster(&root, cmd),
+        Command::Timeline(args) => read::timeline(&root, args),
+        Command::Catchup(args) => read::catchup(&root, args),
+        Command::Verify(args) => read::verify(&root, args),
+    }
 }
 
 /// Prints an error to stderr (quietly for a closed stdout) and picks its exit status.
@@ -80,6 +108,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::channel::Error>() {
+            return e.exit_code();
+        }
+        if cause
+            .downcast_ref::<crate::templates::TemplateError>()
+            .is_some()
+        {
+            return EXIT_IO;
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_IO;

@@ -1,0 +1,252 @@
+//! The writer of one author file.
+//!
+//! Each append builds the whole entry in memory and hands it to one `write(2)` on an
+//! `O_APPEND` descriptor while holding an exclusive `flock` on the file, so concurrent writers
+//! (threads or processes) never interleave. A short write is an error, never a second append.
+//! Under the lock the writer first checks that the file is where it left it; if another writer
+//! appended meanwhile, or a killed writer left a torn tail, it re-reads the end of the file,
+//! closes off torn bytes with a repair marker, and continues the chain.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::Error;
+use super::entry::{Draft, Entry, GENESIS, Header, Sum, Timestamp, encode};
+use super::names::Author;
+use super::scan::{Record, Scanner};
+
+/// What the writer knows about the end of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailState {
+    pub last_seq: u64,
+    pub last_sum: Sum,
+    pub last_ts: Option<Timestamp>,
+    /// File length this state describes.
+    pub len: u64,
+    /// Torn bytes at the end (offset, length) not yet closed off by a repair marker.
+    pub torn: Option<(u64, u64)>,
+    /// The file ends with `\n` (or is empty), so a marker can start right away.
+    pub ends_with_newline: bool,
+}
+
+/// Appends entries to one author file.
+pub struct AuthorWriter {
+    file: File,
+    path: PathBuf,
+    channel: String,
+    author: Author,
+    /// Cached tail state; re-read whenever the file length differs from `state.len`.
+    state: Option<TailState>,
+    /// fsync after each append (off only for bulk loads; see `post --no-sync`).
+    sync: bool,
+    buf: Vec<u8>,
+}
+
+impl AuthorWriter {
+    /// Opens (creating if needed) `path` for appending. A new file is made durable by an fsync
+    /// of its directory.
+    pub fn open(path: &Path, channel: &str, author: Author, sync: bool) -> Result<Self, Error> {
+        let created;
+        let file = match OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .open(path)
+        {
+            Ok(f) => {
+                created = true;
+                f
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                created = false;
+                OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(Error::io("cannot open for appending", path))?
+            }
+            Err(e) => return Err(Error::io("cannot create", path)(e)),
+        };
+        if created && sync {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(Error::io("cannot fsync directory", dir))?;
+        }
+        Ok(Self {
+            file,
+            path: path.to_owned(),
+            channel: channel.to_owned(),
+            author,
+            state: None,
+            sync,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
+    /// The file this writer appends to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tail state as of the last append or [`Self::refresh`].
+    pub fn state(&self) -> Option<TailState> {
+        self.state
+    }
+
+    /// Re-reads the end of the file (without the lock: for a quick look, e.g. ref checks).
+    pub fn refresh(&mut self) -> Result<TailState, Error> {
+        let len = self.len()?;
+        let st = read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?;
+        self.state = Some(st);
+        Ok(st)
+    }
+
+    fn len(&self) -> Result<u64, Error> {
+        Ok(self
+            .file
+            .metadata()
+            .map_err(Error::io("cannot stat", &self.path))?
+            .len())
+    }
+
+    /// Appends one entry and returns it as readers will see it.
+    pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        self.file
+            .lock()
+            .map_err(Error::io("cannot lock", &self.path))?;
+        let result = self.append_locked(draft);
+        // Unlock errors are harmless (closing the fd releases the lock) but not swallowed.
+        let unlocked = self
+            .file
+            .unlock()
+            .map_err(Error::io("cannot unlock", &self.path));
+        let entry = result?;
+        unlocked?;
+        Ok(entry)
+    }
+
+    fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        let len = self.len()?;
+        let st = match self.state {
+            Some(st) if st.len == len => st,
+            _ => read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?,
+        };
+        let ts = match st.last_ts {
+            Some(last) => Timestamp::now().max(last),
+            None => Timestamp::now(),
+        };
+        self.buf.clear();
+        if let Some((at, torn)) = st.torn {
+            if !st.ends_with_newline {
+                self.buf.push(b'\n');
+            }
+            let _ = writeln!(
+                self.buf,
+                "<!-- warroom:repair ts={ts} torn-at={at} torn-bytes={torn} -->"
+            );
+        }
+        let seq = st.last_seq + 1;
+        let sum = encode(
+            &mut self.buf,
+            Header {
+                author: &self.author,
+                seq,
+                ts,
+                kind: draft.kind,
+                refs: &draft.refs,
+            },
+            &draft.body,
+            st.last_sum,
+        );
+        self.state = None;
+        let written = self
+            .file
+            .write(&self.buf)
+            .map_err(Error::io("cannot write", &self.path))?;
+        if written != self.buf.len() {
+            return Err(Error::ShortWrite {
+                path: self.path.clone(),
+                written,
+                len: self.buf.len(),
+            });
+        }
+        if self.sync {
+            self.file
+                .sync_data()
+                .map_err(Error::io("cannot fsync", &self.path))?;
+        }
+        self.state = Some(TailState {
+            last_seq: seq,
+            last_sum: sum,
+            last_ts: Some(ts),
+            len: len + written as u64,
+            torn: None,
+            ends_with_newline: true,
+        });
+        Ok(Entry {
+            id: super::EntryId {
+                author: self.author.clone(),
+                seq,
+            },
+            channel: self.channel.clone(),
+            author: self.author.clone(),
+            seq,
+            ts,
+            kind: draft.kind,
+            refs: draft.refs.clone(),
+            body: draft.body.clone(),
+        })
+    }
+}
+
+/// Reads backwards from `len` in growing windows until the last complete entry is found (or
+/// the start of the file), and reports what follows it.
+pub fn read_tail(file: &File, len: u64) -> io::Result<TailState> {
+    let mut window: u64 = 16 * 1024;
+    loop {
+        let start = len.saturating_sub(window);
+        let mut bytes = vec![0u8; (len - start) as usize];
+        file.read_exact_at(&mut bytes, start)?;
+        // A window that starts mid-file starts scanning at the next line start, so a marker-like
+        // run in the middle of a body line can never be taken for a marker.
+        let skip = if start == 0 {
+            0
+        } else {
+            memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1)
+        };
+        let mut last_entry = None;
+        // End of the last entry or repair marker: torn bytes are whatever follows it.
+        let mut clean_end = if start == 0 { Some(0) } else { None };
+        for rec in Scanner::new(&bytes[skip..], start + skip as u64, 1) {
+            match rec? {
+                Record::Entry(e) => {
+                    clean_end = Some(e.pos.end());
+                    last_entry = Some(e);
+                }
+                Record::Repair { pos, .. } => clean_end = Some(pos.end()),
+                Record::Garbage { .. } | Record::Tail { .. } => {}
+            }
+        }
+        if last_entry.is_some() || start == 0 {
+            let ends_with_newline = bytes.last().is_none_or(|&b| b == b'\n');
+            let clean_end = clean_end.unwrap_or(start);
+            let torn = (clean_end < len).then(|| (clean_end, len - clean_end));
+            let (last_seq, last_sum, last_ts) = match last_entry {
+                Some(e) => (e.seq, e.sum, Some(e.ts)),
+                None => (0, GENESIS, None),
+            };
+            return Ok(TailState {
+                last_seq,
+                last_sum,
+                last_ts,
+                len,
+                torn,
+                ends_with_newline,
+            });
+        }
+        window *= 4;
+    }
+}

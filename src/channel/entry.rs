@@ -1,0 +1,387 @@
+//! One entry: its fields, its encoding as markdown with begin and end markers, its checksum.
+//!
+//! The grammar is written down in docs/FORMAT.md; this file and [`super::scan`] are its only
+//! implementation. Encoding is pure: no I/O here.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Error;
+use super::names::Author;
+
+/// Prefix shared by every marker line; a body line starting with it (after any run of `\`)
+/// is escaped with one more `\`.
+pub const MARKER_PREFIX: &[u8] = b"<!-- warroom:";
+pub const BEGIN_PREFIX: &[u8] = b"<!-- warroom:entry ";
+pub const END_PREFIX: &[u8] = b"<!-- warroom:end ";
+pub const REPAIR_PREFIX: &[u8] = b"<!-- warroom:repair ";
+pub const MARKER_SUFFIX: &[u8] = b" -->\n";
+
+/// The `prev` of an author's first entry.
+pub const GENESIS: Sum = Sum(0);
+
+/// Default body limit in bytes.
+pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
+
+/// What an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Observation,
+    Alert,
+    Correction,
+    Question,
+    Answer,
+    Decision,
+    Note,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::Observation,
+        Kind::Alert,
+        Kind::Correction,
+        Kind::Question,
+        Kind::Answer,
+        Kind::Decision,
+        Kind::Note,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Observation => "observation",
+            Kind::Alert => "alert",
+            Kind::Correction => "correction",
+            Kind::Question => "question",
+            Kind::Answer => "answer",
+            Kind::Decision => "decision",
+            Kind::Note => "note",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::BadKind(s.to_owned()))
+    }
+}
+
+/// A UTC instant with millisecond precision, always printed as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+///
+/// The fixed width makes the textual order equal to the time order, which the merge relies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now())
+    }
+
+    /// Truncates to milliseconds.
+    pub fn from_datetime(t: DateTime<Utc>) -> Self {
+        let ms = t.timestamp_millis();
+        Self(DateTime::from_timestamp_millis(ms).expect("millis of a valid time are valid"))
+    }
+
+    pub fn datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// Parses the exact stored form (24 bytes, `Z`, milliseconds).
+    pub fn parse_exact(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() != 24 || b[10] != b'T' || b[19] != b'.' || b[23] != b'Z' {
+            return None;
+        }
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Self(t.with_timezone(&Utc)))
+    }
+
+    /// Parses any RFC 3339 time (for `--since`), truncated to milliseconds.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| Self::from_datetime(t.with_timezone(&Utc)))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s:?}")))
+    }
+}
+
+/// `author#seq`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId {
+    pub author: Author,
+    pub seq: u64,
+}
+
+impl EntryId {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let bad = || Error::BadRef(s.to_owned());
+        let (author, seq) = s.split_once('#').ok_or_else(bad)?;
+        let author = Author::new(author).map_err(|_| bad())?;
+        if seq.is_empty() || seq.starts_with('0') || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let seq = seq.parse().map_err(|_| bad())?;
+        Ok(Self { author, seq })
+    }
+}
+
+impl fmt::Display for EntryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.author, self.seq)
+    }
+}
+
+impl Serialize for EntryId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EntryId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        EntryId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A 64-bit checksum, printed as 16 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Sum(pub u64);
+
+impl Sum {
+    /// The checksum of an entry: BLAKE3 over the previous checksum and the entry's bytes from
+    /// its begin marker up to (not including) its end marker, truncated to 64 bits.
+    pub fn of(prev: Sum, entry_bytes: &[u8]) -> Sum {
+        let mut h = blake3::Hasher::new();
+        h.update(prev.to_string().as_bytes());
+        h.update(b"\n");
+        h.update(entry_bytes);
+        let out = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out.as_bytes()[..8]);
+        Sum(u64::from_be_bytes(first))
+    }
+
+    pub fn parse(s: &[u8]) -> Option<Sum> {
+        if s.len() != 16 || !s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        u64::from_str_radix(std::str::from_utf8(s).ok()?, 16)
+            .ok()
+            .map(Sum)
+    }
+}
+
+impl fmt::Display for Sum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// An entry as readers see it. The JSON form is shared by ndjson, REST and WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: EntryId,
+    pub channel: String,
+    pub author: Author,
+    pub seq: u64,
+    pub ts: Timestamp,
+    pub kind: Kind,
+    pub refs: Vec<EntryId>,
+    pub body: String,
+}
+
+impl Serialize for Author {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Author {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Author::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a writer supplies; the store assigns seq, ts and the chain.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: Kind,
+    pub refs: Vec<EntryId>,
+    pub body: String,
+}
+
+/// The fields that go into the begin marker.
+#[derive(Debug, Clone, Copy)]
+pub struct Header<'a> {
+    pub author: &'a Author,
+    pub seq: u64,
+    pub ts: Timestamp,
+    pub kind: Kind,
+    pub refs: &'a [EntryId],
+}
+
+/// Appends the encoded entry to `out` and returns its checksum.
+///
+/// Layout: begin marker, human heading, blank line, escaped body, `\n\n`, end marker.
+pub fn encode(out: &mut Vec<u8>, h: Header<'_>, body: &str, prev: Sum) -> Sum {
+    use std::io::Write as _;
+    let start = out.len();
+    let _ = write!(
+        out,
+        "<!-- warroom:entry id={}#{} ts={} kind={}",
+        h.author, h.seq, h.ts, h.kind
+    );
+    if !h.refs.is_empty() {
+        out.extend_from_slice(b" refs=");
+        push_refs(out, h.refs, ",");
+    }
+    out.extend_from_slice(MARKER_SUFFIX);
+    let clock = h.ts.datetime().format("%H:%M:%SZ");
+    let kind = match h.kind {
+        Kind::Alert => "**ALERT**",
+        Kind::Decision => "**decision**",
+        k => k.as_str(),
+    };
+    let _ = write!(out, "#### {clock} · {} · {kind}", h.author);
+    if !h.refs.is_empty() {
+        out.extend_from_slice(" · re ".as_bytes());
+        push_refs(out, h.refs, ", ");
+    }
+    out.extend_from_slice(b"\n\n");
+    escape_body(out, body.as_bytes());
+    out.extend_from_slice(b"\n\n");
+    let sum = Sum::of(prev, &out[start..]);
+    let _ = writeln!(
+        out,
+        "<!-- warroom:end id={}#{} prev={} sum={} -->",
+        h.author, h.seq, prev, sum
+    );
+    sum
+}
+
+fn push_refs(out: &mut Vec<u8>, refs: &[EntryId], sep: &str) {
+    use std::io::Write as _;
+    for (i, r) in refs.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep.as_bytes());
+        }
+        let _ = write!(out, "{r}");
+    }
+}
+
+/// True when `line` is `\`* followed by the marker prefix: such a line gets (or loses) one `\`.
+fn is_markerish(line: &[u8]) -> bool {
+    let slashes = line.iter().take_while(|&&b| b == b'\\').count();
+    line[slashes..].starts_with(MARKER_PREFIX)
+}
+
+/// Copies `body` into `out`, prefixing every marker-like line with one `\`.
+pub fn escape_body(out: &mut Vec<u8>, body: &[u8]) {
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        if is_markerish(line) {
+            out.push(b'\\');
+        }
+        out.extend_from_slice(line);
+    }
+}
+
+/// Reverses [`escape_body`].
+pub fn unescape_body(escaped: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(escaped.len());
+    for (i, line) in escaped.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        if line.first() == Some(&b'\\') && is_markerish(line) {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// True when no body line needs escaping (the common case, so readers can skip the copy).
+pub fn needs_unescape(escaped: &[u8]) -> bool {
+    memchr::memmem::find(escaped, MARKER_PREFIX).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_round_trips_marker_lines() {
+        let body = "a\n<!-- warroom:end id=x#1 prev=0 sum=0 -->\n\\<!-- warroom:entry\n \\\\<!-- warroom:x";
+        let mut out = Vec::new();
+        escape_body(&mut out, body.as_bytes());
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.contains("\n\\<!-- warroom:end"));
+        assert!(text.contains("\n\\\\<!-- warroom:entry"));
+        assert!(!text.lines().any(|l| l.starts_with("<!-- warroom:")));
+        assert_eq!(unescape_body(&out), body.as_bytes());
+    }
+
+    #[test]
+    fn timestamps_are_fixed_width() {
+        let t = Timestamp::parse_rfc3339("2026-05-04T17:15:04Z").unwrap();
+        assert_eq!(t.to_string(), "2026-05-04T17:15:04.000Z");
+        assert_eq!(
+            Timestamp::parse_exact("2026-05-04T17:15:04.123Z")
+                .unwrap()
+                .to_string(),
+            "2026-05-04T17:15:04.123Z"
+        );
+        assert!(Timestamp::parse_exact("2026-05-04T17:15:04Z").is_none());
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            EntryId::parse("data-plane#7").unwrap().to_string(),
+            "data-plane#7"
+        );
+        for bad in ["x", "x#", "x#0", "x#07", "X#1", "x#-1", "#1", "x#1#2"] {
+            assert!(EntryId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

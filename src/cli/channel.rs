@@ -1,0 +1,265 @@
+//! Verbs that change or list channels: `open`, `ls`, `post`, `roster`.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::{EXIT_USAGE, Failure};
+use crate::channel::entry::DEFAULT_MAX_BODY;
+use crate::channel::store::{PostOptions, Role};
+use crate::channel::{Author, Draft, EntryId, Error, Kind, Store, Theme};
+use crate::roles;
+use crate::timeline::render::Format;
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// What the channel is about: lowercase letters, digits and '-' (e.g. litellm-canary).
+    pub theme: String,
+    /// The channel's date (default: today, UTC).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// Roles on the roster, comma-separated; built-in roles (pipeline, data-plane, traffic,
+    /// operator) bring their lane. The operator is always on the roster.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "pipeline,data-plane,traffic,operator"
+    )]
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ChannelArg {
+    /// Channel name or theme (default: WARROOM_CHANNEL, else the newest unsealed channel).
+    #[arg(long, env = "WARROOM_CHANNEL")]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    #[command(flatten)]
+    pub channel: ChannelArg,
+    /// The role you post as (must be on the channel's roster).
+    #[arg(long = "as", value_name = "ROLE")]
+    pub role: String,
+    /// observation, alert, correction, question, answer, decision or note.
+    #[arg(long, default_value = "observation")]
+    pub kind: String,
+    /// An entry this one refers to (author#seq); repeatable.
+    #[arg(long = "ref", value_name = "ID")]
+    pub refs: Vec<String>,
+    /// Largest body accepted, in bytes.
+    #[arg(long, env = "WARROOM_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+    /// Bulk mode: skip the fsync, so a crash may lose this entry (it is never half-written).
+    #[arg(long)]
+    pub no_sync: bool,
+    /// The body (markdown). Words are joined by spaces; `-` or nothing reads standard input.
+    pub text: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RosterCommand {
+    /// Add roles to a channel's roster; prints the roster.
+    Add {
+        /// Role names.
+        #[arg(required = true)]
+        roles: Vec<String>,
+        #[command(flatten)]
+        channel: ChannelArg,
+    },
+    /// Print a channel's roster.
+    Show {
+        #[command(flatten)]
+        channel: ChannelArg,
+    },
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+    .into()
+}
+
+fn parse_roles(names: &[String]) -> Result<Vec<Role>, Error> {
+    let mut out: Vec<Role> = Vec::new();
+    for n in names {
+        let author = Author::new(n.trim())?;
+        if !out.iter().any(|r| r.name == author) {
+            out.push(roles::role(author));
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct BriefRole<'a> {
+    name: &'a str,
+    title: Option<&'a str>,
+    lane: Option<&'a str>,
+}
+
+pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
+    let theme = Theme::new(&args.theme)?;
+    let date = match &args.date {
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| usage(format!("--date {d:?} is not a date like 2026-05-04")))?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let roles = parse_roles(&args.roles)?;
+    let store = Store::create(root)?;
+    let channel = store.open_channel(date, theme.clone(), roles)?;
+    let roster = channel.roster()?;
+    let brief = crate::templates::render(
+        root,
+        "channel.md",
+        minijinja::context! {
+            theme => theme.as_str(),
+            date => date.format("%Y-%m-%d").to_string(),
+            channel => channel.name().to_string(),
+            opened_at => roster.opened_at.to_string(),
+            roles => roster.roles.iter().map(|r| BriefRole {
+                name: r.name.as_str(),
+                title: r.title.as_deref(),
+                lane: r.lane.as_deref(),
+            }).collect::<Vec<_>>(),
+        },
+    )?;
+    crate::channel::store::write_atomic(&channel.dir().join("README.md"), brief.as_bytes())?;
+    println!("{}", channel.name());
+    eprintln!(
+        "opened {} with roles {}; post with `warroom post --as ROLE TEXT`",
+        channel.dir().display(),
+        roster.names()
+    );
+    Ok(0)
+}
+
+pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {
+    let store = Store::open(root)?;
+    let infos = store
+        .channels()?
+        .iter()
+        .map(|c| c.info())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &infos)?;
+            writeln!(out)?;
+        }
+        Format::Ndjson => {
+            for i in &infos {
+                serde_json::to_writer(&mut out, i)?;
+                writeln!(out)?;
+            }
+        }
+        Format::Text | Format::Md => {
+            for i in &infos {
+                let authors = i
+                    .authors
+                    .iter()
+                    .map(|(a, n)| format!("{a}:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                writeln!(
+                    out,
+                    "{}  {:<6}  {:>5} entries  {}",
+                    i.name,
+                    if i.sealed { "sealed" } else { "open" },
+                    i.entries,
+                    authors
+                )?;
+            }
+        }
+    }
+    if infos.is_empty() {
+        eprintln!(
+            "no channels under {}; open one with `warroom open THEME`",
+            root.display()
+        );
+    }
+    Ok(0)
+}
+
+/// Reads the body from the arguments or standard input, refusing invalid UTF-8.
+fn read_body(text: &[String]) -> anyhow::Result<String> {
+    if !(text.is_empty() || text == ["-"]) {
+        return Ok(text.join(" "));
+    }
+    let stdin = std::io::stdin();
+    if text.is_empty() && stdin.is_terminal() {
+        return Err(usage(
+            "no body: give TEXT, or pipe the body in (use - to read standard input)",
+        ));
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::NotUtf8 {
+            offset: e.utf8_error().valid_up_to(),
+        }
+        .into()
+    })
+}
+
+pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
+    let author = Author::new(&args.role)?;
+    let kind: Kind = args.kind.parse()?;
+    let refs = args
+        .refs
+        .iter()
+        .map(|r| EntryId::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = Store::open(root)?;
+    let channel = store.channel(args.channel.channel.as_deref())?;
+    // Roster and seal first: a bad role is reported before stdin is read.
+    channel.check_can_post(&author)?;
+    let body = read_body(&args.text)?;
+    let draft = Draft { kind, refs, body };
+    let opts = PostOptions {
+        max_body: args.max_body,
+        sync: !args.no_sync,
+    };
+    let entry = channel.post(&author, &draft, &opts)?;
+    println!("{}", entry.id);
+    Ok(0)
+}
+
+pub fn roster(root: &Path, cmd: RosterCommand) -> anyhow::Result<u8> {
+    let store = Store::open(root)?;
+    let (channel, roster) = match cmd {
+        RosterCommand::Add { roles, channel } => {
+            let roles = parse_roles(&roles)?;
+            let channel = store.channel(channel.channel.as_deref())?;
+            let roster = channel.add_roles(roles)?;
+            (channel, roster)
+        }
+        RosterCommand::Show { channel } => {
+            let channel = store.channel(channel.channel.as_deref())?;
+            let roster = channel.roster()?;
+            (channel, roster)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for r in &roster.roles {
+        writeln!(out, "{}", r.name)?;
+    }
+    eprintln!("roster of {}: {}", channel.name(), roster.names());
+    Ok(0)
+}

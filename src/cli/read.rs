@@ -1,0 +1,169 @@
+//! Reading verbs: `timeline`, `catchup`, `verify`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use clap::Args;
+
+use super::channel::ChannelArg;
+use super::{EXIT_FOUND, EXIT_USAGE, Failure};
+use crate::channel::{Author, Kind, Store};
+use crate::timeline::render::{Format, Renderer};
+use crate::timeline::{Filter, Merge, Since};
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub channel: ChannelArg,
+    /// Start after this entry (author#seq) or at this time (RFC 3339).
+    #[arg(long, value_name = "ID|TIME")]
+    pub since: Option<String>,
+    /// Only these authors; repeatable.
+    #[arg(long = "author", value_name = "ROLE")]
+    pub authors: Vec<String>,
+    /// Only these kinds; repeatable.
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CatchupArgs {
+    #[command(flatten)]
+    pub channel: ChannelArg,
+    /// The reader: shows what everyone else wrote since ROLE last caught up.
+    #[arg(long = "as", value_name = "ROLE")]
+    pub role: String,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub channel: ChannelArg,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Colour only for a terminal, and never with NO_COLOR set.
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn build_filter(args: &TimelineArgs) -> anyhow::Result<Filter> {
+    let mut filter = Filter::default();
+    if let Some(s) = &args.since {
+        filter.since = Some(Since::parse(s).map_err(|message| Failure {
+            code: EXIT_USAGE,
+            message,
+        })?);
+    }
+    for a in &args.authors {
+        filter.authors.insert(Author::new(a)?);
+    }
+    for k in &args.kinds {
+        filter.kinds.insert(k.parse::<Kind>()?);
+    }
+    Ok(filter)
+}
+
+/// Streams `merge` through a renderer to stdout; returns per-author highest seq written.
+fn render(mut merge: Merge<'_>, format: Format) -> anyhow::Result<BTreeMap<String, u64>> {
+    let stdout = std::io::stdout().lock();
+    let mut r = Renderer::new(
+        std::io::BufWriter::with_capacity(256 * 1024, stdout),
+        format,
+        use_color(),
+    );
+    let mut seen = BTreeMap::new();
+    r.begin()?;
+    while let Some(e) = merge.next_entry()? {
+        r.entry(&e)?;
+        let s = seen.entry(e.author.to_string()).or_insert(0);
+        *s = e.seq.max(*s);
+    }
+    r.finish()?;
+    Ok(seen)
+}
+
+fn warn(p: crate::timeline::Problem) {
+    eprintln!("warning: {p}");
+}
+
+pub fn timeline(root: &Path, args: TimelineArgs) -> anyhow::Result<u8> {
+    let filter = build_filter(&args)?;
+    let store = Store::open(root)?;
+    let channel = store.channel(args.channel.channel.as_deref())?;
+    let merge = Merge::open(&channel, filter, warn)?;
+    render(merge, args.format)?;
+    Ok(0)
+}
+
+pub fn catchup(root: &Path, args: CatchupArgs) -> anyhow::Result<u8> {
+    let reader = Author::new(&args.role)?;
+    let store = Store::open(root)?;
+    let channel = store.channel(args.channel.channel.as_deref())?;
+    let roster = channel.roster()?;
+    if !roster.contains(&reader) {
+        return Err(crate::channel::Error::NotOnRoster {
+            author: reader.to_string(),
+            channel: channel.name().to_string(),
+            roster: roster.names(),
+        }
+        .into());
+    }
+    let mut cursor = channel.cursor(&reader)?;
+    let mut filter = Filter::default();
+    filter.exclude.insert(reader.clone());
+    for (a, seq) in &cursor {
+        if let Ok(a) = Author::new(a) {
+            filter.after.insert(a, *seq);
+        }
+    }
+    let merge = Merge::open(&channel, filter, warn)?;
+    let seen = render(merge, args.format)?;
+    if seen.is_empty() {
+        eprintln!("nothing new for {reader} in {}", channel.name());
+    } else {
+        let n: usize = seen.len();
+        for (a, s) in seen {
+            cursor.insert(a, s);
+        }
+        channel.set_cursor(&reader, &cursor)?;
+        eprintln!("{reader} caught up on {n} author(s) in {}", channel.name());
+    }
+    Ok(0)
+}
+
+pub fn verify(root: &Path, args: VerifyArgs) -> anyhow::Result<u8> {
+    let store = Store::open(root)?;
+    let channel = store.channel(args.channel.channel.as_deref())?;
+    let report = crate::channel::verify::verify(&channel)?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json | Format::Ndjson => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        Format::Text | Format::Md => {
+            for f in &report.findings {
+                writeln!(out, "{f}")?;
+            }
+            for n in &report.notes {
+                writeln!(out, "note: {n}")?;
+            }
+        }
+    }
+    eprintln!(
+        "{}: {} entries in {} files, {} finding(s), {} note(s)",
+        channel.name(),
+        report.entries,
+        report.files,
+        report.findings.len(),
+        report.notes.len()
+    );
+    Ok(if report.intact() { 0 } else { EXIT_FOUND })
+}

@@ -1,0 +1,55 @@
+//! Templates (minijinja): the channel brief and, later, the archive pages.
+//!
+//! The defaults are compiled in from `templates/`; a user overrides one by putting a file of
+//! the same name in `<root>/templates/`.
+
+use std::path::Path;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+/// Built-in templates: (name, text).
+const DEFAULTS: [(&str, &str); 1] = [("channel.md", include_str!("../templates/channel.md"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read template {path}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "template {name} failed to render (fix the template, or delete the override to use the built-in one)"
+    )]
+    Render {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
+/// Renders template `name` with `ctx`, preferring `<root>/templates/<name>`.
+pub fn render(root: &Path, name: &str, ctx: impl Serialize) -> Result<String, TemplateError> {
+    let path = root.join("templates").join(name);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| (*t).to_owned())
+            .unwrap_or_else(|| panic!("no built-in template {name}")),
+        Err(source) => return Err(TemplateError::Read { path, source }),
+    };
+    let mut env = Environment::new();
+    env.set_keep_trailing_newline(true);
+    let render_err = |source| TemplateError::Render {
+        name: name.to_owned(),
+        source,
+    };
+    env.add_template_owned(name.to_owned(), text)
+        .map_err(render_err)?;
+    env.get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map_err(render_err)
+}

@@ -1,0 +1,171 @@
+//! Renderers for a stream of entries: text (coloured on a terminal), markdown, JSON, ndjson.
+
+use std::io::{self, Write};
+use std::str::FromStr;
+
+use crate::channel::{Entry, Kind};
+
+/// Output format of reading commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Md,
+    Json,
+    Ndjson,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Self as clap::ValueEnum>::from_str(s, false)
+    }
+}
+
+/// Writes entries one at a time in a format.
+pub struct Renderer<W: Write> {
+    out: W,
+    format: Format,
+    color: bool,
+    count: u64,
+    last_date: Option<chrono::NaiveDate>,
+}
+
+/// ANSI 256-colour codes that read well on dark and light backgrounds.
+const PALETTE: [u8; 8] = [33, 36, 35, 32, 172, 99, 31, 70];
+
+/// A stable colour per author name.
+pub fn author_color(author: &str) -> u8 {
+    let h = author.bytes().fold(2166136261u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(16777619)
+    });
+    PALETTE[(h as usize) % PALETTE.len()]
+}
+
+impl<W: Write> Renderer<W> {
+    pub fn new(out: W, format: Format, color: bool) -> Self {
+        Self {
+            out,
+            format,
+            color: color && format == Format::Text,
+            count: 0,
+            last_date: None,
+        }
+    }
+
+    /// Writes what comes before the first entry (nothing for most formats).
+    pub fn begin(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(b"[")?;
+        }
+        Ok(())
+    }
+
+    pub fn entry(&mut self, e: &Entry) -> io::Result<()> {
+        match self.format {
+            Format::Ndjson => {
+                serde_json::to_writer(&mut self.out, e)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                self.out
+                    .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut self.out, e)?;
+            }
+            Format::Md => self.markdown(e)?,
+            Format::Text => self.text(e)?,
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Writes what closes the output and flushes.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if self.format == Format::Json {
+            self.out
+                .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        self.out.flush()
+    }
+
+    /// Flushes what was written so far (for following).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn refs(e: &Entry) -> String {
+        e.refs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn markdown(&mut self, e: &Entry) -> io::Result<()> {
+        let t = e.ts.datetime();
+        write!(
+            self.out,
+            "### {} · {} · {}",
+            t.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+            e.id,
+            e.kind
+        )?;
+        if !e.refs.is_empty() {
+            write!(self.out, " · re {}", Self::refs(e))?;
+        }
+        writeln!(self.out, "\n\n{}\n", e.body.trim_end())
+    }
+
+    fn text(&mut self, e: &Entry) -> io::Result<()> {
+        let t = e.ts.datetime();
+        let date = t.date_naive();
+        if self.last_date != Some(date) {
+            self.last_date = Some(date);
+            let line = format!("── {} ──", date.format("%Y-%m-%d"));
+            if self.color {
+                writeln!(self.out, "\x1b[2m{line}\x1b[0m")?;
+            } else {
+                writeln!(self.out, "{line}")?;
+            }
+        }
+        let time = t.format("%H:%M:%S%.3fZ");
+        let refs = if e.refs.is_empty() {
+            String::new()
+        } else {
+            format!("  re {}", Self::refs(e))
+        };
+        if self.color {
+            let c = author_color(e.author.as_str());
+            let kind = match e.kind {
+                Kind::Alert => "\x1b[1;97;41m ALERT \x1b[0m".to_owned(),
+                Kind::Decision => "\x1b[1;30;43m decision \x1b[0m".to_owned(),
+                k => format!("\x1b[2m{k}\x1b[0m"),
+            };
+            writeln!(
+                self.out,
+                "\x1b[2m{time}\x1b[0m  \x1b[1;38;5;{c}m{}\x1b[0m  {kind}\x1b[2m{refs}\x1b[0m",
+                e.id
+            )?;
+        } else {
+            let kind = match e.kind {
+                Kind::Alert => "ALERT",
+                k => k.as_str(),
+            };
+            writeln!(self.out, "{time}  {}  {kind}{refs}", e.id)?;
+        }
+        for line in e.body.trim_end().lines() {
+            // Bodies are untrusted: control characters (escape sequences) never reach a terminal.
+            let line: String = line
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        '\u{fffd}'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            writeln!(self.out, "    {line}")?;
+        }
+        writeln!(self.out)
+    }
+}
