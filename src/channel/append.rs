@@ -16,6 +16,7 @@ use super::Error;
 use super::entry::{Draft, Entry, GENESIS, Header, Sum, Timestamp, encode};
 use super::names::Author;
 use super::scan::{Record, Scanner};
+use super::store::read_seal;
 
 /// What the writer knows about the end of its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +42,8 @@ pub struct AuthorWriter {
     state: Option<TailState>,
     /// fsync after each append (off only for bulk loads; see `post --no-sync`).
     sync: bool,
+    /// The channel's seal marker, checked under the lock before every append.
+    seal_path: PathBuf,
     buf: Vec<u8>,
 }
 
@@ -82,6 +85,10 @@ impl AuthorWriter {
             author,
             state: None,
             sync,
+            seal_path: path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".warroom/sealed.json"),
             buf: Vec::with_capacity(4096),
         })
     }
@@ -129,6 +136,15 @@ impl AuthorWriter {
     }
 
     fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        // The seal is checked under the lock: a sealer holds every author file's lock while it
+        // writes the marker, so no entry slips in after the seal.
+        if let Some(seal) = read_seal(&self.seal_path)? {
+            return Err(Error::Sealed {
+                channel: self.channel.clone(),
+                at: seal.at.to_string(),
+                by: seal.by,
+            });
+        }
         let len = self.len()?;
         let st = match self.state {
             Some(st) if st.len == len => st,

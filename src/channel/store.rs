@@ -456,6 +456,20 @@ impl Channel {
     }
 }
 
+/// Reads a seal marker file (`None` when absent).
+pub fn read_seal(path: &Path) -> Result<Option<Seal>, Error> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Corrupt {
+                path: path.to_owned(),
+                detail: format!("seal marker is not valid JSON ({e}); restore it from git"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("cannot read", path)(e)),
+    }
+}
+
 /// Writes a file by writing a temporary sibling, fsyncing it and renaming it into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
