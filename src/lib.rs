@@ -12,4 +12,5 @@
 
 pub mod channel;
 pub mod cli;
+pub mod rollout;
 pub mod timeline;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod rollout;
+
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
 /// Exit status for usage errors and bad input.
@@ -29,7 +31,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
+    Rollout(rollout::RolloutArgs),
+}
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +60,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    match cli.command {
+        Command::Rollout(args) => rollout::run(args),
+    }
 }
 
 /// Prints an error to stderr (quietly for a closed stdout) and picks its exit status.
@@ -80,6 +87,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(f) = cause.downcast_ref::<Failure>() {
             return f.code;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::rollout::RolloutError>() {
+            return e.exit_code();
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_IO;

@@ -1,0 +1,1 @@
+//! Failure detectors (in progress).
