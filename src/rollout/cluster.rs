@@ -40,7 +40,9 @@ impl Kind {
 pub async fn connect(namespace: Option<&str>) -> Result<(Client, String), RolloutError> {
     let client = Client::try_default()
         .await
-        .map_err(|source| RolloutError::Config { source })?;
+        .map_err(|e| RolloutError::Config {
+            detail: e.to_string(),
+        })?;
     let ns = namespace.map_or_else(|| client.default_namespace().to_string(), str::to_string);
     Ok((client, ns))
 }
@@ -71,7 +73,7 @@ async fn list<T: DeserializeOwned>(
         .map_err(|source| RolloutError::Api {
             what: format!("listing {} in namespace \"{namespace}\"", kind.3),
             kubectl: kind.kubectl("get", namespace),
-            source,
+            detail: source.to_string(),
         })?;
     objects
         .items
@@ -94,7 +96,7 @@ pub async fn fetch_rollout(
         .map_err(|source| RolloutError::Api {
             what: format!("getting rollout \"{name}\" in namespace \"{namespace}\""),
             kubectl: ROLLOUTS.kubectl("get", namespace),
-            source,
+            detail: source.to_string(),
         })?
         .ok_or_else(|| RolloutError::NotFound {
             kind: "rollout.argoproj.io",
@@ -132,7 +134,7 @@ pub async fn fetch_experiment(
         .map_err(|source| RolloutError::Api {
             what: format!("getting experiment \"{name}\" in namespace \"{namespace}\""),
             kubectl: EXPERIMENTS.kubectl("get", namespace),
-            source,
+            detail: source.to_string(),
         })?
         .ok_or_else(|| RolloutError::NotFound {
             kind: "experiment.argoproj.io",

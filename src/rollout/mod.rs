@@ -56,22 +56,20 @@ pub enum RolloutError {
         namespaces: String,
     },
     /// No usable kubeconfig or in-cluster configuration.
+    // kube's errors already print their whole cause chain, so they are kept as text rather
+    // than as a `#[source]` that `{:#}` would print a second time.
     #[error(
-        "no Kubernetes configuration found; set KUBECONFIG or ~/.kube/config (as for kubectl), or use --from-dir DIR"
+        "no usable Kubernetes configuration ({detail}); set KUBECONFIG or ~/.kube/config (as for kubectl), or use --from-dir DIR"
     )]
-    Config {
-        #[source]
-        source: kube::Error,
-    },
+    Config { detail: String },
     /// The API server could not be reached or refused a request.
     #[error(
-        "Kubernetes API request failed: {what}; check `kubectl {kubectl}` works with the same kubeconfig"
+        "Kubernetes API request failed while {what}: {detail}; check that `kubectl {kubectl}` works with the same kubeconfig"
     )]
     Api {
         what: String,
         kubectl: String,
-        #[source]
-        source: kube::Error,
+        detail: String,
     },
     /// An object from the API did not have the shape we expect.
     #[error("{kind} \"{name}\" from the API could not be read: {detail}")]
