@@ -327,3 +327,36 @@ fn bad_input_names_the_file_and_field() {
         "{stderr}"
     );
 }
+
+/// Every fixture directory, Argo CD's health fixtures included (aborted, paused, timed-out,
+/// legacy v0.9 observedGeneration hashes, objects without status), loads and renders.
+#[test]
+fn every_peer_fixture_loads_and_renders() {
+    let fixtures = peer().join("fixtures");
+    let mut dirs = vec![fixtures.clone()];
+    let mut rendered = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "crds") {
+                dirs.push(path);
+            }
+        }
+        if dir == fixtures || dir.parent() == Some(&fixtures.join("argo-cd-health")) {
+            continue; // directories of directories, and Argo CD's health_test.yaml indexes
+        }
+        let snapshot = warroom::rollout::load::load_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for ro in &snapshot.rollouts {
+            let v = view::rollout_view(&snapshot, ro, Utc::now());
+            assert!(view::render_rollout(&v, view::Colour::Never).starts_with("Name:"));
+            rendered += 1;
+        }
+        for ex in &snapshot.experiments {
+            let v = view::experiment_view(&snapshot, ex, Utc::now());
+            assert!(view::render_experiment(&v, view::Colour::Never).starts_with("Name:"));
+            rendered += 1;
+        }
+    }
+    assert!(rendered > 30, "only {rendered} objects rendered");
+}

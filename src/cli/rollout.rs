@@ -105,8 +105,13 @@ struct Source {
 
 enum Backend {
     Dir(PathBuf),
-    /// kube-rs is async; the CLI is not, so a cluster read runs on its own small runtime.
-    Cluster(tokio::runtime::Runtime),
+    /// kube-rs is async; the CLI is not, so cluster reads run on their own small runtime. One
+    /// client (one connection pool) serves every read of a `--watch`.
+    Cluster {
+        runtime: tokio::runtime::Runtime,
+        client: kube::Client,
+        namespace: String,
+    },
 }
 
 impl Source {
@@ -122,12 +127,19 @@ impl Source {
         }
         let backend = match &args.from_dir {
             Some(dir) => Backend::Dir(dir.clone()),
-            None => Backend::Cluster(
-                tokio::runtime::Builder::new_current_thread()
+            None => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .context("cannot start the async runtime")?,
-            ),
+                    .context("cannot start the async runtime")?;
+                let (client, namespace) =
+                    runtime.block_on(cluster::connect(args.namespace.as_deref()))?;
+                Backend::Cluster {
+                    runtime,
+                    client,
+                    namespace,
+                }
+            }
         };
         Ok(Self {
             backend,
@@ -147,11 +159,14 @@ impl Source {
                 }
                 Ok(snapshot)
             }
-            Backend::Cluster(runtime) => runtime.block_on(async {
-                let (client, ns) = cluster::connect(self.namespace.as_deref()).await?;
+            Backend::Cluster {
+                runtime,
+                client,
+                namespace,
+            } => runtime.block_on(async {
                 match object {
-                    Object::Rollout => cluster::fetch_rollout(&client, &ns, name).await,
-                    Object::Experiment => cluster::fetch_experiment(&client, &ns, name).await,
+                    Object::Rollout => cluster::fetch_rollout(client, namespace, name).await,
+                    Object::Experiment => cluster::fetch_experiment(client, namespace, name).await,
                 }
             }),
         }
@@ -160,7 +175,7 @@ impl Source {
     fn location(&self) -> String {
         match &self.backend {
             Backend::Dir(dir) => format!(" in {}", dir.display()),
-            Backend::Cluster(_) => String::new(),
+            Backend::Cluster { .. } => String::new(),
         }
     }
 
@@ -195,6 +210,16 @@ impl Source {
     }
 
     fn status(&self, name: &str) -> Result<(String, String), RolloutError> {
+        // The status needs the Rollout alone: don't list pods for it.
+        if let Backend::Cluster {
+            runtime,
+            client,
+            namespace,
+        } = &self.backend
+        {
+            let ro = runtime.block_on(cluster::get_rollout(client, namespace, name))?;
+            return Ok(view::status_and_message(&ro));
+        }
         let snapshot = self.read(Object::Rollout, name)?;
         let ns = self.namespace.as_deref();
         let ro = find_by_name(

@@ -66,15 +66,39 @@ async fn list<T: DeserializeOwned>(
     namespace: &str,
     kind: &Kind,
 ) -> Result<Vec<T>, RolloutError> {
-    let objects = kind
+    list_kind(client, namespace, kind, false).await
+}
+
+/// Like [`list`], but a kind the server doesn't serve (its CRD is not installed) is empty.
+async fn list_optional<T: DeserializeOwned>(
+    client: &Client,
+    namespace: &str,
+    kind: &Kind,
+) -> Result<Vec<T>, RolloutError> {
+    list_kind(client, namespace, kind, true).await
+}
+
+async fn list_kind<T: DeserializeOwned>(
+    client: &Client,
+    namespace: &str,
+    kind: &Kind,
+    optional: bool,
+) -> Result<Vec<T>, RolloutError> {
+    let objects = match kind
         .api(client, namespace)
         .list(&ListParams::default())
         .await
-        .map_err(|source| RolloutError::Api {
-            what: format!("listing {} in namespace \"{namespace}\"", kind.3),
-            kubectl: kind.kubectl("get", namespace),
-            detail: source.to_string(),
-        })?;
+    {
+        Ok(objects) => objects,
+        Err(kube::Error::Api(status)) if optional && status.is_not_found() => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(RolloutError::Api {
+                what: format!("listing {} in namespace \"{namespace}\"", kind.3),
+                kubectl: kind.kubectl("get", namespace),
+                detail: source.to_string(),
+            });
+        }
+    };
     objects
         .items
         .into_iter()
@@ -82,13 +106,12 @@ async fn list<T: DeserializeOwned>(
         .collect()
 }
 
-/// Fetches rollout `name` and the ReplicaSets, Pods, Experiments and AnalysisRuns of its
-/// namespace. A missing rollout is [`RolloutError::NotFound`].
-pub async fn fetch_rollout(
+/// Gets rollout `name`; a missing rollout is [`RolloutError::NotFound`]. Enough for `status`.
+pub async fn get_rollout(
     client: &Client,
     namespace: &str,
     name: &str,
-) -> Result<Snapshot, RolloutError> {
+) -> Result<Rollout, RolloutError> {
     let rollout = ROLLOUTS
         .api(client, namespace)
         .get_opt(name)
@@ -103,13 +126,23 @@ pub async fn fetch_rollout(
             name: name.to_string(),
             location: format!(" in namespace \"{namespace}\""),
         })?;
-    let rollout: Rollout = decode("Rollout", rollout)?;
+    decode("Rollout", rollout)
+}
+
+/// Fetches rollout `name` and the ReplicaSets, Pods, Experiments and AnalysisRuns of its
+/// namespace: what `get rollout` shows.
+pub async fn fetch_rollout(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Snapshot, RolloutError> {
+    let rollout = get_rollout(client, namespace, name).await?;
     // Listed concurrently: one round trip of latency instead of four.
     let (replica_sets, pods, experiments, analysis_runs) = futures::try_join!(
         list(client, namespace, &REPLICA_SETS),
         list(client, namespace, &PODS),
-        list(client, namespace, &EXPERIMENTS),
-        list(client, namespace, &ANALYSIS_RUNS),
+        list_optional(client, namespace, &EXPERIMENTS),
+        list_optional(client, namespace, &ANALYSIS_RUNS),
     )?;
     Ok(Snapshot {
         rollouts: vec![rollout],
@@ -145,7 +178,7 @@ pub async fn fetch_experiment(
     let (replica_sets, pods, analysis_runs) = futures::try_join!(
         list(client, namespace, &REPLICA_SETS),
         list(client, namespace, &PODS),
-        list(client, namespace, &ANALYSIS_RUNS),
+        list_optional(client, namespace, &ANALYSIS_RUNS),
     )?;
     Ok(Snapshot {
         experiments: vec![experiment],

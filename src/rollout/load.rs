@@ -184,6 +184,12 @@ mod tests {
         assert!(msg.contains("spec.replicas"), "{msg}");
         assert!(msg.contains("line 4"), "{msg}");
 
+        let text = "kind: Rollout\nstatus:\n  conditions:\n  - type: [1]\n";
+        let msg = load_text(&mut s, Path::new("c.yaml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("status.conditions[0].type"), "{msg}");
+
         let text = "kind: Pod\n---\nkind: Rollout\nmetadata: {name: r}\nspec:\n  replicas: five\n";
         let msg = load_text(&mut s, Path::new("m.yaml"), text)
             .unwrap_err()
@@ -197,7 +203,7 @@ mod tests {
     #[test]
     fn observed_generation_may_be_a_number_or_a_hash() {
         let mut s = Snapshot::default();
-        let text = "kind: Rollout\nstatus: {observedGeneration: 7}\n---\nkind: Rollout\nstatus: {observedGeneration: 7d66d4485f, conditions: null}\n";
+        let text = "kind: Rollout\nstatus: {observedGeneration: 7}\n---\nkind: Rollout\nstatus: {observedGeneration: 7d66d4485f, conditions: null, pauseConditions: {}}\n";
         load_text(&mut s, Path::new("x.yaml"), text).unwrap();
         assert_eq!(
             s.rollouts[0].status.observed_generation.as_deref(),

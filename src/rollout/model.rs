@@ -32,6 +32,56 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// A list that may also arrive as `null` or as an empty map (`conditions: {}` is seen in the
+/// wild). Elements keep serde's path tracking, so a bad element is reported by its field.
+fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ListVisitor<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a sequence")
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            match map.next_key::<IgnoredAny>()? {
+                None => Ok(Vec::new()),
+                Some(_) => Err(serde::de::Error::invalid_type(
+                    serde::de::Unexpected::Map,
+                    &self,
+                )),
+            }
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Vec<T>, E> {
+            Ok(Vec::new())
+        }
+
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Vec<T>, D2::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    d.deserialize_any(ListVisitor(std::marker::PhantomData))
+}
+
 /// A scalar that the CRD types as a string but that real objects carry as a string, a number
 /// or (legacy v0.9 controllers) a pod-template hash: kept as its text.
 fn scalar_text<'de, D>(d: D) -> Result<Option<String>, D::Error>
@@ -72,7 +122,7 @@ pub struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub owner_references: Vec<OwnerReference>,
 }
 
@@ -171,7 +221,7 @@ pub struct Strategy {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct CanaryStrategy {
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub steps: Vec<CanaryStep>,
     pub traffic_routing: Option<TrafficRouting>,
     #[serde(deserialize_with = "nullable")]
@@ -234,9 +284,9 @@ pub struct RolloutStatus {
     pub workload_observed_generation: Option<String>,
     #[serde(deserialize_with = "nullable")]
     pub controller_pause: bool,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub pause_conditions: Vec<PauseCondition>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub conditions: Vec<Condition>,
     #[serde(deserialize_with = "nullable")]
     pub current_pod_hash: String,
@@ -349,7 +399,7 @@ pub struct ReplicaSetStatus {
     pub available_replicas: i32,
     #[serde(deserialize_with = "nullable")]
     pub observed_generation: i64,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub conditions: Vec<Condition>,
 }
 
@@ -363,9 +413,9 @@ pub struct PodTemplate {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct PodSpec {
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub containers: Vec<Container>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub init_containers: Vec<Container>,
     #[serde(deserialize_with = "nullable")]
     pub node_name: String,
@@ -398,9 +448,9 @@ pub struct PodStatus {
     pub phase: String,
     #[serde(deserialize_with = "nullable")]
     pub reason: String,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub container_statuses: Vec<ContainerStatus>,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub init_container_statuses: Vec<ContainerStatus>,
 }
 
@@ -579,7 +629,7 @@ pub struct AnalysisTemplate {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AnalysisSpec {
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub metrics: Vec<Metric>,
 }
 
@@ -626,7 +676,7 @@ pub struct AnalysisRunStatus {
     pub phase: String,
     #[serde(deserialize_with = "nullable")]
     pub message: String,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub metric_results: Vec<MetricResult>,
 }
 
@@ -651,7 +701,7 @@ pub struct MetricResult {
     pub error: i32,
     #[serde(deserialize_with = "nullable")]
     pub consecutive_error: i32,
-    #[serde(deserialize_with = "nullable")]
+    #[serde(deserialize_with = "list")]
     pub measurements: Vec<Measurement>,
 }
 
