@@ -12,6 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use promql_parser::label::Matcher;
 use promql_parser::parser::{self, Expr};
 
+use super::model::Snapshot;
 use super::model::{
     AnalysisRun, AnalysisTemplate, Deployment, Event, Metric, ObjectMeta, POD_TEMPLATE_HASH_LABEL,
     Pod, ReplicaSet, Rollout, Service,
@@ -19,7 +20,7 @@ use super::model::{
 use super::view;
 
 /// Which detector produced a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Detector {
     /// 1: `observedGeneration` behind `generation` for longer than the threshold.
     SpecNotObserved,
@@ -44,7 +45,7 @@ pub enum Detector {
 }
 
 /// One fact backing a finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Evidence {
     /// `Kind namespace/name`.
     pub object: String,
@@ -56,7 +57,7 @@ pub struct Evidence {
 }
 
 /// Something wrong, with the evidence an operator needs to check it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Finding {
     pub detector: Detector,
     /// `Kind namespace/name` of the object the finding is about.
@@ -785,6 +786,42 @@ pub fn canary_replica_math(ro: &Rollout, replica_sets: &[ReplicaSet]) -> Option<
     })
 }
 
+// ---------------------------------------------------------------------------------------------
+// All at once
+
+/// Runs every stateless detector for `ro` over a namespace snapshot: controller warnings,
+/// workloadRef leak, analysis errors of the rollout's AnalysisRuns (and its Experiments'),
+/// the snapshot's AnalysisTemplates, the canary Service and the replica math. Detector 1's
+/// time threshold needs history: feed [`SpecObservationTracker::observe`] alongside.
+pub fn rollout_findings(snapshot: &Snapshot, ro: &Rollout) -> Vec<Finding> {
+    let uid = &ro.metadata.uid;
+    let experiments: Vec<&str> = snapshot
+        .experiments
+        .iter()
+        .filter(|e| e.metadata.is_owned_by(uid))
+        .map(|e| e.metadata.uid.as_str())
+        .collect();
+    let mut findings = controller_warnings(ro, &snapshot.events);
+    findings.extend(workload_ref_leak(ro, &snapshot.deployments, &snapshot.pods));
+    for run in &snapshot.analysis_runs {
+        let ours = run.metadata.is_owned_by(uid)
+            || experiments.iter().any(|e| run.metadata.is_owned_by(e));
+        if ours {
+            findings.extend(analysis_errors(run));
+        }
+    }
+    for template in &snapshot.analysis_templates {
+        findings.extend(blind_analysis_query(template));
+    }
+    findings.extend(canary_service_selects_stable(
+        ro,
+        &snapshot.services,
+        &snapshot.pods,
+    ));
+    findings.extend(canary_replica_math(ro, &snapshot.replica_sets));
+    findings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -867,6 +904,40 @@ spec:
         assert_eq!(
             canary_replica_math(&ro, &replica_sets((1, 1), (4, 4))),
             None
+        );
+        let snapshot = Snapshot {
+            rollouts: vec![ro.clone()],
+            replica_sets: replica_sets((1, 1), (4, 4)),
+            analysis_runs: vec![run],
+            analysis_templates: vec![template],
+            services,
+            ..Snapshot::default()
+        };
+        assert!(rollout_findings(&snapshot, &ro).is_empty());
+    }
+
+    #[test]
+    fn rollout_findings_gathers_every_detector() {
+        let mut ro: Rollout = yaml(HEALTHY);
+        ro.metadata.uid = "u1".into();
+        let run: AnalysisRun = yaml(
+            "metadata: {name: r, namespace: prod, ownerReferences: [{uid: u1}]}\nstatus: {metricResults: [{name: m, consecutiveError: 2, measurements: [{phase: Error}, {phase: Error}]}]}\n",
+        );
+        let other: AnalysisRun = yaml(
+            "metadata: {name: x, namespace: prod, ownerReferences: [{uid: someone-else}]}\nstatus: {metricResults: [{name: m, consecutiveError: 2}]}\n",
+        );
+        let snapshot = Snapshot {
+            replica_sets: replica_sets((2, 2), (3, 3)),
+            analysis_runs: vec![run, other],
+            ..Snapshot::default()
+        };
+        let detectors: Vec<Detector> = rollout_findings(&snapshot, &ro)
+            .iter()
+            .map(|f| f.detector)
+            .collect();
+        assert_eq!(
+            detectors,
+            vec![Detector::AnalysisErrors, Detector::CanaryReplicaMath]
         );
     }
 

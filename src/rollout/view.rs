@@ -250,14 +250,15 @@ pub fn set_weight(ro: &Rollout) -> i32 {
     let Some(index) = current_step(ro) else {
         return max_weight(ro);
     };
-    let steps = &ro
+    let steps = ro
         .spec
         .strategy
         .canary
         .as_ref()
-        .map(|c| &c.steps[..])
-        .unwrap_or(&[]);
-    steps[..=index]
+        .map_or(&[][..], |c| &c.steps[..]);
+    steps
+        .get(..=index)
+        .unwrap_or_default()
         .iter()
         .rev()
         .find_map(|s| s.set_weight)
@@ -804,13 +805,11 @@ fn experiment_children<'a>(snapshot: &'a Snapshot, ex: &Experiment) -> Vec<Child
         .filter(|rs| rs.metadata.is_owned_by(uid))
         .collect();
     sets.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    let mut runs = owned_analysis_runs(snapshot, uid);
-    let mut children: Vec<Child> = sets
-        .into_iter()
+    let runs = owned_analysis_runs(snapshot, uid);
+    sets.into_iter()
         .map(|rs| Child::ReplicaSet(rs, Vec::new()))
-        .collect();
-    children.extend(runs.drain(..).map(Child::AnalysisRun));
-    children
+        .chain(runs.into_iter().map(Child::AnalysisRun))
+        .collect()
 }
 
 fn owned_analysis_runs<'a>(snapshot: &'a Snapshot, uid: &str) -> Vec<&'a AnalysisRun> {
