@@ -47,17 +47,23 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, RolloutError> {
 
 /// Adds the objects of one manifest file's text to `snapshot`.
 pub fn load_text(snapshot: &mut Snapshot, path: &Path, text: &str) -> Result<(), RolloutError> {
-    let mut documents = Vec::new();
+    // Documents are converted one at a time (a big `kubectl get -o yaml` dump stays small); the
+    // first is held back until we know whether it is the only one, because a single document is
+    // re-read from the text so its errors carry the exact line.
+    let mut pending: Option<serde_yaml::Value> = None;
+    let mut count = 0;
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let value =
             serde::Deserialize::deserialize(document).map_err(|e| malformed(path, index, e))?;
-        documents.push(value);
+        if let Some(previous) = pending.take() {
+            add_value(snapshot, path, index - 1, previous, None)?;
+        }
+        pending = Some(value);
+        count = index + 1;
     }
-    // A single document is re-read from the text so errors carry the exact line.
-    let single = documents.len() == 1;
-    for (index, value) in documents.into_iter().enumerate() {
-        let source = if single { Some(text) } else { None };
-        add_value(snapshot, path, index, value, source)?;
+    if let Some(last) = pending {
+        let source = (count == 1).then_some(text);
+        add_value(snapshot, path, count - 1, last, source)?;
     }
     Ok(())
 }
@@ -85,8 +91,9 @@ fn add_value(
     };
     match kind.as_str() {
         "List" => {
-            let items = match value.get("items") {
-                Some(serde_yaml::Value::Sequence(items)) => items.clone(),
+            let mut value = value;
+            let items = match value.get_mut("items").map(std::mem::take) {
+                Some(serde_yaml::Value::Sequence(items)) => items,
                 _ => Vec::new(),
             };
             for item in items {
@@ -128,7 +135,7 @@ fn typed<T: DeserializeOwned>(
     if let Some(text) = source {
         return serde_yaml::from_str(text).map_err(|e| malformed(path, index, e));
     }
-    match serde_yaml::from_value::<T>(value.clone()) {
+    match T::deserialize(&value) {
         Ok(object) => Ok(object),
         Err(err) => {
             let detail = serde_yaml::to_string(&value)
