@@ -8,6 +8,7 @@
 //!
 //! - [`channel`]: the store — names, entry format, append, read, verify, seal.
 //! - [`timeline`]: k-way merge of author files, filters, renderers.
+//! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod channel;
