@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 
 use super::{EXIT_FOUND, EXIT_USAGE, Failure};
 use crate::rollout::view::{self, Colour};
-use crate::rollout::{RolloutError, Snapshot, cluster, find_by_name, load};
+use crate::rollout::{RolloutError, Snapshot, cluster, detect, find_by_name, load};
 
 /// How often `--watch` re-reads its source.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,6 +32,8 @@ pub enum RolloutCommand {
     GetExperiment(GetArgs),
     /// Print a rollout's status in one line; exit 1 when it is Degraded.
     Status(StatusArgs),
+    /// Run the failure detectors on a rollout and its namespace; exit 1 when one fires.
+    Detect(DetectArgs),
 }
 
 /// Where the objects come from.
@@ -82,11 +84,29 @@ pub struct StatusArgs {
     pub timeout: humantime::Duration,
 }
 
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Name of the rollout.
+    pub name: String,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Output: markdown text, or a JSON array of findings.
+    #[arg(long, value_enum, default_value_t = DetectFormat::Text)]
+    pub format: DetectFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DetectFormat {
+    Text,
+    Json,
+}
+
 pub fn run(args: RolloutArgs) -> anyhow::Result<u8> {
     match args.command {
         RolloutCommand::Get(args) => get(args, Object::Rollout),
         RolloutCommand::GetExperiment(args) => get(args, Object::Experiment),
         RolloutCommand::Status(args) => status(args),
+        RolloutCommand::Detect(args) => detect(args),
     }
 }
 
@@ -94,6 +114,8 @@ pub fn run(args: RolloutArgs) -> anyhow::Result<u8> {
 enum Object {
     Rollout,
     Experiment,
+    /// The rollout and everything the detectors read in its namespace.
+    Namespace,
 }
 
 /// Reads snapshots from a directory or a cluster.
@@ -167,8 +189,17 @@ impl Source {
                 match object {
                     Object::Rollout => cluster::fetch_rollout(client, namespace, name).await,
                     Object::Experiment => cluster::fetch_experiment(client, namespace, name).await,
+                    Object::Namespace => cluster::fetch_namespace(client, namespace).await,
                 }
             }),
+        }
+    }
+
+    /// The namespace to match names in: `-n`, or the kubeconfig context's in cluster mode.
+    fn lookup_namespace(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Cluster { namespace, .. } => Some(namespace),
+            Backend::Dir(_) => self.namespace.as_deref(),
         }
     }
 
@@ -206,6 +237,7 @@ impl Source {
                 )?;
                 view::render_experiment(&view::experiment_view(&snapshot, ex, now), colour)
             }
+            Object::Namespace => String::new(),
         })
     }
 
@@ -319,4 +351,48 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         };
         std::thread::sleep(wait);
     }
+}
+
+fn detect(args: DetectArgs) -> anyhow::Result<u8> {
+    let source = Source::new(&args.source)?;
+    let snapshot = source.read(Object::Namespace, &args.name)?;
+    let ns = source.lookup_namespace();
+    let ro = find_by_name(
+        &snapshot.rollouts,
+        |o| &o.metadata,
+        "rollout.argoproj.io",
+        &args.name,
+        ns,
+        &source.location(),
+    )?;
+    let mut findings = Vec::new();
+    // One look has no history: date an unobserved spec from the controller's last status write.
+    let last_write = ro
+        .status
+        .conditions
+        .iter()
+        .filter_map(|c| c.last_update_time.or(c.last_transition_time))
+        .max();
+    let now = Utc::now();
+    let since = last_write.unwrap_or(now);
+    findings.extend(detect::spec_not_observed(
+        ro,
+        since,
+        now,
+        chrono::TimeDelta::zero(),
+    ));
+    findings.extend(detect::rollout_findings(&snapshot, ro));
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        DetectFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
+        DetectFormat::Text => {
+            for (i, finding) in findings.iter().enumerate() {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                write!(out, "{finding}")?;
+            }
+        }
+    }
+    Ok(if findings.is_empty() { 0 } else { EXIT_FOUND })
 }

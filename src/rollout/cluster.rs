@@ -9,27 +9,61 @@ use serde::de::DeserializeOwned;
 use super::RolloutError;
 use super::model::{Rollout, Snapshot};
 
-/// A kind we list: group, version, kind, plural.
-struct Kind(&'static str, &'static str, &'static str, &'static str);
+/// A kind we read, by group, version, kind and plural: what an `Api<DynamicObject>` needs.
+/// Observers can watch these with the slim [`super::model`] types via [`decode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    pub plural: &'static str,
+}
 
-const ROLLOUTS: Kind = Kind("argoproj.io", "v1alpha1", "Rollout", "rollouts");
-const REPLICA_SETS: Kind = Kind("apps", "v1", "ReplicaSet", "replicasets");
-const PODS: Kind = Kind("", "v1", "Pod", "pods");
-const EXPERIMENTS: Kind = Kind("argoproj.io", "v1alpha1", "Experiment", "experiments");
-const ANALYSIS_RUNS: Kind = Kind("argoproj.io", "v1alpha1", "AnalysisRun", "analysisruns");
+const fn kind(
+    group: &'static str,
+    version: &'static str,
+    kind: &'static str,
+    plural: &'static str,
+) -> Kind {
+    Kind {
+        group,
+        version,
+        kind,
+        plural,
+    }
+}
+
+pub const ROLLOUTS: Kind = kind("argoproj.io", "v1alpha1", "Rollout", "rollouts");
+pub const EXPERIMENTS: Kind = kind("argoproj.io", "v1alpha1", "Experiment", "experiments");
+pub const ANALYSIS_RUNS: Kind = kind("argoproj.io", "v1alpha1", "AnalysisRun", "analysisruns");
+pub const ANALYSIS_TEMPLATES: Kind = kind(
+    "argoproj.io",
+    "v1alpha1",
+    "AnalysisTemplate",
+    "analysistemplates",
+);
+pub const REPLICA_SETS: Kind = kind("apps", "v1", "ReplicaSet", "replicasets");
+pub const DEPLOYMENTS: Kind = kind("apps", "v1", "Deployment", "deployments");
+pub const PODS: Kind = kind("", "v1", "Pod", "pods");
+pub const SERVICES: Kind = kind("", "v1", "Service", "services");
+pub const EVENTS: Kind = kind("", "v1", "Event", "events");
 
 impl Kind {
-    fn api(&self, client: &Client, namespace: &str) -> Api<DynamicObject> {
-        let gvk = GroupVersionKind::gvk(self.0, self.1, self.2);
-        let resource = ApiResource::from_gvk_with_plural(&gvk, self.3);
-        Api::namespaced_with(client.clone(), namespace, &resource)
+    pub fn api_resource(&self) -> ApiResource {
+        let gvk = GroupVersionKind::gvk(self.group, self.version, self.kind);
+        ApiResource::from_gvk_with_plural(&gvk, self.plural)
     }
 
+    pub fn api(&self, client: &Client, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(client.clone(), namespace, &self.api_resource())
+    }
+
+    /// The kubectl command line that does the same read, for error hints.
     fn kubectl(&self, verb: &str, namespace: &str) -> String {
-        let resource = if self.0.is_empty() {
-            self.3.to_string()
+        let resource = if self.group.is_empty() {
+            self.plural.to_string()
         } else {
-            format!("{}.{}", self.3, self.0)
+            format!("{}.{}", self.plural, self.group)
         };
         format!("{verb} {resource} -n {namespace}")
     }
@@ -47,7 +81,8 @@ pub async fn connect(namespace: Option<&str>) -> Result<(Client, String), Rollou
     Ok((client, ns))
 }
 
-fn decode<T: DeserializeOwned>(
+/// Converts an object read as `DynamicObject` into one of the slim [`super::model`] types.
+pub fn decode<T: DeserializeOwned>(
     kind: &'static str,
     object: DynamicObject,
 ) -> Result<T, RolloutError> {
@@ -93,7 +128,7 @@ async fn list_kind<T: DeserializeOwned>(
         Err(kube::Error::Api(status)) if optional && status.is_not_found() => return Ok(Vec::new()),
         Err(source) => {
             return Err(RolloutError::Api {
-                what: format!("listing {} in namespace \"{namespace}\"", kind.3),
+                what: format!("listing {} in namespace \"{namespace}\"", kind.plural),
                 kubectl: kind.kubectl("get", namespace),
                 detail: source.to_string(),
             });
@@ -102,7 +137,7 @@ async fn list_kind<T: DeserializeOwned>(
     objects
         .items
         .into_iter()
-        .map(|o| decode(kind.2, o))
+        .map(|o| decode(kind.kind, o))
         .collect()
 }
 
@@ -186,5 +221,34 @@ pub async fn fetch_experiment(
         pods,
         analysis_runs,
         ..Snapshot::default()
+    })
+}
+
+/// Everything the detectors read in a namespace: Rollouts, ReplicaSets, Pods, Deployments,
+/// Experiments, AnalysisRuns, AnalysisTemplates, Services and Events.
+pub async fn fetch_namespace(client: &Client, namespace: &str) -> Result<Snapshot, RolloutError> {
+    let (rollouts, replica_sets, pods, deployments, experiments) = futures::try_join!(
+        list_optional(client, namespace, &ROLLOUTS),
+        list(client, namespace, &REPLICA_SETS),
+        list(client, namespace, &PODS),
+        list(client, namespace, &DEPLOYMENTS),
+        list_optional(client, namespace, &EXPERIMENTS),
+    )?;
+    let (analysis_runs, analysis_templates, services, events) = futures::try_join!(
+        list_optional(client, namespace, &ANALYSIS_RUNS),
+        list_optional(client, namespace, &ANALYSIS_TEMPLATES),
+        list(client, namespace, &SERVICES),
+        list(client, namespace, &EVENTS),
+    )?;
+    Ok(Snapshot {
+        rollouts,
+        replica_sets,
+        pods,
+        deployments,
+        experiments,
+        analysis_runs,
+        analysis_templates,
+        services,
+        events,
     })
 }

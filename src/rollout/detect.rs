@@ -724,7 +724,8 @@ pub const SHARE_TOLERANCE: i32 = 10;
 
 /// For a replica-based canary (no traffic routing) mid-rollout: the expected canary pods
 /// `ceil(weight × replicas / 100)` against the canary ReplicaSet once the step is reached
-/// (paused), and the share of available pods the canary really has against the weight.
+/// (paused), and the share of pods the canary really has against the weight once all of them
+/// are available.
 pub fn canary_replica_math(ro: &Rollout, replica_sets: &[ReplicaSet]) -> Option<Finding> {
     let canary = ro.spec.strategy.canary.as_ref()?;
     if canary.traffic_routing.is_some() || ro.status.abort || view::current_step(ro).is_none() {
@@ -749,7 +750,11 @@ pub fn canary_replica_math(ro: &Rollout, replica_sets: &[ReplicaSet]) -> Option<
     let canary_available = canary_rs.status.available_replicas;
     let stable_available = stable_rs.map_or(0, |rs| rs.status.available_replicas);
     let total = canary_available + stable_available;
-    let share = (total > 0).then(|| canary_available * 100 / total);
+    // Only once every pod is available: a canary still pulling its image is an availability
+    // problem (the view shows it), not replica math.
+    let settled = canary_available == canary_rs.status.replicas
+        && stable_rs.is_none_or(|rs| rs.status.available_replicas == rs.status.replicas);
+    let share = (settled && total > 0).then(|| canary_available * 100 / total);
     let paused = !st.pause_conditions.is_empty() || ro.spec.paused;
     let count_off = paused && observed != expected;
     let share_off = share.is_some_and(|s| (s - weight).abs() > SHARE_TOLERANCE);
