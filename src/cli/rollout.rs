@@ -103,13 +103,21 @@ pub enum DetectFormat {
 
 pub fn run(args: RolloutArgs) -> anyhow::Result<u8> {
     match args.command {
-        RolloutCommand::Get(args) => get(args, Object::Rollout),
-        RolloutCommand::GetExperiment(args) => get(args, Object::Experiment),
+        RolloutCommand::Get(args) => get(args, View::Rollout),
+        RolloutCommand::GetExperiment(args) => get(args, View::Experiment),
         RolloutCommand::Status(args) => status(args),
         RolloutCommand::Detect(args) => detect(args),
     }
 }
 
+/// What `get` shows.
+#[derive(Debug, Clone, Copy)]
+enum View {
+    Rollout,
+    Experiment,
+}
+
+/// What a read fetches.
 #[derive(Debug, Clone, Copy)]
 enum Object {
     Rollout,
@@ -210,12 +218,16 @@ impl Source {
         }
     }
 
-    fn render(&self, object: Object, name: &str, colour: Colour) -> Result<String, RolloutError> {
+    fn render(&self, shown: View, name: &str, colour: Colour) -> Result<String, RolloutError> {
+        let object = match shown {
+            View::Rollout => Object::Rollout,
+            View::Experiment => Object::Experiment,
+        };
         let snapshot = self.read(object, name)?;
         let now = Utc::now();
-        let ns = self.namespace.as_deref();
-        Ok(match object {
-            Object::Rollout => {
+        let ns = self.lookup_namespace();
+        Ok(match shown {
+            View::Rollout => {
                 let ro = find_by_name(
                     &snapshot.rollouts,
                     |o| &o.metadata,
@@ -226,7 +238,7 @@ impl Source {
                 )?;
                 view::render_rollout(&view::rollout_view(&snapshot, ro, now), colour)
             }
-            Object::Experiment => {
+            View::Experiment => {
                 let ex = find_by_name(
                     &snapshot.experiments,
                     |o| &o.metadata,
@@ -237,7 +249,6 @@ impl Source {
                 )?;
                 view::render_experiment(&view::experiment_view(&snapshot, ex, now), colour)
             }
-            Object::Namespace => String::new(),
         })
     }
 
@@ -253,7 +264,7 @@ impl Source {
             return Ok(view::status_and_message(&ro));
         }
         let snapshot = self.read(Object::Rollout, name)?;
-        let ns = self.namespace.as_deref();
+        let ns = self.lookup_namespace();
         let ro = find_by_name(
             &snapshot.rollouts,
             |o| &o.metadata,
@@ -275,18 +286,18 @@ fn colour(no_color: bool) -> Colour {
     }
 }
 
-fn get(args: GetArgs, object: Object) -> anyhow::Result<u8> {
+fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
     let colour = colour(args.no_color);
     let mut out = std::io::stdout().lock();
     if !args.watch {
-        out.write_all(source.render(object, &args.name, colour)?.as_bytes())?;
+        out.write_all(source.render(shown, &args.name, colour)?.as_bytes())?;
         return Ok(0);
     }
     let clear = std::io::stdout().is_terminal();
     let mut last = String::new();
     loop {
-        let text = source.render(object, &args.name, colour)?;
+        let text = source.render(shown, &args.name, colour)?;
         if text != last {
             if clear {
                 out.write_all(b"\x1b[H\x1b[2J")?;
