@@ -1,7 +1,13 @@
 //! `warroom rollout get|get-experiment|status`: flags -> a snapshot (a `--from-dir` directory or
 //! the cluster) -> the pure view in [`crate::rollout::view`] -> stdout.
 //!
-//! stdout carries only the view or the status line; errors go to stderr through the caller.
+//! stdout carries only the view, the status line or the findings; errors go to stderr through
+//! the caller. Exit codes: 0 ok (`get` whatever the phase), 1 Degraded / watch timeout /
+//! findings, 2 bad input (unknown name, malformed manifest), 3 I/O or environment.
+//!
+//! Test hook: the hidden `--pin-age DURATION` flag (or `WARROOM_TEST_PIN_AGE`) rewrites every
+//! creationTimestamp read with `--from-dir` to now minus DURATION, as Argo's own CLI tests do,
+//! so the conformance suite's AGE columns are stable. It is refused without `--from-dir`.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -79,7 +85,7 @@ pub struct StatusArgs {
     /// Keep watching until Healthy or Degraded (or --timeout); `--watch=false` is accepted.
     #[arg(short = 'w', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
     pub watch: bool,
-    /// Give up watching after this long (e.g. 30s, 5m); 0 waits forever.
+    /// Give up watching after this long (e.g. 30s, 5m; exit 1); 0 waits forever.
     #[arg(short = 't', long, value_name = "DURATION", default_value = "0s")]
     pub timeout: humantime::Duration,
 }
