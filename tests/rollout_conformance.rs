@@ -360,3 +360,51 @@ fn every_peer_fixture_loads_and_renders() {
     }
     assert!(rendered > 30, "only {rendered} objects rendered");
 }
+
+/// Cluster mode without a cluster: no kubeconfig, or an API server that refuses connections,
+/// is an environment error (exit 3) that says what to check.
+#[test]
+fn cluster_errors_are_environment_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |kubeconfig: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_warroom"))
+            .args(["rollout", "status", "web"])
+            .env("HOME", home.path())
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .output()
+            .expect("run warroom")
+    };
+    let out = run(&home.path().join("missing-kubeconfig"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("KUBECONFIG") && stderr.contains("--from-dir"),
+        "{stderr}"
+    );
+
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = home.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- {{name: c, cluster: {{server: 'http://127.0.0.1:{port}'}}}}\ncontexts:\n- {{name: x, context: {{cluster: c, user: u, namespace: prod}}}}\ncurrent-context: x\nusers:\n- {{name: u, user: {{}}}}\n"
+        ),
+    )
+    .unwrap();
+    let out = run(&kubeconfig);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("rollout \"web\" in namespace \"prod\"")
+            && stderr.contains("kubectl get rollouts.argoproj.io -n prod"),
+        "{stderr}"
+    );
+}
