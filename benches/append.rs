@@ -17,7 +17,9 @@ const BODY: &str = "Canary RS `litellm-67b4ccbdb4` created at replicas 1. Stable
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let runs = if quick { 3 } else { 5 };
-    println!("| case | writers | fsync | entries/s (median) | min–max | raw O_APPEND entries/s (median) | ours / raw |");
+    println!(
+        "| case | writers | fsync | entries/s (median) | min–max | raw O_APPEND entries/s (median) | ours / raw |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for &sync in &[false, true] {
         for &writers in &[1usize, 8] {

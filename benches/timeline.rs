@@ -11,15 +11,27 @@ use warroom::channel::store::Role;
 use warroom::channel::{Author, Draft, Kind, Store, Theme};
 
 const AUTHORS: [&str; 8] = [
-    "pipeline", "data-plane", "traffic", "operator", "terminal-1", "terminal-2", "terminal-3",
+    "pipeline",
+    "data-plane",
+    "traffic",
+    "operator",
+    "terminal-1",
+    "terminal-2",
+    "terminal-3",
     "watcher",
 ];
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let sizes: &[usize] = if quick { &[100_000] } else { &[100_000, 1_000_000] };
+    let sizes: &[usize] = if quick {
+        &[100_000]
+    } else {
+        &[100_000, 1_000_000]
+    };
     let runs = if quick { 3 } else { 5 };
-    println!("| entries | bytes | warroom timeline entries/s (median, min–max) | cat MB/s (median) | warroom MB/s | warroom / cat | peak RSS |");
+    println!(
+        "| entries | bytes | warroom timeline entries/s (median, min–max) | cat MB/s (median) | warroom MB/s | warroom / cat | peak RSS |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for &n in sizes {
         let dir = tempfile::tempdir().unwrap();
@@ -43,7 +55,13 @@ fn main() {
             cat.push(common::secs(t0.elapsed()));
             let (kib, took) = common::peak_rss_kib(
                 Command::new(env!("CARGO_BIN_EXE_warroom"))
-                    .args(["--root", root.to_str().unwrap(), "timeline", "--channel", &channel])
+                    .args([
+                        "--root",
+                        root.to_str().unwrap(),
+                        "timeline",
+                        "--channel",
+                        &channel,
+                    ])
                     .args(["--format", "ndjson"]),
             );
             rss = rss.max(kib);
@@ -90,7 +108,11 @@ fn fill(root: &std::path::Path, n: usize) -> (String, Vec<std::path::PathBuf>) {
         .collect();
     for i in 0..n {
         let draft = Draft {
-            kind: if i % 50 == 0 { Kind::Alert } else { Kind::Observation },
+            kind: if i % 50 == 0 {
+                Kind::Alert
+            } else {
+                Kind::Observation
+            },
             refs: vec![],
             body: format!(
                 "RS `litellm-67b4ccbdb4` scaled {} → {}. Pod litellm-67b4ccbdb4-{i:x} Ready on node kind-worker{}.",

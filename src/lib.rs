@@ -8,10 +8,12 @@
 //!
 //! - [`channel`]: the store — names, entry format, append, read, verify, seal.
 //! - [`timeline`]: k-way merge of author files, filters, renderers.
+//! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod channel;
 pub mod cli;
 pub mod roles;
+pub mod rollout;
 pub mod templates;
 pub mod timeline;

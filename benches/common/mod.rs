@@ -41,7 +41,11 @@ pub fn peak_rss_kib(cmd: &mut std::process::Command) -> (u64, Duration) {
         .output()
         .expect("run /usr/bin/time (apt-get install time)");
     let took = t0.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     let kib = text
         .lines()

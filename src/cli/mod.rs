@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 mod channel;
 mod read;
+pub mod rollout;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -48,6 +49,8 @@ pub enum Command {
     Catchup(read::CatchupArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     Verify(read::VerifyArgs),
+    /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
+    Rollout(rollout::RolloutArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -83,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeline(args) => read::timeline(&root, args),
         Command::Catchup(args) => read::catchup(&root, args),
         Command::Verify(args) => read::verify(&root, args),
+        Command::Rollout(args) => rollout::run(args),
     }
 }
 
@@ -130,6 +134,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             .is_some()
         {
             return EXIT_IO;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::rollout::RolloutError>() {
+            return e.exit_code();
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_IO;
