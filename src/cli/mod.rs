@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod channel;
 mod read;
 
@@ -48,6 +49,8 @@ pub enum Command {
     Catchup(read::CatchupArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     Verify(read::VerifyArgs),
+    /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
+    Archive(archive::ArchiveArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -83,6 +86,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeline(args) => read::timeline(&root, args),
         Command::Catchup(args) => read::catchup(&root, args),
         Command::Verify(args) => read::verify(&root, args),
+        Command::Archive(args) => archive::archive(&root, args),
     }
 }
 
