@@ -10,11 +10,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use super::entry::{Draft, Entry};
+use super::append::read_tail;
+use super::entry::{Draft, Entry, Timestamp};
 use super::names::Author;
 use super::store::{Channel, PostOptions, Seal, write_atomic};
 
@@ -82,6 +84,7 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
             by: seal.by,
         });
     }
+    wait_past_last_entry(&files, &held[1..])?;
     let entry = channel.post(&operator, draft, &PostOptions::default())?;
     let record = SealRecord {
         seal: Seal {
@@ -116,6 +119,34 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
         entry,
         late,
     })
+}
+
+/// Longest wait for the clock to pass the other authors' last entry (a file stamped in the
+/// future by a skewed clock must not stall the seal).
+const MAX_CLOCK_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits until the clock is past the last entry of every locked file, so the seal entry's ts
+/// is strictly the latest and it sorts last in the timeline (ties on ts sort by author, and
+/// `pipeline` sorts after `operator`).
+fn wait_past_last_entry(files: &[(Author, PathBuf)], held: &[File]) -> Result<(), Error> {
+    let others = files.iter().filter(|(a, _)| *a != Author::operator());
+    let mut latest: Option<Timestamp> = None;
+    for ((_, path), file) in others.zip(held) {
+        let len = file
+            .metadata()
+            .map_err(Error::io("cannot stat", path))?
+            .len();
+        let tail = read_tail(file, len).map_err(Error::io("cannot read", path))?;
+        latest = latest.max(tail.last_ts);
+    }
+    let Some(latest) = latest else {
+        return Ok(());
+    };
+    let start = Instant::now();
+    while Timestamp::now() <= latest && start.elapsed() < MAX_CLOCK_WAIT {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
 }
 
 /// Opens `path` and takes its exclusive lock (creating it only when `create`: author files
@@ -191,5 +222,74 @@ mod tests {
         let again = seal(&ch, &draft(Kind::Note, "again"), None).unwrap_err();
         assert!(matches!(again, Error::Sealed { .. }), "{again}");
         assert_eq!(ch.last_seq(&Author::operator()).unwrap(), 1);
+    }
+
+    #[test]
+    fn posts_racing_the_seal_land_before_it_or_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ch = channel(tmp.path());
+        ch.add_roles(
+            ["traffic", "data-plane"]
+                .into_iter()
+                .map(|n| Role {
+                    name: Author::new(n).unwrap(),
+                    title: None,
+                    lane: None,
+                })
+                .collect(),
+        )
+        .unwrap();
+        let opts = PostOptions {
+            sync: false,
+            ..PostOptions::default()
+        };
+        // Every role has a file before the race: a first post racing the seal is the
+        // documented `late` case, not this one.
+        for n in ["pipeline", "traffic", "data-plane"] {
+            ch.post(
+                &Author::new(n).unwrap(),
+                &draft(Kind::Observation, "hi"),
+                &opts,
+            )
+            .unwrap();
+        }
+        let writers: Vec<_> = ["pipeline", "traffic", "data-plane"]
+            .into_iter()
+            .map(|n| {
+                let ch = ch.clone();
+                std::thread::spawn(move || {
+                    let author = Author::new(n).unwrap();
+                    loop {
+                        match ch.post(&author, &draft(Kind::Observation, "tick"), &opts) {
+                            Ok(_) => {}
+                            Err(Error::Sealed { .. }) => return,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        // Let the writers get going (not a timing assertion: any interleaving must pass).
+        while ch.last_seq(&Author::new("pipeline").unwrap()).unwrap() < 20 {
+            std::thread::yield_now();
+        }
+        let sealed = seal(&ch, &draft(Kind::Note, "sealed"), None).unwrap();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert!(sealed.late.is_empty(), "{:?}", sealed.late);
+        let merged: Vec<Entry> =
+            crate::timeline::Merge::open(&ch, crate::timeline::Filter::default(), |p| {
+                panic!("{p}")
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            merged.last().unwrap().id,
+            sealed.entry.id,
+            "the seal is last"
+        );
+        assert!(crate::channel::verify::verify(&ch).unwrap().intact());
     }
 }
