@@ -32,7 +32,7 @@ Baseline in `llm`:
 MD
 post --as pipeline "Rollout \`litellm\`: generation 7, observedGeneration 6. Phase Healthy, step 0/8. The controller has not observed the new spec yet."
 post --as traffic - <<'MD'
-Window 17:15:00–17:16:00, 40 req/route:
+First 60 s window, 40 requests per route:
 
 | route | 2xx | 4xx | 5xx | p95 |
 |---|---:|---:|---:|---:|
@@ -49,9 +49,9 @@ post --as pipeline --kind alert - <<'MD'
 AnalysisRun `litellm-7-2`: metric `error-ratio` has 3 **Error** measurements in a row (limit `consecutiveErrorLimit: 4`, aborts on the 5th, in ~2 min).
 The result vector is empty (`reflect: slice index out of range`): the metric source returns no data, which is assessed as Error, not Inconclusive.
 MD
-post --as pipeline --kind correction --ref pipeline#4 "Correction: 4 Error measurements, not 3 (the 4th landed at 17:19:02Z). One more aborts the rollout."
+post --as pipeline --kind correction --ref pipeline#4 "Correction: 4 Error measurements, not 3 (the 4th landed just after my alert). One more aborts the rollout."
 post --as operator --kind decision --ref traffic#2 --ref pipeline#2 --ref data-plane#2 --ref pipeline#5 "No-go: abort the canary. Expecting stable \`litellm-5d9f8c7b6d\` at 5/5, canary at 0, 0 non-2xx on \`/health\`. Fix the spec, set \`workloadRef.scaleDown: onsuccess\`, and make the analysis query count 4xx before the next attempt."
 post --as pipeline --ref operator#3 "Rollout \`litellm\` aborted: phase Degraded (\"RolloutAborted\"), canary weight 0, stable \`litellm-5d9f8c7b6d\` 5/5."
-post --as traffic --ref operator#3 "Window 17:21:00–17:22:00: \`/health\` 40/40 2xx; \`/v1/models\` still 404 on 11 of 40: the 404 is not from the canary."
+post --as traffic --ref operator#3 "60 s window after the abort: \`/health\` 40/40 2xx; \`/v1/models\` still 404 on 11 of 40: the 404 is not from the canary."
 
 w archive --channel "$ch" --reason "Rehearsal aborted: spec not observed, workloadRef leak, analysis on an empty vector, /v1/models 404s independent of the canary" "$@"

@@ -170,7 +170,12 @@ pub fn readme(
         at: s.seal.at.to_string(),
         by: s.seal.by.clone(),
         entry: s.seal.entry.as_deref().map(EntryRef::new),
-        reason: s.reason.clone(),
+        // The template ends the sentence.
+        reason: s
+            .reason
+            .as_deref()
+            .map(|r| r.trim().trim_end_matches('.').to_owned())
+            .filter(|r| !r.is_empty()),
     });
     let (theme, date) = record
         .channel
