@@ -532,3 +532,34 @@ fn index_lists_sealed_channels_newest_first() {
     );
     assert!(index.contains("first done") && index.contains("second done"));
 }
+
+#[test]
+fn templates_under_the_root_override_the_built_in_ones() {
+    let w = World::new();
+    w.discussion();
+    std::fs::create_dir_all(w.root().join("templates")).unwrap();
+    std::fs::write(
+        w.root().join("templates/index.md"),
+        "# Our incidents\n{% for c in channels %}\n- {{ c.name }}: {{ c.summary }}\n{% endfor %}",
+    )
+    .unwrap();
+    w.ok(&["archive", "--channel", CHANNEL, "--reason", "done"]);
+    let index = std::fs::read_to_string(w.root().join("README.md")).unwrap();
+    assert!(index.starts_with("# Our incidents"), "{index}");
+    assert!(index.contains(&format!("- {CHANNEL}: done")), "{index}");
+    // The other pages keep the built-in templates.
+    assert!(w.read("TIMELINE.md").contains("<a id=\"pipeline-1\"></a>"));
+}
+
+#[test]
+fn a_broken_template_override_is_refused_before_the_seal() {
+    let w = World::new();
+    w.discussion();
+    std::fs::create_dir_all(w.root().join("templates")).unwrap();
+    std::fs::write(w.root().join("templates/timeline.md"), "{% for %}").unwrap();
+    let before = w.snapshot();
+    let out = w.warroom(&["archive", "--channel", CHANNEL], None);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("timeline.md"), "{}", stderr(&out));
+    assert_eq!(w.snapshot(), before, "not sealed, nothing written");
+}

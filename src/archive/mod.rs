@@ -1,8 +1,8 @@
 //! The archive: verify a channel, seal it, render its README.md and merged TIMELINE.md,
 //! update the store's README.md index, and optionally commit the record with git.
 //!
-//! Order matters so that a refusal changes nothing: the git checks (with `--commit`) and
-//! `verify` run before the seal; the seal goes through [`crate::channel::seal`] (the only
+//! Order matters so that a refusal changes nothing: the git checks (with `--commit`),
+//! `verify` and a trial render of every template run before the seal; the seal goes through [`crate::channel::seal`] (the only
 //! writer of entries is the channel module); the pages are rendered from the files after the
 //! seal. Archiving a channel that is sealed already re-renders its pages (and commits them
 //! with `--commit`) without a second seal: the pages depend only on the files, so a second
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::channel::seal::{self, Sealed};
 use crate::channel::store::write_atomic;
-use crate::channel::verify::{Finding, verify};
+use crate::channel::verify::Finding;
 use crate::channel::{Channel, Draft, Kind, Store};
 use crate::templates::TemplateError;
 
@@ -80,7 +80,8 @@ pub struct Options {
     pub commit: bool,
     /// Why the channel is sealed (the seal entry and the index summary say it).
     pub reason: Option<String>,
-    /// Who runs the archive, for the seal entry (git's user.name, else the login name).
+    /// Who runs the archive, for the seal entry when git's user.name is not at hand (with
+    /// `--commit`, git's user.name wins: it is the name on the commit).
     pub user: Option<String>,
 }
 
@@ -104,21 +105,28 @@ pub fn archive(store: &Store, channel: &Channel, opts: &Options) -> Result<Outco
     } else {
         None
     };
-    let report = verify(channel)?;
+    let before = Record::load(channel)?;
+    let report = before.report.clone();
     if !report.intact() && !opts.force {
         return Err(Error::Findings {
             channel: name,
             findings: report.findings,
         });
     }
+    // A broken template override fails here, before the seal, not after it.
+    let root = store.root();
+    render::readme(&before, root, channel.dir(), None)?;
+    render::timeline(&before, root)?;
+    render::index(&[render::IndexRow::of(&before, root)], root)?;
 
     let sealed = if channel.seal()?.is_some() {
         None
     } else {
-        let user = opts
-            .user
-            .clone()
-            .or_else(|| repo.as_ref().and_then(Repo::user_name));
+        // The name the commit will carry says best who sealed it.
+        let user = repo
+            .as_ref()
+            .and_then(Repo::user_name)
+            .or_else(|| opts.user.clone());
         let draft = seal_draft(opts.reason.as_deref(), user.as_deref(), &report);
         match seal::seal(channel, &draft, opts.reason.clone()) {
             Ok(s) => Some(s),
@@ -130,7 +138,6 @@ pub fn archive(store: &Store, channel: &Channel, opts: &Options) -> Result<Outco
 
     let brief = keep_brief(channel.dir())?;
     let record = Record::load(channel)?;
-    let root = store.root();
     let readme = render::readme(&record, root, channel.dir(), brief.as_deref())?;
     let timeline = render::timeline(&record, root)?;
     let mut written = Vec::new();
@@ -183,8 +190,9 @@ fn seal_draft(
     };
     let integrity = if report.intact() {
         format!(
-            "`warroom verify` found all {} entries in {} files intact.",
-            report.entries, report.files
+            "`warroom verify` found every entry intact ({}, {}).",
+            plural(report.entries, "entry", "entries"),
+            plural(report.files as u64, "file", "files")
         )
     } else {
         format!(
@@ -201,6 +209,10 @@ fn seal_draft(
              (participants, counts, alerts, decisions) and TIMELINE.md (every entry, merged)."
         ),
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Keeps the brief: the README.md written by `open` (and perhaps edited since) moves to
