@@ -531,6 +531,14 @@ fn index_lists_sealed_channels_newest_first() {
         "only sealed channels:\n{index}"
     );
     assert!(index.contains("first done") && index.contains("second done"));
+
+    // A broken older channel does not stop the next archive; its row says what is wrong.
+    let first = w.root().join("2026-05-01--first/.warroom/roster.json");
+    std::fs::write(&first, "{ not json").unwrap();
+    w.ok(&["archive", "--channel", "open-one"]);
+    let index = std::fs::read_to_string(w.root().join("README.md")).unwrap();
+    assert!(index.contains("2026-05-05--open-one/README.md"), "{index}");
+    assert!(index.contains("roster is not valid JSON"), "{index}");
 }
 
 #[test]

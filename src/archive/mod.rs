@@ -246,8 +246,17 @@ fn write_index(store: &Store, current: &str, record: &Record) -> Result<PathBuf,
     for ch in store.channels()? {
         if ch.name().to_string() == current {
             rows.push(render::IndexRow::of(record, root));
-        } else if ch.seal()?.is_some() {
-            rows.push(render::IndexRow::of(&Record::load(&ch)?, root));
+        } else {
+            // Another channel that cannot be read must not fail this archive: its row says
+            // what is wrong with it instead.
+            match ch
+                .seal()
+                .and_then(|seal| seal.map(|_| Record::load(&ch)).transpose())
+            {
+                Ok(Some(other)) => rows.push(render::IndexRow::of(&other, root)),
+                Ok(None) => {}
+                Err(e) => rows.push(render::IndexRow::unreadable(&ch.name().to_string(), &e)),
+            }
         }
     }
     let text = render::index(&rows, root)?;

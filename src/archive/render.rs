@@ -349,6 +349,19 @@ impl IndexRow {
             findings: finding_lines(&record.report.findings, dir),
         }
     }
+
+    /// The row of a channel that could not be read.
+    pub fn unreadable(name: &str, error: &crate::channel::Error) -> Self {
+        Self {
+            name: name.to_owned(),
+            span: "unknown".to_owned(),
+            entries: 0,
+            alerts: 0,
+            decisions: 0,
+            summary: "could not be read when this index was written".to_owned(),
+            findings: vec![error.to_string()],
+        }
+    }
 }
 
 /// The store's README.md: every sealed channel, newest first.
