@@ -93,6 +93,13 @@ impl AuthorWriter {
         })
     }
 
+    /// Makes everything appended so far durable (for writers that skip the per-entry fsync).
+    pub fn sync(&self) -> Result<(), Error> {
+        self.file
+            .sync_data()
+            .map_err(Error::io("cannot fsync", &self.path))
+    }
+
     /// The file this writer appends to.
     pub fn path(&self) -> &Path {
         &self.path

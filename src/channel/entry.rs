@@ -305,38 +305,42 @@ fn push_refs(out: &mut Vec<u8>, refs: &[EntryId], sep: &str) {
     }
 }
 
-/// True when `line` is `\`* followed by the marker prefix: such a line gets (or loses) one `\`.
-fn is_markerish(line: &[u8]) -> bool {
-    let slashes = line.iter().take_while(|&&b| b == b'\\').count();
-    line[slashes..].starts_with(MARKER_PREFIX)
+/// Start of each marker-like line: where backslashes and the marker prefix begin a line. Found by
+/// searching for the prefix (rare in real bodies) rather than walking every line.
+fn markerish_line_starts(body: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    memchr::memmem::find_iter(body, MARKER_PREFIX).filter_map(move |pos| {
+        let slashes = body[..pos]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        let start = pos - slashes;
+        (start == 0 || body[start - 1] == b'\n').then_some((start, slashes))
+    })
 }
 
-/// Copies `body` into `out`, prefixing every marker-like line with one `\`.
+/// Copies `body` into `out`, prefixing every marker-like line with one backslash.
 pub fn escape_body(out: &mut Vec<u8>, body: &[u8]) {
-    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
-            out.push(b'\n');
-        }
-        if is_markerish(line) {
-            out.push(b'\\');
-        }
-        out.extend_from_slice(line);
+    let mut copied = 0;
+    for (start, _) in markerish_line_starts(body) {
+        out.extend_from_slice(&body[copied..start]);
+        out.push(b'\\');
+        copied = start;
     }
+    out.extend_from_slice(&body[copied..]);
 }
 
 /// Reverses [`escape_body`].
 pub fn unescape_body(escaped: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(escaped.len());
-    for (i, line) in escaped.split(|&b| b == b'\n').enumerate() {
-        if i > 0 {
-            out.push(b'\n');
-        }
-        if line.first() == Some(&b'\\') && is_markerish(line) {
-            out.extend_from_slice(&line[1..]);
-        } else {
-            out.extend_from_slice(line);
+    let mut copied = 0;
+    for (start, slashes) in markerish_line_starts(escaped) {
+        if slashes > 0 {
+            out.extend_from_slice(&escaped[copied..start]);
+            copied = start + 1;
         }
     }
+    out.extend_from_slice(&escaped[copied..]);
     out
 }
 

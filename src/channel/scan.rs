@@ -550,6 +550,44 @@ mod tests {
         assert!(matches!(recs[3], Record::Entry(_)));
     }
 
+    fn body_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("<!-- warroom:entry id=a#2 ts=2026-05-04T17:15:04.123Z kind=note -->".to_owned()),
+            Just(
+                "<!-- warroom:end id=a#1 prev=0000000000000000 sum=0000000000000000 -->".to_owned()
+            ),
+            Just("<!-- warroom:repair ts=2026-05-04T17:15:04.123Z -->".to_owned()),
+            Just("\\".to_owned()),
+            Just("<!-- a comment -->".to_owned()),
+            Just("```".to_owned()),
+            Just("#### heading".to_owned()),
+            Just("\r\n".to_owned()),
+            Just("\n".to_owned()),
+            Just("\n\n".to_owned()),
+            Just("  \t ".to_owned()),
+            "\\PC{0,12}",
+            any::<String>(),
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn encode_then_scan_round_trips_any_body(body in body_strategy(), next in body_strategy()) {
+            let (mut file, s1) = one("a", 1, &body, GENESIS);
+            let (e2, _) = one("a", 2, &next, s1);
+            file.extend_from_slice(&e2);
+            let recs = records(&file);
+            proptest::prop_assert_eq!(recs.len(), 2);
+            let Record::Entry(e) = &recs[0] else { panic!("{recs:?}") };
+            proptest::prop_assert_eq!(&e.body, &body);
+            proptest::prop_assert!(e.sum_ok);
+            let Record::Entry(e) = &recs[1] else { panic!("{recs:?}") };
+            proptest::prop_assert_eq!(&e.body, &next);
+        }
+    }
+
     #[test]
     fn edited_byte_fails_checksum() {
         let (mut file, _) = one("a", 1, "the canary is healthy", GENESIS);

@@ -96,6 +96,19 @@ fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::from(0);
     }
     eprintln!("error: {err:#}");
+    let denied = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            )
+        })
+    });
+    if denied {
+        eprintln!(
+            "hint: check that you may write there (ls -ld on the directory), or use another --root"
+        );
+    }
     ExitCode::from(exit_code(err))
 }
 
