@@ -1,38 +1,38 @@
 //! `warroom archive` end to end: the real binary, a fresh temp dir per test, and the real
 //! `git` in a temporary repository with a local identity (global and system config shut out).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod harness;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use harness::{Run, Sandbox};
 use pulldown_cmark::{Event, HeadingLevel, Parser, Tag, TagEnd};
 
 const THEME: &str = "litellm-canary";
 const CHANNEL: &str = "2026-05-04--litellm-canary";
 
-/// One test's world: a temp dir holding a store root (`channels/`) and maybe a git repo.
+/// One test's world: the harness's sandbox holding a store root (`channels/`), maybe a git
+/// repository, and a HOME with no git config so only the repository's own config counts.
 struct World {
-    tmp: tempfile::TempDir,
-    /// A HOME with no git config, so only the repository's own config counts.
-    home: PathBuf,
+    sandbox: Sandbox,
 }
 
 impl World {
     fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let home = tmp.path().join("home");
-        std::fs::create_dir(&home).unwrap();
-        let dir = tmp.path().join("project");
-        std::fs::create_dir(&dir).unwrap();
-        Self { tmp, home }
+        let sandbox = Sandbox::new();
+        std::fs::create_dir(sandbox.path(".home")).unwrap();
+        Self { sandbox }
     }
 
     fn dir(&self) -> PathBuf {
-        self.tmp.path().join("project")
+        self.sandbox.path("")
     }
 
     fn root(&self) -> PathBuf {
-        self.dir().join("channels")
+        self.sandbox.path("channels")
     }
 
     fn channel_dir(&self) -> PathBuf {
@@ -40,12 +40,13 @@ impl World {
     }
 
     fn isolate(&self, cmd: &mut Command) {
-        cmd.current_dir(self.dir())
-            .env("HOME", &self.home)
+        let dir = self.dir();
+        cmd.current_dir(&dir)
+            .env("HOME", dir.join(".home"))
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            // Never find a repository above the temp dir.
-            .env("GIT_CEILING_DIRECTORIES", self.tmp.path())
+            // Never find a repository above the sandbox.
+            .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap())
             .env_remove("GIT_AUTHOR_NAME")
             .env_remove("GIT_AUTHOR_EMAIL")
             .env_remove("GIT_COMMITTER_NAME")
@@ -53,43 +54,36 @@ impl World {
             .env_remove("EMAIL")
             .env_remove("GIT_DIR")
             .env_remove("GIT_WORK_TREE")
-            .env_remove("WARROOM_CHANNEL")
             .env("WARROOM_ROOT", self.root());
     }
 
-    fn warroom(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warroom"));
+    fn warroom(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut cmd = self.sandbox.command(args);
         self.isolate(&mut cmd);
-        cmd.args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+        let mut child = cmd
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(text) = stdin {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warroom");
+        // Bodies are small: written before reading the output, then stdin is closed.
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().expect("wait for warroom");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
-        child.wait_with_output().unwrap()
     }
 
     /// Runs warroom and expects success; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.warroom(args, None);
-        assert!(
-            out.status.success(),
-            "warroom {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.warroom(args, None).ok().stdout
     }
 
     fn post(&self, role: &str, kind: &str, refs: &[&str], body: &str) -> String {
@@ -98,13 +92,11 @@ impl World {
             args.extend(["--ref", r]);
         }
         args.push("-");
-        let out = self.warroom(&args, Some(body));
-        assert!(
-            out.status.success(),
-            "post failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        self.warroom(&args, Some(body))
+            .ok()
+            .stdout
+            .trim()
+            .to_owned()
     }
 
     fn git(&self, args: &[&str]) -> String {
@@ -177,25 +169,12 @@ impl World {
         );
     }
 
-    /// Every file under the project dir (but `.git`), with its bytes.
+    /// Every file and directory of the sandbox but `.git` (git may refresh its own index).
     fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-            for ent in std::fs::read_dir(dir).unwrap() {
-                let path = ent.unwrap().path();
-                if path.file_name().is_some_and(|n| n == ".git") {
-                    continue;
-                }
-                if path.is_dir() {
-                    walk(&path, base, out);
-                } else {
-                    let rel = path.strip_prefix(base).unwrap().to_owned();
-                    out.insert(rel, std::fs::read(&path).unwrap());
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.dir(), &self.dir(), &mut out);
-        out
+        let git = self.dir().join(".git");
+        let mut all = self.sandbox.snapshot();
+        all.retain(|p, _| !p.starts_with(&git));
+        all
     }
 
     fn read(&self, rel: &str) -> String {
@@ -221,8 +200,8 @@ impl World {
     }
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn stderr(out: &Run) -> String {
+    out.stderr.clone()
 }
 
 fn anchor(id: &str) -> String {
@@ -290,8 +269,8 @@ fn round_trip_every_entry_is_anchored_and_every_alert_and_decision_linked() {
         ],
         None,
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), CHANNEL);
+    assert!(out.code == 0, "{}", stderr(&out));
+    assert_eq!(out.stdout.trim(), CHANNEL);
 
     let entries = w.entries();
     let seal = entries.last().unwrap();
@@ -352,7 +331,7 @@ fn round_trip_every_entry_is_anchored_and_every_alert_and_decision_linked() {
     assert!(index.contains("Canary aborted"));
 
     let verify = w.warroom(&["verify", "--channel", CHANNEL], None);
-    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(verify.code == 0, "{}", stderr(&verify));
 
     // Archiving again re-renders to the same bytes and does not seal twice.
     let before = w.snapshot();
@@ -371,15 +350,15 @@ fn sealed_channel_refuses_posts_with_nothing_written() {
             &["post", "--channel", CHANNEL, "--as", role, "one more thing"],
             None,
         );
-        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert_eq!(Some(out.code), Some(2), "{}", stderr(&out));
         let err = stderr(&out);
         assert!(err.contains("sealed at 20"), "{err}");
-        assert!(out.stdout.is_empty());
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
     }
     assert_eq!(w.snapshot(), before);
     // With no --channel, a sealed channel is not the default any more.
     let out = w.warroom(&["post", "--as", "pipeline", "x"], None);
-    assert_ne!(out.status.code(), Some(0));
+    assert_ne!(Some(out.code), Some(0));
     assert_eq!(w.snapshot(), before);
 }
 
@@ -390,7 +369,7 @@ fn commit_makes_one_commit_with_exactly_the_channel_and_the_index() {
     w.discussion();
     let head = w.git(&["rev-parse", "HEAD"]);
     let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.code == 0, "{}", stderr(&out));
     assert_eq!(w.git(&["rev-parse", "HEAD~1"]), head, "exactly one commit");
     let files: BTreeSet<String> = w
         .git(&["show", "--name-only", "--format=", "HEAD"])
@@ -439,7 +418,7 @@ fn commit_refuses_unrelated_staged_changes_and_changes_nothing() {
     let staged = w.git(&["diff", "--cached", "--name-only"]);
 
     let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("app.txt") && err.contains("staged"), "{err}");
     assert!(err.contains("nothing was sealed"), "{err}");
@@ -456,7 +435,7 @@ fn commit_outside_a_repository_refuses_cleanly() {
     w.discussion();
     let before = w.snapshot();
     let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("not inside a git repository"), "{err}");
     assert!(err.contains("git init"), "{err}");
@@ -470,7 +449,7 @@ fn commit_without_a_git_identity_refuses_and_says_how_to_set_one() {
     w.discussion();
     let before = w.snapshot();
     let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("git config user.name"), "{err}");
     assert!(err.contains("git config user.email"), "{err}");
@@ -488,7 +467,7 @@ fn tampered_channel_is_refused_then_archived_with_force_and_its_findings() {
     let before = w.snapshot();
 
     let out = w.warroom(&["archive", "--channel", CHANNEL], None);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(Some(out.code), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("traffic.md:") && err.contains("checksum"),
@@ -498,7 +477,7 @@ fn tampered_channel_is_refused_then_archived_with_force_and_its_findings() {
     assert_eq!(w.snapshot(), before, "a refusal changes nothing");
 
     let out = w.warroom(&["archive", "--channel", CHANNEL, "--force"], None);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.code == 0, "{}", stderr(&out));
     assert!(w.channel_dir().join(".warroom/sealed.json").exists());
     let readme = w.read("README.md");
     assert!(readme.contains("traffic.md:"), "{readme}");
@@ -510,7 +489,7 @@ fn tampered_channel_is_refused_then_archived_with_force_and_its_findings() {
         &["post", "--channel", CHANNEL, "--as", "traffic", "more"],
         None,
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(Some(out.code), Some(2));
 }
 
 #[test]
@@ -567,7 +546,7 @@ fn a_broken_template_override_is_refused_before_the_seal() {
     std::fs::write(w.root().join("templates/timeline.md"), "{% for %}").unwrap();
     let before = w.snapshot();
     let out = w.warroom(&["archive", "--channel", CHANNEL], None);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("timeline.md"), "{}", stderr(&out));
     assert_eq!(w.snapshot(), before, "not sealed, nothing written");
 }
