@@ -550,3 +550,19 @@ fn a_broken_template_override_is_refused_before_the_seal() {
     assert!(stderr(&out).contains("timeline.md"), "{}", stderr(&out));
     assert_eq!(w.snapshot(), before, "not sealed, nothing written");
 }
+
+#[test]
+fn a_foreign_readme_at_the_root_is_never_overwritten() {
+    let w = World::new();
+    w.discussion();
+    std::fs::write(w.root().join("README.md"), "# Our project\n").unwrap();
+    let before = w.snapshot();
+    let out = w.warroom(&["archive", "--channel", CHANNEL], None);
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("templates/index.md"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(w.snapshot(), before, "not sealed, nothing written");
+}

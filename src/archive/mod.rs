@@ -51,6 +51,16 @@ pub enum Error {
         channel: String,
         findings: Vec<Finding>,
     },
+    #[error(
+        "{path} exists and was not written by `warroom archive`; nothing was sealed. The store's README.md is its index of channels: move that file, or put its text in {root}/templates/index.md, or give the store a directory of its own (--root)"
+    )]
+    ForeignIndex { path: PathBuf, root: PathBuf },
+    #[error("cannot read {path}")]
+    ReadIndex {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot move the brief {from} to {to}")]
     MoveBrief {
         from: PathBuf,
@@ -66,7 +76,11 @@ impl Error {
         match self {
             Error::Findings { .. } => 1,
             Error::Channel(e) => e.exit_code(),
-            Error::Template(_) | Error::Git(_) | Error::MoveBrief { .. } => 3,
+            Error::Template(_)
+            | Error::Git(_)
+            | Error::MoveBrief { .. }
+            | Error::ForeignIndex { .. }
+            | Error::ReadIndex { .. } => 3,
         }
     }
 }
@@ -113,8 +127,10 @@ pub fn archive(store: &Store, channel: &Channel, opts: &Options) -> Result<Outco
             findings: report.findings,
         });
     }
-    // A broken template override fails here, before the seal, not after it.
+    // A broken template override, or a README.md at the root that is not ours, fails here,
+    // before the seal, not after it.
     let root = store.root();
+    check_index(root)?;
     render::readme(&before, root, channel.dir(), None)?;
     render::timeline(&before, root)?;
     render::index(&[render::IndexRow::of(&before, root)], root)?;
@@ -143,7 +159,7 @@ pub fn archive(store: &Store, channel: &Channel, opts: &Options) -> Result<Outco
     let mut written = Vec::new();
     for (file, text) in [("README.md", readme), ("TIMELINE.md", timeline)] {
         let path = channel.dir().join(file);
-        write_atomic(&path, text.as_bytes())?;
+        write_atomic(&path, page(&text).as_bytes())?;
         written.push(path);
     }
     written.push(write_index(store, &name, &record)?);
@@ -211,6 +227,11 @@ fn seal_draft(
     }
 }
 
+/// A rendered page ends with exactly one newline, whatever the template's trailing lines.
+fn page(text: &str) -> String {
+    format!("{}\n", text.trim_end())
+}
+
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -238,6 +259,21 @@ fn keep_brief(dir: &Path) -> Result<Option<String>, Error> {
     }
 }
 
+/// Fails when the root's README.md is someone else's file (say, a project's README when the
+/// store root is the project's top): the index must not overwrite it.
+fn check_index(root: &Path) -> Result<(), Error> {
+    let path = root.join("README.md");
+    match fs::read(&path) {
+        Ok(text) if text.starts_with(GENERATED.as_bytes()) => Ok(()),
+        Ok(_) => Err(Error::ForeignIndex {
+            path,
+            root: root.to_owned(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::ReadIndex { path, source }),
+    }
+}
+
 /// Rewrites the store's README.md index from every sealed channel, newest first. `current`
 /// (just loaded) is not read twice.
 fn write_index(store: &Store, current: &str, record: &Record) -> Result<PathBuf, Error> {
@@ -261,6 +297,6 @@ fn write_index(store: &Store, current: &str, record: &Record) -> Result<PathBuf,
     }
     let text = render::index(&rows, root)?;
     let path = root.join("README.md");
-    write_atomic(&path, text.as_bytes())?;
+    write_atomic(&path, page(&text).as_bytes())?;
     Ok(path)
 }
