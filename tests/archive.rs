@@ -427,6 +427,13 @@ fn commit_refuses_unrelated_staged_changes_and_changes_nothing() {
     assert_eq!(w.git(&["rev-parse", "HEAD"]), head);
     assert_eq!(w.git(&["diff", "--cached", "--name-only"]), staged);
     w.post("pipeline", "observation", &[], "still open");
+
+    // A file moved from elsewhere into the channel is unrelated too.
+    w.git(&["restore", "--staged", "app.txt"]);
+    w.git(&["mv", "app.txt", &format!("channels/{CHANNEL}/app.txt")]);
+    let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
+    assert_eq!(Some(out.code), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("app.txt"), "{}", stderr(&out));
 }
 
 #[test]

@@ -143,7 +143,12 @@ impl Repo {
             return Err(GitError::Merging { top });
         }
 
-        let staged = git_ok(&top, &["diff", "--cached", "--name-only", "-z"])?;
+        // Without rename detection a rename shows both names: moving an unrelated file into
+        // the channel is an unrelated change too.
+        let staged = git_ok(
+            &top,
+            &["diff", "--cached", "--no-renames", "--name-only", "-z"],
+        )?;
         let ours = |p: &str| p == index || p == ignore || p.starts_with(&format!("{rel_channel}/"));
         let unrelated: Vec<&str> = staged
             .split('\0')
