@@ -371,7 +371,126 @@ pub fn index(rows: &[IndexRow], root: &Path) -> Result<String, TemplateError> {
 
 #[cfg(test)]
 mod tests {
-    use super::quote;
+    use super::*;
+    use crate::channel::entry::Timestamp;
+    use crate::channel::seal::SealRecord;
+    use crate::channel::store::{Role, Seal};
+    use crate::channel::verify::Report;
+    use crate::channel::{Author, EntryId, Roster};
+
+    fn entry(author: &str, seq: u64, ts: &str, kind: Kind, refs: &[&str], body: &str) -> Entry {
+        let author = Author::new(author).unwrap();
+        Entry {
+            id: EntryId {
+                author: author.clone(),
+                seq,
+            },
+            channel: "2026-05-04--canary".into(),
+            author,
+            seq,
+            ts: Timestamp::parse_rfc3339(ts).unwrap(),
+            kind,
+            refs: refs.iter().map(|r| EntryId::parse(r).unwrap()).collect(),
+            body: body.into(),
+        }
+    }
+
+    fn record() -> Record {
+        let at = Timestamp::parse_rfc3339("2026-05-04T17:20:00Z").unwrap();
+        Record {
+            channel: "2026-05-04--canary".into(),
+            roster: Roster {
+                channel: "2026-05-04--canary".into(),
+                opened_at: Timestamp::parse_rfc3339("2026-05-04T17:00:00Z").unwrap(),
+                roles: vec![Role {
+                    name: Author::new("pipeline").unwrap(),
+                    title: Some("Rollout pipeline".into()),
+                    lane: Some("Watches\nthe rollout.".into()),
+                }],
+            },
+            seal: Some(SealRecord {
+                seal: Seal {
+                    at,
+                    by: "operator".into(),
+                    entry: Some("operator#2".into()),
+                },
+                reason: Some("Aborted.".into()),
+            }),
+            entries: vec![
+                entry(
+                    "pipeline",
+                    1,
+                    "2026-05-04T17:01:00Z",
+                    Kind::Alert,
+                    &[],
+                    "## Stuck\nmore",
+                ),
+                entry(
+                    "operator",
+                    1,
+                    "2026-05-04T17:02:00Z",
+                    Kind::Decision,
+                    &["pipeline#1"],
+                    "abort",
+                ),
+                entry(
+                    "operator",
+                    2,
+                    "2026-05-04T17:20:00Z",
+                    Kind::Note,
+                    &[],
+                    "sealed",
+                ),
+            ],
+            report: Report::default(),
+        }
+    }
+
+    #[test]
+    fn timeline_anchors_every_entry_and_links_refs_both_ways() {
+        let md = timeline(&record(), Path::new("/nonexistent")).unwrap();
+        assert!(md.contains(
+            "#### <a id=\"operator-1\"></a>17:02:00.000Z · operator#1 · **decision** · re [pipeline#1](#pipeline-1)\n\n> abort\n"
+        ), "{md}");
+        assert!(md.contains("> ## Stuck\n> more\n"), "{md}");
+        assert!(
+            md.contains("Referenced by [operator#1](#operator-1)."),
+            "{md}"
+        );
+        assert!(md.contains("Sealed by [operator#2](#operator-2)."), "{md}");
+        assert!(md.contains("\n## 2026-05-04\n"), "{md}");
+    }
+
+    #[test]
+    fn readme_links_alerts_decisions_and_the_seal() {
+        let r = record();
+        let md = readme(
+            &r,
+            Path::new("/nonexistent"),
+            Path::new("/x"),
+            Some("BRIEF.md"),
+        )
+        .unwrap();
+        assert!(
+            md.contains("- [pipeline#1](TIMELINE.md#pipeline-1) · 2026-05-04 17:01:00Z · Stuck\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("- [operator#1](TIMELINE.md#operator-1) · 2026-05-04 17:02:00Z · abort\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("([operator#2](TIMELINE.md#operator-2)): Aborted."),
+            "{md}"
+        );
+        assert!(md.contains("**Aborted.**"), "{md}");
+        assert!(md.contains("Watches the rollout."), "{md}");
+        assert!(md.contains("[BRIEF.md](BRIEF.md)"), "{md}");
+        assert!(
+            md.contains("| **all** | **1** | **1** | **1** | **3** |"),
+            "{md}"
+        );
+    }
 
     #[test]
     fn quote_contains_the_body() {
