@@ -9,8 +9,11 @@
 //! - [`channel`]: the store — names, entry format, append, read, verify, seal.
 //! - [`timeline`]: k-way merge of author files, filters, renderers.
 //! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
+//! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
+//!   and commit the record with git.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
+pub mod archive;
 pub mod channel;
 pub mod cli;
 pub mod roles;

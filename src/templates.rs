@@ -9,7 +9,15 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// Built-in templates: (name, text).
-const DEFAULTS: [(&str, &str); 1] = [("channel.md", include_str!("../templates/channel.md"))];
+const DEFAULTS: [(&str, &str); 4] = [
+    ("channel.md", include_str!("../templates/channel.md")),
+    (
+        "archive-readme.md",
+        include_str!("../templates/archive-readme.md"),
+    ),
+    ("timeline.md", include_str!("../templates/timeline.md")),
+    ("index.md", include_str!("../templates/index.md")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod channel;
 mod read;
 pub mod rollout;
@@ -51,6 +52,8 @@ pub enum Command {
     Verify(read::VerifyArgs),
     /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
     Rollout(rollout::RolloutArgs),
+    /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
+    Archive(archive::ArchiveArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -87,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Catchup(args) => read::catchup(&root, args),
         Command::Verify(args) => read::verify(&root, args),
         Command::Rollout(args) => rollout::run(args),
+        Command::Archive(args) => archive::archive(&root, args),
     }
 }
 
