@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod sim;
+
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
 /// Exit status for usage errors and bad input.
@@ -29,7 +31,10 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Serve a simulated Kubernetes API playing a scenario, until killed.
+    Sim(sim::SimArgs),
+}
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +60,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
-    match cli.command {}
+    match cli.command {
+        Command::Sim(args) => sim::run(args),
+    }
 }
 
 /// Prints an error to stderr (quietly for a closed stdout) and picks its exit status.
