@@ -22,6 +22,17 @@ pub struct Resource {
     pub verbs: &'static [&'static str],
 }
 
+/// Kinds in the `all` category (`kubectl get all`), as the real server and the Argo CRDs
+/// declare them.
+const ALL: &[&str] = &[
+    "Pod",
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "Job",
+    "Rollout",
+];
+
 const READ: &[&str] = &["get", "list", "watch"];
 
 /// Index into [`RESOURCES`]; cheap to copy and compare.
@@ -162,6 +173,14 @@ impl Resource {
         }
     }
 
+    pub fn categories(&self) -> &'static [&'static str] {
+        if ALL.contains(&self.kind) {
+            &["all"]
+        } else {
+            &[]
+        }
+    }
+
     /// Whether the resource stores objects (access reviews don't).
     pub fn is_stored(&self) -> bool {
         self.verbs.contains(&"list")
@@ -211,6 +230,7 @@ fn legacy_resource(r: &Resource) -> Value {
         "kind": r.kind,
         "verbs": r.verbs,
         "shortNames": r.short_names,
+        "categories": r.categories(),
     })
 }
 
@@ -279,6 +299,7 @@ pub fn aggregated(core: bool) -> Value {
                         "singularResource": r.singular,
                         "verbs": r.verbs,
                         "shortNames": r.short_names,
+                        "categories": r.categories(),
                     })
                 })
                 .collect();
