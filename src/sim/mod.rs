@@ -243,6 +243,23 @@ impl SimHandle {
         self.commit(|s| s.merge_patch(&target_key(target), patch, now))
     }
 
+    /// The current state of one object.
+    pub fn get_object(&self, target: &Target) -> Option<Arc<Value>> {
+        self.store().get(&target_key(target))
+    }
+
+    /// Every object of a kind (`apiVersion`, `kind`), in one namespace or all.
+    pub fn list_objects(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Vec<Arc<Value>> {
+        resource::by_kind(api_version, kind)
+            .map(|r| self.store().list(r, namespace))
+            .unwrap_or_default()
+    }
+
     pub fn delete(&self, target: &Target) -> Result<Arc<Change>, StoreError> {
         self.commit(|s| s.delete(&target_key(target)))
     }
