@@ -393,3 +393,74 @@ fn sim_get(sim: &SimHandle, api_version: &str, kind: &str, ns: &str, name: &str)
     };
     (*sim.get_object(&target).expect("object exists")).clone()
 }
+
+#[tokio::test]
+async fn metadata_watcher_and_streaming_lists_work() {
+    let running = Running::start(PODS, 1.0).await;
+    let api: Api<Pod> = Api::namespaced(running.client(), "llm");
+    // Metadata-only: PartialObjectMetadata lists and watch events.
+    let meta_api: Api<kube::core::PartialObjectMeta<Pod>> =
+        Api::namespaced(running.client(), "llm");
+    let mut meta = watcher::watcher(meta_api, watcher::Config::default()).boxed();
+    // Streaming list: sendInitialEvents, ended by a bookmark with initial-events-end.
+    let mut streaming: Watch =
+        watcher::watcher(api, watcher::Config::default().streaming_lists()).boxed();
+    assert_eq!(initial_list(&mut streaming).await, ["a", "b"]);
+    let mut meta_names = Vec::new();
+    loop {
+        let event = tokio::time::timeout(DEADLINE, meta.next())
+            .await
+            .expect("metadata event")
+            .expect("stream goes on")
+            .expect("no error");
+        match event {
+            Event::InitApply(p) => meta_names.push(p.metadata.name.unwrap_or_default()),
+            Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(meta_names, ["a", "b"]);
+    running.sim.apply(pod("c", "x")).unwrap();
+    match next(&mut streaming).await {
+        Event::Apply(p) => assert_eq!(name(&p), "c"),
+        other => panic!("{other:?}"),
+    }
+    let event = tokio::time::timeout(DEADLINE, meta.next())
+        .await
+        .expect("metadata event")
+        .expect("stream goes on")
+        .expect("no error");
+    assert!(matches!(event, Event::Apply(p) if p.metadata.name.as_deref() == Some("c")));
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn watches_send_bookmarks_and_end_at_their_timeout() {
+    let running = Running::start(PODS, 1.0).await;
+    let rv = running.sim.resource_version();
+    let body = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/pods?&watch=true&allowWatchBookmarks=true&timeoutSeconds=12&resourceVersion={rv}",
+            running.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .expect("the watch ends at its timeout");
+    let events: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!events.is_empty(), "bookmarks arrive while nothing changes");
+    for event in &events {
+        assert_eq!(event["type"], "BOOKMARK");
+        assert_eq!(event["object"]["kind"], "Pod");
+        assert_eq!(
+            event["object"]["metadata"]["resourceVersion"],
+            rv.to_string()
+        );
+    }
+    running.stop().await;
+}

@@ -379,11 +379,38 @@ fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
     })
 }
 
-fn wants_table(headers: &HeaderMap) -> bool {
-    headers
+/// How objects are encoded, from the Accept header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The objects themselves.
+    Object,
+    /// A `meta.k8s.io/v1` Table (kubectl get).
+    Table(IncludeObject),
+    /// `PartialObjectMetadata` (metadata-only watches, e.g. kube-rs `metadata_watcher`).
+    Metadata,
+}
+
+fn format(headers: &HeaderMap, include: IncludeObject) -> Format {
+    let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("as=Table"))
+        .unwrap_or("");
+    if accept.contains("as=Table") {
+        Format::Table(include)
+    } else if accept.contains("as=PartialObjectMetadata") {
+        Format::Metadata
+    } else {
+        Format::Object
+    }
+}
+
+/// The PartialObjectMetadata form of an object.
+fn metadata_only(object: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": object.get("metadata").cloned().unwrap_or(Value::Null),
+    })
 }
 
 async fn resources(
@@ -420,7 +447,7 @@ async fn resources(
         Ok(p) => p,
         Err((code, reason, message)) => return status(code, reason, message),
     };
-    let table = wants_table(&headers).then_some(p.include);
+    let format = format(&headers, p.include);
     match target {
         Target::Discovery { group, version } => match resource::resource_list(&group, &version) {
             Some(doc) => axum::Json(doc).into_response(),
@@ -437,7 +464,7 @@ async fn resources(
             resource,
             namespace,
             name,
-        } => get_object(&sim, resource, namespace, name, table),
+        } => get_object(&sim, resource, namespace, name, format),
         Target::Collection { resource, .. } if !RESOURCES[resource].is_stored() => status(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
@@ -455,9 +482,9 @@ async fn resources(
                 );
             }
             if p.watch {
-                watch(sim, resource, namespace, p, table)
+                watch(sim, resource, namespace, p, format)
             } else {
-                list(&sim, resource, namespace.as_deref(), &p, table)
+                list(&sim, resource, namespace.as_deref(), &p, format)
             }
         }
     }
@@ -468,7 +495,7 @@ fn get_object(
     resource: ResourceId,
     namespace: Option<String>,
     name: String,
-    table: Option<IncludeObject>,
+    format: Format,
 ) -> Response {
     let r = &RESOURCES[resource];
     let ns = if r.namespaced {
@@ -484,8 +511,8 @@ fn get_object(
         );
     }
     match sim.get(&(resource, ns, name.clone())) {
-        Some(object) => match table {
-            Some(include) => axum::Json(table::table(
+        Some(object) => match format {
+            Format::Table(include) => axum::Json(table::table(
                 resource,
                 &[&object],
                 sim.resource_version(),
@@ -493,7 +520,8 @@ fn get_object(
                 include,
             ))
             .into_response(),
-            None => axum::Json(&*object).into_response(),
+            Format::Metadata => axum::Json(metadata_only(&object)).into_response(),
+            Format::Object => axum::Json(&*object).into_response(),
         },
         None => {
             let mut body = status_object(
@@ -524,7 +552,7 @@ fn list(
     resource: ResourceId,
     namespace: Option<&str>,
     p: &ListParams,
-    table: Option<IncludeObject>,
+    format: Format,
 ) -> Response {
     let (objects, rv) = sim.list(resource, namespace);
     let matching: Vec<&Value> = objects
@@ -542,19 +570,28 @@ fn list(
         metadata["continue"] = json!(end.to_string());
         metadata["remainingItemCount"] = json!(matching.len() - end);
     }
-    if let Some(include) = table {
-        let mut t = table::table(resource, page, rv, sim.clock().now(), include);
-        t["metadata"] = metadata;
-        return axum::Json(t).into_response();
-    }
     let r = &RESOURCES[resource];
-    axum::Json(json!({
+    match format {
+        Format::Table(include) => {
+            let mut t = table::table(resource, page, rv, sim.clock().now(), include);
+            t["metadata"] = metadata;
+            axum::Json(t).into_response()
+        }
+        Format::Metadata => axum::Json(json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": metadata,
+            "items": page.iter().map(|o| metadata_only(o)).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Format::Object => axum::Json(json!({
         "kind": format!("{}List", r.kind),
         "apiVersion": r.api_version(),
         "metadata": metadata,
         "items": page,
-    }))
-    .into_response()
+        }))
+        .into_response(),
+    }
 }
 
 /// One watch: its filters and encoding.
@@ -562,7 +599,7 @@ struct WatchSpec {
     resource: ResourceId,
     namespace: Option<String>,
     params: ListParams,
-    table: Option<IncludeObject>,
+    format: Format,
 }
 
 impl WatchSpec {
@@ -596,8 +633,8 @@ impl WatchSpec {
     }
 
     fn encode(&self, sim: &SimHandle, event_type: &str, object: &Value) -> Bytes {
-        let object = match self.table {
-            Some(include) => {
+        let object = match self.format {
+            Format::Table(include) => {
                 let rv = object
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)
@@ -605,7 +642,8 @@ impl WatchSpec {
                     .unwrap_or(0);
                 table::table(self.resource, &[object], rv, sim.clock().now(), include)
             }
-            None => object.clone(),
+            Format::Metadata => metadata_only(object),
+            Format::Object => object.clone(),
         };
         line(&json!({"type": event_type, "object": object}))
     }
@@ -633,14 +671,14 @@ fn watch(
     resource: ResourceId,
     namespace: Option<String>,
     params: ListParams,
-    table: Option<IncludeObject>,
+    format: Format,
 ) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let spec = WatchSpec {
         resource,
         namespace,
         params,
-        table,
+        format,
     };
     let cancel = sim.incarnation();
     sim.tasks().spawn({
