@@ -19,6 +19,30 @@ use super::resource::{self, RESOURCES, ResourceId};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("story", include_str!("scenarios/story.yaml")),
     ("healthy", include_str!("scenarios/healthy.yaml")),
+    (
+        "detector-spec-not-observed",
+        include_str!("scenarios/detector-spec-not-observed.yaml"),
+    ),
+    (
+        "detector-workloadref-leak",
+        include_str!("scenarios/detector-workloadref-leak.yaml"),
+    ),
+    (
+        "detector-analysis-errors",
+        include_str!("scenarios/detector-analysis-errors.yaml"),
+    ),
+    (
+        "detector-blind-query",
+        include_str!("scenarios/detector-blind-query.yaml"),
+    ),
+    (
+        "detector-canary-service",
+        include_str!("scenarios/detector-canary-service.yaml"),
+    ),
+    (
+        "detector-canary-math",
+        include_str!("scenarios/detector-canary-math.yaml"),
+    ),
 ];
 
 /// Why a scenario could not be loaded.
