@@ -221,6 +221,38 @@ steps:
     );
 }
 
+#[test]
+fn sigterm_shuts_down_cleanly_even_with_a_watch_open() {
+    let mut sim = Sim::start("story", "1");
+    let mut kubectl = sim
+        .kubectl()
+        .args(["get", "pods", "-n", "llm", "-w"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = lines(kubectl.stdout.take().unwrap());
+    out.recv_timeout(DEADLINE)
+        .expect("kubectl printed the table header");
+    let term = Command::new("kill")
+        .args(["-TERM", &sim.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let (tx, rx) = mpsc::channel();
+    let mut child = std::mem::replace(&mut sim.child, Command::new("true").spawn().unwrap());
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = rx
+        .recv_timeout(DEADLINE)
+        .expect("sim exits after SIGTERM")
+        .unwrap();
+    let _ = kubectl.kill();
+    let _ = kubectl.wait();
+    assert_eq!(status.code(), Some(0));
+}
+
 fn run_bad(scenario_text: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "bad.yaml", scenario_text);

@@ -752,6 +752,8 @@ async fn run_watch(sim: &SimHandle, spec: &WatchSpec, tx: &mpsc::Sender<Bytes>) 
                     None => std::future::pending().await,
                 }
             } => return,
+            // The client went away: stop now rather than at the next change.
+            () = tx.closed() => return,
             _ = bookmarks.tick(), if spec.params.bookmarks => spec.bookmark(seen.max(sim.resource_version()), false),
             change = live.recv() => match change {
                 Ok(change) => {

@@ -120,11 +120,9 @@ impl SimHandle {
     /// Loads the scenario's starting objects and starts its clock (scenario time zero is now,
     /// or the scenario's `start`). `speed` must be positive and finite.
     pub fn new(scenario: Scenario, speed: f64) -> Result<SimHandle, SimError> {
-        let start = scenario.start.unwrap_or_else(|| {
-            // Whole seconds, as Kubernetes timestamps are.
-            let now = Utc::now();
-            DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
-        });
+        let start = scenario
+            .start
+            .unwrap_or_else(|| default_start(Utc::now(), scenario.end, speed));
         let clock = ScenarioClock::start(start, speed);
         let mut store = Store::new(scenario.history_limit);
         for object in &scenario.objects {
@@ -232,7 +230,13 @@ impl SimHandle {
 
     /// Creates or replaces an object (any served kind), stamped at the current scenario time.
     pub fn apply(&self, object: Value) -> Result<Arc<Change>, StoreError> {
-        let resource = object_resource(&object).ok_or(StoreError::MissingName)?;
+        let resource = object_resource(&object).ok_or_else(|| StoreError::UnknownKind {
+            api_version: object["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            kind: object["kind"].as_str().unwrap_or_default().to_string(),
+        })?;
         let now = self.clock().now();
         self.commit(|s| s.apply(resource, object, now))
     }
@@ -270,7 +274,10 @@ impl SimHandle {
         spec: &EventSpec,
         t: DateTime<Utc>,
     ) -> Result<Arc<Change>, StoreError> {
-        let events = resource::by_kind("v1", "Event").ok_or(StoreError::MissingName)?;
+        let events = resource::by_kind("v1", "Event").ok_or_else(|| StoreError::UnknownKind {
+            api_version: "v1".into(),
+            kind: "Event".into(),
+        })?;
         let epoch = self.clock().epoch();
         let stamp = t.to_rfc3339_opts(SecondsFormat::Secs, true);
         let message =
@@ -422,6 +429,16 @@ pub(crate) enum WatchStart {
     Snapshot { objects: Vec<Arc<Value>>, rv: u64 },
     /// Changes after the given resourceVersion, from the history.
     Changes(Vec<Arc<Change>>),
+}
+
+/// Scenario time zero when the scenario gives none: early enough that scenario time reaches
+/// wall time exactly at the scenario's end, so no timestamp is ever in the future for a
+/// client comparing with its own clock (kubectl describe's ages). At speed 1 that is now.
+/// Whole seconds, as Kubernetes timestamps are.
+fn default_start(wall_now: DateTime<Utc>, end: Duration, speed: f64) -> DateTime<Utc> {
+    let ahead = end.mul_f64(1.0 - 1.0 / speed.max(1.0));
+    let start = wall_now - chrono::Duration::from_std(ahead).unwrap_or_default();
+    DateTime::from_timestamp(start.timestamp(), 0).unwrap_or(start)
 }
 
 fn default_source(kind: &str) -> String {
@@ -596,6 +613,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn default_start_meets_wall_time_at_the_end() {
+        let now: DateTime<Utc> = "2026-05-04T17:00:00Z".parse().unwrap();
+        let end = Duration::from_secs(300);
+        assert_eq!(default_start(now, end, 1.0), now);
+        let start = default_start(now, end, 20.0);
+        // 300 s of scenario time take 15 s of wall time at speed 20.
+        assert_eq!(
+            start + chrono::Duration::seconds(300),
+            now + chrono::Duration::seconds(15)
+        );
+        assert_eq!(default_start(now, end, 0.5), now);
     }
 
     #[test]

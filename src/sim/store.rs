@@ -70,6 +70,8 @@ pub enum StoreError {
     },
     #[error("object has no metadata.name")]
     MissingName,
+    #[error("{api_version} {kind} is not a kind the simulator serves")]
+    UnknownKind { api_version: String, kind: String },
 }
 
 /// The objects and their history.
