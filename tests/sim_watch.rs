@@ -302,6 +302,16 @@ async fn lists_tables_field_selectors_and_access_reviews() {
         review("watch", "analysisruns", "argoproj.io").await["status"]["allowed"],
         false
     );
+    // The API itself enforces the denial, as a real server's RBAC would.
+    let runs = format!(
+        "{}/apis/argoproj.io/v1alpha1/namespaces/llm/analysisruns",
+        running.url
+    );
+    let watch = http.get(format!("{runs}?watch=true")).send().await.unwrap();
+    assert_eq!(watch.status(), 403);
+    let status: Value = watch.json().await.unwrap();
+    assert_eq!(status["reason"], "Forbidden");
+    assert_eq!(http.get(&runs).send().await.unwrap().status(), 200);
     running.stop().await;
 }
 

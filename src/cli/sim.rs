@@ -55,6 +55,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         .map_err(|e| usage(format!("{:#}", anyhow::Error::from(e))))?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,warroom=info")),

@@ -146,16 +146,7 @@ async fn access_review(State(sim): State<SimHandle>, headers: HeaderMap, body: B
         field("group"),
         field("namespace"),
     );
-    let matches = |rule: &Option<String>, value: &str| {
-        rule.as_deref()
-            .is_none_or(|r| r == "*" || r == value || value.is_empty() && r.is_empty())
-    };
-    let denied = sim.scenario().deny.iter().any(|rule| {
-        matches(&rule.verb, &verb)
-            && matches(&rule.resource, &res)
-            && matches(&rule.group, &group)
-            && matches(&rule.namespace, &ns)
-    });
+    let denied = is_denied(&sim, &verb, &res, &group, &ns);
     review["apiVersion"] = json!("authorization.k8s.io/v1");
     review["kind"] = json!("SelfSubjectAccessReview");
     review["status"] = if denied {
@@ -165,6 +156,36 @@ async fn access_review(State(sim): State<SimHandle>, headers: HeaderMap, body: B
         json!({"allowed": true, "reason": "the simulator allows it"})
     };
     (StatusCode::CREATED, axum::Json(review)).into_response()
+}
+
+/// Whether a scenario `rbac.deny` rule matches (every field it gives matches; `*` matches all).
+fn is_denied(sim: &SimHandle, verb: &str, resource: &str, group: &str, namespace: &str) -> bool {
+    let matches =
+        |rule: &Option<String>, value: &str| rule.as_deref().is_none_or(|r| r == "*" || r == value);
+    sim.scenario().deny.iter().any(|rule| {
+        matches(&rule.verb, verb)
+            && matches(&rule.resource, resource)
+            && matches(&rule.group, group)
+            && matches(&rule.namespace, namespace)
+    })
+}
+
+/// The 403 the real server answers when RBAC denies a request.
+fn forbidden(r: &resource::Resource, verb: &str, namespace: Option<&str>) -> Response {
+    let scope = match namespace {
+        Some(ns) => format!("in the namespace \"{ns}\""),
+        None => "at the cluster scope".to_string(),
+    };
+    status(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        format!(
+            "{} is forbidden: User \"warroom-sim\" cannot {verb} resource \"{}\" in API group \"{}\" {scope} (the scenario's rbac.deny)",
+            qualified(r),
+            r.plural,
+            r.group
+        ),
+    )
 }
 
 /// Decodes the resource attributes of a protobuf SelfSubjectAccessReview (the `k8s\0`
@@ -448,6 +469,27 @@ async fn resources(
         Err((code, reason, message)) => return status(code, reason, message),
     };
     let format = format(&headers, p.include);
+    let (verb, resource, namespace) = match &target {
+        Target::Discovery { .. } => ("", None, None),
+        Target::Object {
+            resource,
+            namespace,
+            ..
+        } => ("get", Some(*resource), namespace.as_deref()),
+        Target::Collection {
+            resource,
+            namespace,
+        } => (
+            if p.watch { "watch" } else { "list" },
+            Some(*resource),
+            namespace.as_deref(),
+        ),
+    };
+    if let Some(r) = resource.map(|r| &RESOURCES[r])
+        && is_denied(&sim, verb, r.plural, r.group, namespace.unwrap_or(""))
+    {
+        return forbidden(r, verb, namespace);
+    }
     match target {
         Target::Discovery { group, version } => match resource::resource_list(&group, &version) {
             Some(doc) => axum::Json(doc).into_response(),

@@ -586,14 +586,20 @@ async fn play(sim: SimHandle, cancel: CancellationToken) {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
         }
-        if let Err(err) = sim.perform(step, clock.at(step.at)) {
-            tracing::warn!("{}: steps[{}]: {err}", scenario.source, step.index);
+        match sim.perform(step, clock.at(step.at)) {
+            Ok(()) => tracing::info!("{}", step.describe()),
+            Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
         }
     }
     tokio::select! {
         () = cancel.cancelled() => return,
         () = tokio::time::sleep_until(clock.instant_at(scenario.end)) => {}
     }
+    tracing::info!(
+        "{} scenario {} finished; still serving",
+        humantime::format_duration(scenario.end),
+        scenario.name
+    );
     sim.inner.finished.send_replace(true);
 }
 
@@ -646,7 +652,11 @@ mod tests {
             }
         }
         assert_eq!(generation_at_stall, Some((json!(2), json!("1"))));
-        let pods = sim.list_objects("v1", "Pod", Some("llm"));
+        let pods: Vec<_> = sim
+            .list_objects("v1", "Pod", Some("llm"))
+            .into_iter()
+            .filter(|p| p["status"]["phase"] == "Running")
+            .collect();
         let deployment_pods = pods
             .iter()
             .filter(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())

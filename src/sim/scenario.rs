@@ -43,6 +43,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "detector-canary-math",
         include_str!("scenarios/detector-canary-math.yaml"),
     ),
+    ("rbac-denied", include_str!("scenarios/rbac-denied.yaml")),
 ];
 
 /// Why a scenario could not be loaded.
@@ -112,6 +113,45 @@ pub struct Step {
     pub action: Action,
 }
 
+impl Step {
+    /// One line for logs: `2m steps[4] patch Rollout llm/litellm: note`.
+    pub fn describe(&self) -> String {
+        let what = match &self.action {
+            Action::Apply(o) => format!(
+                "apply {} {}",
+                RESOURCES[o.resource].kind,
+                o.template["metadata"]["name"].as_str().unwrap_or("")
+            ),
+            Action::Patch { target, .. } => format!("patch {}", target.describe()),
+            Action::Delete(target) => format!("delete {}", target.describe()),
+            Action::Event(e) => format!(
+                "event {} {} on {} {}",
+                e.event_type, e.reason, e.involved_object.kind, e.involved_object.name
+            ),
+            Action::RestartApi { down } => {
+                format!("restart API (down {})", humantime::format_duration(*down))
+            }
+            Action::Compact => "compact watch history".to_string(),
+            Action::Backend(r) => format!(
+                "backend {} {} -> {:?}",
+                r.method.as_deref().unwrap_or("*"),
+                r.path,
+                r.status
+            ),
+        };
+        let note = self
+            .note
+            .as_deref()
+            .map(|n| format!(": {n}"))
+            .unwrap_or_default();
+        format!(
+            "{} steps[{}] {what}{note}",
+            humantime::format_duration(self.at),
+            self.index
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Action {
     Apply(SimObject),
@@ -136,6 +176,18 @@ pub struct Target {
     pub resource: ResourceId,
     pub namespace: String,
     pub name: String,
+}
+
+impl Target {
+    /// `Kind namespace/name` (or `Kind name` when cluster-scoped).
+    pub fn describe(&self) -> String {
+        let kind = RESOURCES[self.resource].kind;
+        if self.namespace.is_empty() {
+            format!("{kind} {}", self.name)
+        } else {
+            format!("{kind} {}/{}", self.namespace, self.name)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
