@@ -320,16 +320,18 @@ fn parse_path(path: &str) -> Option<Target> {
             resource: lookup(plural)?,
             namespace: Some(ns.to_string()),
         },
-        ["namespaces", ns, plural, name] => Target::Object {
-            resource: lookup(plural)?,
-            namespace: Some(ns.to_string()),
-            name: name.to_string(),
-        },
+        ["namespaces", ns, plural, name] | ["namespaces", ns, plural, name, "status"] => {
+            Target::Object {
+                resource: lookup(plural)?,
+                namespace: Some(ns.to_string()),
+                name: name.to_string(),
+            }
+        }
         [plural] => Target::Collection {
             resource: lookup(plural)?,
             namespace: None,
         },
-        [plural, name] => Target::Object {
+        [plural, name] | [plural, name, "status"] => Target::Object {
             resource: lookup(plural)?,
             namespace: None,
             name: name.to_string(),
@@ -626,14 +628,24 @@ fn list(
             "items": page.iter().map(|o| metadata_only(o)).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Format::Object => axum::Json(json!({
-        "kind": format!("{}List", r.kind),
-        "apiVersion": r.api_version(),
-        "metadata": metadata,
-        "items": page,
-        }))
+        // Serialized straight from the store's objects: a 5,000-pod list is not copied.
+        Format::Object => axum::Json(ObjectList {
+            kind: format!("{}List", r.kind),
+            api_version: r.api_version(),
+            metadata,
+            items: page,
+        })
         .into_response(),
     }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectList<'a> {
+    kind: String,
+    api_version: String,
+    metadata: Value,
+    items: &'a [&'a Value],
 }
 
 /// One watch: its filters and encoding.
@@ -856,6 +868,14 @@ mod tests {
             Some(Target::Discovery {
                 group: "apps".into(),
                 version: "v1".into()
+            })
+        );
+        assert_eq!(
+            parse_path("/api/v1/namespaces/llm/pods/p/status"),
+            Some(Target::Object {
+                resource: pods,
+                namespace: Some("llm".into()),
+                name: "p".into()
             })
         );
         assert_eq!(parse_path("/apis/apps/v1/widgets"), None);

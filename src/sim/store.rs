@@ -52,7 +52,7 @@ pub type ObjectKey = (ResourceId, String, String);
 /// The resourceVersion asked for is older than the retained history.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "too old resource version: {requested} (the oldest retained is {oldest}); list again and watch from the list's resourceVersion"
+    "too old resource version: {requested} (this server retains changes after {oldest}); list again and watch from the list's resourceVersion"
 )]
 pub struct Expired {
     pub requested: u64,
@@ -196,8 +196,10 @@ impl Store {
 
     /// Every retained change newer than `rv`, oldest first; [`Expired`] when some of them
     /// were dropped from the history.
+    /// A resourceVersion newer than any handed out (a client of an earlier simulator on the
+    /// same port) is expired too: relisting is the only way it can catch up.
     pub fn changes_since(&self, rv: u64) -> Result<Vec<Arc<Change>>, Expired> {
-        if rv < self.compacted {
+        if rv < self.compacted || rv > self.rv {
             return Err(Expired {
                 requested: rv,
                 oldest: self.compacted,
@@ -431,6 +433,10 @@ mod tests {
             }
         );
         assert!(store.changes_since(5).unwrap().is_empty());
+        assert!(
+            store.changes_since(6).is_err(),
+            "a future version is expired"
+        );
         store.compact();
         assert!(store.changes_since(4).is_err());
         assert!(store.changes_since(5).unwrap().is_empty());
