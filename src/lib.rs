@@ -11,6 +11,7 @@
 //! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
 //!   and commit the record with git.
+//! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod archive;
@@ -19,4 +20,5 @@ pub mod cli;
 pub mod roles;
 pub mod rollout;
 pub mod templates;
+pub mod sim;
 pub mod timeline;

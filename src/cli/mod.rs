@@ -13,6 +13,7 @@ mod archive;
 mod channel;
 mod read;
 pub mod rollout;
+pub mod sim;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -54,6 +55,8 @@ pub enum Command {
     Rollout(rollout::RolloutArgs),
     /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
     Archive(archive::ArchiveArgs),
+    /// Serve a simulated Kubernetes API playing a scenario, until killed.
+    Sim(sim::SimArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => read::verify(&root, args),
         Command::Rollout(args) => rollout::run(args),
         Command::Archive(args) => archive::archive(&root, args),
+        Command::Sim(args) => sim::run(args),
     }
 }
 
