@@ -11,14 +11,17 @@
 //! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
 //!   and commit the record with git.
+//! - [`observe`]: the observer runtime (watch, resync, lost/back, posting) and the three
+//!   observers: pipeline, data plane, traffic.
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod archive;
 pub mod channel;
 pub mod cli;
+pub mod observe;
 pub mod roles;
 pub mod rollout;
-pub mod templates;
 pub mod sim;
+pub mod templates;
 pub mod timeline;
