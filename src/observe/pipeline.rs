@@ -43,6 +43,10 @@ pub struct PipelineConfig {
     pub spec_threshold: TimeDelta,
     /// Quiet time (wall) after a change before the state is judged: a step arrives as a burst.
     pub settle: Duration,
+    /// How long (wall) a finding about the rollout's shape (replica math, canary Service,
+    /// workloadRef leak) must persist before it is alerted: the watches of different kinds
+    /// arrive in no common order, so a step can look wrong for a moment.
+    pub confirm: Duration,
 }
 
 impl PipelineConfig {
@@ -52,6 +56,7 @@ impl PipelineConfig {
             namespace: namespace.to_string(),
             spec_threshold: TimeDelta::seconds(60),
             settle: Duration::from_millis(300),
+            confirm: Duration::from_secs(1),
         }
     }
 }
@@ -149,6 +154,8 @@ pub struct PipelineState {
     reported_run_phases: BTreeMap<String, String>,
     /// Keys of findings posted.
     reported_findings: BTreeSet<String>,
+    /// Shape findings seen but not yet confirmed, with when they were first seen.
+    unconfirmed: BTreeMap<String, tokio::time::Instant>,
     /// Whether "not found" was said since the rollout was last seen.
     said_missing: bool,
 }
@@ -182,6 +189,7 @@ impl PipelineState {
             reported_measurements: BTreeSet::new(),
             reported_run_phases: BTreeMap::new(),
             reported_findings: BTreeSet::new(),
+            unconfirmed: BTreeMap::new(),
             said_missing: false,
         }
     }
@@ -460,16 +468,41 @@ impl PipelineState {
             self.reported_findings
                 .retain(|k| !k.starts_with(&format!("{:?}|", Detector::SpecNotObserved)));
         }
+        let now_wall = tokio::time::Instant::now();
+        let mut seen = BTreeMap::new();
         for f in findings {
-            if self.reported_findings.insert(finding_key(&f)) {
+            let key = finding_key(&f);
+            if self.reported_findings.contains(&key) {
+                continue;
+            }
+            if needs_confirmation(f.detector) {
+                let first = *self.unconfirmed.get(&key).unwrap_or(&now_wall);
+                seen.insert(key.clone(), first);
+                if now_wall - first < self.config.confirm {
+                    continue;
+                }
+            }
+            if self.reported_findings.insert(key) {
                 out.push(Observation::alert(format!(
                     "**{}** — {f}",
                     detector_title(f.detector)
                 )));
             }
         }
+        // Unconfirmed findings that are gone were transient.
+        self.unconfirmed = seen;
         out
     }
+}
+
+/// Findings about the rollout's shape, which a half-applied step can fake for a moment.
+fn needs_confirmation(d: Detector) -> bool {
+    matches!(
+        d,
+        Detector::CanaryReplicaMath
+            | Detector::CanaryServiceSelectsStable
+            | Detector::WorkloadRefLeak
+    )
 }
 
 /// What identifies a finding: a repeat with the same key is not news; a growing error streak is.
