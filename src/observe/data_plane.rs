@@ -254,6 +254,9 @@ pub struct Row {
     pub bad: bool,
     /// Rows of one burst that can be counted together: (owner, what happened).
     pub group: Option<(String, String)>,
+    /// A later row with the same key in the same window supersedes this one (a Warning
+    /// event's count going up: only the latest is worth a line).
+    pub supersede: Option<String>,
 }
 
 fn row(object: String, change: String) -> Row {
@@ -262,6 +265,7 @@ fn row(object: String, change: String) -> Row {
         change,
         bad: false,
         group: None,
+        supersede: None,
     }
 }
 
@@ -456,6 +460,7 @@ fn pod_rows(d: &Diff<PodState>, rows: &mut Vec<Row>) {
             change,
             bad,
             group: Some((owner.to_string(), label.to_string())),
+            supersede: None,
         });
     };
     match (&d.before, &d.after) {
@@ -558,6 +563,7 @@ fn job_rows(d: &Diff<JobState>, rows: &mut Vec<Row>) {
                     change: format!("pod failed (failures {} → {})", b.failed, a.failed),
                     bad: true,
                     group: None,
+                    supersede: None,
                 });
             }
         }
@@ -584,10 +590,13 @@ fn event_rows(d: &Diff<EventState>, rows: &mut Vec<Row>) {
         }
         return;
     }
-    rows.push(row(
-        a.object.clone(),
-        format!("Warning {} ×{}: {}", a.reason, a.count, cell(&a.message)),
-    ));
+    rows.push(Row {
+        supersede: Some(format!("{}|{}", a.object, a.reason)),
+        ..row(
+            a.object.clone(),
+            format!("Warning {} ×{}: {}", a.reason, a.count, cell(&a.message)),
+        )
+    });
 }
 
 /// How many rows a window shows one by one before it counts pod rows together.
@@ -596,6 +605,29 @@ pub const ROWS_SHOWN: usize = 30;
 /// One entry for a window's rows: a table, with pod rows of one owner and change counted
 /// together when the window is busy.
 pub fn render_window(rows: &[Row]) -> String {
+    // Superseded rows go; the survivor says how many it stands for.
+    let mut last: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(k) = &r.supersede {
+            let e = last.entry(k.as_str()).or_insert((i, 0));
+            *e = (i, e.1 + 1);
+        }
+    }
+    let kept: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(i, r)| match r.supersede.as_deref().and_then(|k| last.get(k)) {
+                Some((at, _)) if *at != i => None,
+                Some((_, n)) if *n > 1 => Some(Row {
+                    change: format!("{} ({n} this window)", r.change),
+                    ..r.clone()
+                }),
+                _ => Some(r.clone()),
+            },
+        )
+        .collect();
+    let rows = &kept[..];
     let mut lines: Vec<(String, String)> = Vec::new();
     if rows.len() <= ROWS_SHOWN {
         lines.extend(rows.iter().map(|r| (r.object.clone(), r.change.clone())));
@@ -855,6 +887,7 @@ mod tests {
                 change: "Ready on node-a".into(),
                 bad: false,
                 group: Some(("ReplicaSet web-a".into(), "Ready".into())),
+                supersede: None,
             })
             .collect();
         let text = render_window(&rows);
@@ -863,6 +896,25 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    #[test]
+    fn a_warning_counting_up_in_one_window_is_one_line() {
+        let rows: Vec<Row> = (1..=3)
+            .map(|n| Row {
+                supersede: Some("Rollout web|ReconcileError".into()),
+                ..row(
+                    "Rollout web".into(),
+                    format!("Warning ReconcileError ×{n}: x"),
+                )
+            })
+            .collect();
+        let text = render_window(&rows);
+        assert!(
+            text.contains("| Rollout web | Warning ReconcileError ×3: x (3 this window) |"),
+            "{text}"
+        );
+        assert!(!text.contains("×2"), "{text}");
     }
 
     #[test]

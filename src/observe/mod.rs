@@ -817,6 +817,75 @@ mod tests {
         assert_eq!(diffs[0].after, None);
     }
 
+    /// (group, resource, verb) granted by a manifest's Roles and ClusterRoles.
+    fn grants(yaml: &str) -> Vec<(String, String, String)> {
+        use serde::Deserialize;
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let v = serde_yaml::Value::deserialize(doc).unwrap();
+            let kind = v["kind"].as_str().unwrap_or_default();
+            if kind != "Role" && kind != "ClusterRole" {
+                continue;
+            }
+            for rule in v["rules"].as_sequence().unwrap() {
+                let list = |k: &str| -> Vec<String> {
+                    rule[k]
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_str().unwrap().to_string())
+                        .collect()
+                };
+                for g in list("apiGroups") {
+                    for r in list("resources") {
+                        for verb in list("verbs") {
+                            out.push((g.clone(), r.clone(), verb));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn rbac_manifests_grant_what_the_observers_watch_and_only_reads() {
+        let cases = [
+            (
+                include_str!("../../agents/rbac/pipeline.yaml"),
+                pipeline::Watched::ALL.map(|w| w.kind()).to_vec(),
+            ),
+            (
+                include_str!("../../agents/rbac/data-plane.yaml"),
+                data_plane::Watched::ALL.map(|w| w.kind()).to_vec(),
+            ),
+        ];
+        for (yaml, kinds) in cases {
+            let granted = grants(yaml);
+            assert!(
+                granted
+                    .iter()
+                    .all(|(_, _, v)| ["get", "list", "watch"].contains(&v.as_str())),
+                "{granted:?}"
+            );
+            for k in &kinds {
+                for verb in ["get", "list", "watch"] {
+                    assert!(
+                        granted.contains(&(k.group.into(), k.plural.into(), verb.into())),
+                        "{verb} {}.{} missing",
+                        k.plural,
+                        k.group
+                    );
+                }
+            }
+            // Nothing beyond what is watched, plus reading the namespace.
+            for (g, r, _) in &granted {
+                let watched = kinds.iter().any(|k| k.group == g && k.plural == r);
+                assert!(watched || (g.is_empty() && r == "namespaces"), "{g}/{r}");
+            }
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn lost_and_back_are_said_once_per_outage() {
         let mut h = ApiHealth::default();
