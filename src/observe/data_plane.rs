@@ -236,7 +236,7 @@ fn project_event(obj: DynamicObject) -> Option<(String, EventState)> {
         EventState {
             type_: e.type_.clone(),
             reason: e.reason.clone(),
-            object: format!("{} {}", e.involved_object.kind, e.involved_object.name),
+            object: format!("{} `{}`", e.involved_object.kind, e.involved_object.name),
             message: e.message.clone(),
             count: e.count.max(1),
             at: e.last_seen(),
