@@ -29,8 +29,11 @@
 //! - [`scenario`]: the scenario file format, validated at load.
 //! - [`clock`]: scenario time.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
+//! - [`watch`]: one watch's event stream.
+//! - [`access`]: access reviews and the scenario's denials.
 //! - [`backend`]: the fake HTTP backend.
 
+pub mod access;
 pub mod api;
 pub mod backend;
 pub mod clock;
@@ -39,6 +42,7 @@ pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod table;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,7 +52,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -109,7 +113,7 @@ struct Inner {
     restart_tx: mpsc::UnboundedSender<Duration>,
     restart_rx: Mutex<Option<mpsc::UnboundedReceiver<Duration>>>,
     /// True once the scenario's `end` has been reached.
-    finished: watch::Sender<bool>,
+    finished: tokio::sync::watch::Sender<bool>,
     /// Watch tasks, so shutdown can wait for them.
     tasks: TaskTracker,
     api_addr: OnceLock<SocketAddr>,
@@ -153,7 +157,7 @@ impl SimHandle {
                 incarnation: Mutex::new(CancellationToken::new()),
                 restart_tx,
                 restart_rx: Mutex::new(Some(restart_rx)),
-                finished: watch::Sender::new(false),
+                finished: tokio::sync::watch::Sender::new(false),
                 tasks: TaskTracker::new(),
                 api_addr: OnceLock::new(),
                 backend_addr: OnceLock::new(),
