@@ -356,6 +356,9 @@ struct RawTarget {
     name: String,
     #[serde(default)]
     namespace: Option<String>,
+    /// Terminate first: set `metadata.deletionTimestamp` now, delete after this long.
+    #[serde(default)]
+    grace_period: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,11 +446,51 @@ impl Scenario {
                 )
             })?;
             let location = format!("steps[{index}] (at {})", raw_step.at);
+            let grace = match raw_step
+                .delete
+                .as_ref()
+                .and_then(|d| d.grace_period.as_deref())
+            {
+                Some(g) => Some(parse_duration(g).map_err(|e| {
+                    invalid(
+                        &location,
+                        "delete.gracePeriod",
+                        format!("{e} (write it like 30s)"),
+                    )
+                })?),
+                None => None,
+            };
+            let note = raw_step.note.clone();
+            let action = step_action(raw_step, &location, &invalid)?;
+            // A graceful delete is two steps: Terminating now, gone after the grace period.
+            if let (Some(grace), Action::Delete(target)) = (grace, &action) {
+                let stamp =
+                    format!("{{{{t+{}}}}}", humantime::format_duration(grace)).replace(' ', "");
+                steps.push(Step {
+                    at,
+                    index,
+                    note: note.clone(),
+                    action: Action::Patch {
+                        target: target.clone(),
+                        merge: serde_json::json!({"metadata": {
+                            "deletionTimestamp": stamp,
+                            "deletionGracePeriodSeconds": grace.as_secs(),
+                        }}),
+                    },
+                });
+                steps.push(Step {
+                    at: at + grace,
+                    index,
+                    note,
+                    action,
+                });
+                continue;
+            }
             steps.push(Step {
                 at,
                 index,
-                note: raw_step.note.clone(),
-                action: step_action(raw_step, &location, &invalid)?,
+                note,
+                action,
             });
         }
         steps.sort_by_key(|s| s.at);
@@ -868,6 +911,10 @@ steps:
     delete: {apiVersion: v1, kind: Pod, namespace: llm, name: p1}
   - at: 70s
     restartApi: {down: 5s}
+  - at: 80s
+    apply: {apiVersion: v1, kind: Pod, metadata: {name: p2, namespace: llm}}
+  - at: 90s
+    delete: {apiVersion: v1, kind: Pod, namespace: llm, name: p2, gracePeriod: 30s}
 backend:
   routes:
     - {path: /ok, status: 200, backends: [a, b]}
@@ -887,8 +934,14 @@ backend:
         assert_eq!(s.name, "tiny");
         assert_eq!(s.objects.len(), 2);
         let ats: Vec<u64> = s.steps.iter().map(|s| s.at.as_secs()).collect();
-        assert_eq!(ats, [10, 30, 60, 70]);
-        assert_eq!(s.end, Duration::from_secs(70));
+        assert_eq!(ats, [10, 30, 60, 70, 80, 90, 120]);
+        assert_eq!(s.end, Duration::from_secs(120));
+        // The graceful delete: Terminating at 90s, deleted at 120s.
+        let Action::Patch { merge, .. } = &s.steps[5].action else {
+            panic!("{:?}", s.steps[5]);
+        };
+        assert_eq!(merge["metadata"]["deletionTimestamp"], "{{t+30s}}");
+        assert!(matches!(s.steps[6].action, Action::Delete(_)));
         assert!(
             matches!(s.steps[3].action, Action::RestartApi { down } if down == Duration::from_secs(5))
         );
