@@ -949,6 +949,18 @@ backend:
         assert_eq!(s.backend.routes[1].latency, Some(Duration::from_millis(5)));
     }
 
+    /// The format example in docs/SCENARIOS.md is a valid scenario.
+    #[test]
+    fn documented_example_parses() {
+        let doc = include_str!("../../docs/SCENARIOS.md");
+        let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+        let end = start + doc[start..].find("```").expect("the block ends");
+        let s = Scenario::parse(&doc[start..end], "docs/SCENARIOS.md").unwrap();
+        assert_eq!(s.name, "tiny");
+        assert_eq!(s.deny.len(), 1);
+        assert_eq!(s.backend.routes[0].status, [404, 429]);
+    }
+
     #[test]
     fn builtins_parse() {
         for (name, _) in BUILTIN {
