@@ -474,3 +474,57 @@ async fn watches_send_bookmarks_and_end_at_their_timeout() {
     }
     running.stop().await;
 }
+
+/// The built-in `api-restart` scenario: a restart during which more changes happen than the
+/// history keeps, so the watcher relists (410) instead of replaying, and sees each pod once.
+#[tokio::test]
+async fn api_restart_scenario_forces_one_relist() {
+    let yaml = sim::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "api-restart")
+        .unwrap()
+        .1;
+    let running = Running::start(yaml, 4.0).await;
+    let api: Api<Pod> = Api::namespaced(running.client(), "demo");
+    let mut stream: Watch = watcher::watcher(api, watcher::Config::default()).boxed();
+    assert_eq!(initial_list(&mut stream).await.len(), 5);
+    let mut errors = 0;
+    let relisted = loop {
+        let item = tokio::time::timeout(DEADLINE, stream.next())
+            .await
+            .expect("an event before the deadline")
+            .expect("the stream goes on");
+        match item {
+            Err(_) => errors += 1,
+            Ok(Event::Init) => {
+                let mut names = Vec::new();
+                loop {
+                    match next(&mut stream).await {
+                        Event::InitApply(p) => names.push(p),
+                        Event::InitDone => break,
+                        other => panic!("{other:?}"),
+                    }
+                }
+                break names;
+            }
+            Ok(Event::Apply(p)) => panic!("replayed {} instead of relisting", name(&p)),
+            Ok(_) => {}
+        }
+    };
+    assert!(errors >= 1, "the watcher saw the API go away");
+    assert_eq!(relisted.len(), 5);
+    let probed = relisted
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("example.com/probe"))
+        })
+        .count();
+    assert_eq!(
+        probed, 5,
+        "the relist carries the changes made while the API was down"
+    );
+    running.stop().await;
+}

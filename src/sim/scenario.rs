@@ -44,6 +44,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("scenarios/detector-canary-math.yaml"),
     ),
     ("rbac-denied", include_str!("scenarios/rbac-denied.yaml")),
+    ("api-restart", include_str!("scenarios/api-restart.yaml")),
 ];
 
 /// Why a scenario could not be loaded.
