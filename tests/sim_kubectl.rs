@@ -309,6 +309,14 @@ fn unknown_scenario_and_bad_speed_are_usage_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("story, healthy"), "{stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["sim", "--list-scenarios"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.starts_with("story\t5m 30s\t"), "{listed}");
+    assert!(listed.contains("\ndetector-canary-math\t"), "{listed}");
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
         .args(["sim", "--speed", "0"])
         .output()
         .unwrap();
