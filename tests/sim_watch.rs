@@ -528,3 +528,43 @@ async fn api_restart_scenario_forces_one_relist() {
     );
     running.stop().await;
 }
+
+/// kube-rs discovery, legacy and aggregated, finds every served kind (observers resolve the
+/// Argo kinds this way for dynamic watches).
+#[tokio::test]
+async fn kube_discovery_legacy_and_aggregated() {
+    let running = Running::start(PODS, 1.0).await;
+    for aggregated in [false, true] {
+        let discovery = kube::Discovery::new(running.client());
+        let discovery = if aggregated {
+            discovery.run_aggregated().await
+        } else {
+            discovery.run().await
+        }
+        .unwrap_or_else(|e| panic!("discovery (aggregated: {aggregated}): {e}"));
+        for (group, kind) in [
+            ("", "Pod"),
+            ("", "Event"),
+            ("apps", "ReplicaSet"),
+            ("batch", "Job"),
+            ("argoproj.io", "Rollout"),
+            ("argoproj.io", "AnalysisRun"),
+        ] {
+            let gvk = kube::api::GroupVersionKind::gvk(
+                group,
+                if group == "argoproj.io" {
+                    "v1alpha1"
+                } else {
+                    "v1"
+                },
+                kind,
+            );
+            let (resource, caps) = discovery
+                .resolve_gvk(&gvk)
+                .unwrap_or_else(|| panic!("{kind} found (aggregated: {aggregated})"));
+            assert_eq!(resource.kind, kind);
+            assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+        }
+    }
+    running.stop().await;
+}
