@@ -223,7 +223,7 @@ pub(super) struct ListParams {
 /// A refused query: status code, reason and message.
 type Refusal = (StatusCode, &'static str, String);
 
-fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
+pub(super) fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
     let bad = |msg: String| (StatusCode::BAD_REQUEST, "BadRequest", msg);
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))

@@ -207,3 +207,85 @@ async fn run_watch(sim: &SimHandle, spec: &WatchSpec, tx: &mpsc::Sender<Bytes>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::api::params;
+    use crate::sim::resource::by_kind;
+    use crate::sim::store::Store;
+    use std::collections::HashMap;
+
+    fn spec(label_selector: &str) -> WatchSpec {
+        let q: HashMap<String, String> =
+            [("labelSelector".to_string(), label_selector.to_string())]
+                .into_iter()
+                .collect();
+        WatchSpec {
+            resource: by_kind("v1", "Pod").unwrap(),
+            namespace: Some("llm".into()),
+            params: params(&q).unwrap(),
+            format: Format::Object,
+        }
+    }
+
+    fn pod(name: &str, ns: &str, app: &str) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": ns, "labels": {"app": app}}})
+    }
+
+    /// Changes as one watch with `app=x` in `llm` sees them: leaving the selection is a
+    /// DELETED, entering it an ADDED, other namespaces and kinds are not seen at all.
+    #[test]
+    fn selector_transitions() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let now = chrono::Utc::now();
+        let mut store = Store::new(100);
+        let w = spec("app=x");
+        let key = (pods, "llm".to_string(), "a".to_string());
+        let seen = |c: &Change| w.translate(c);
+        assert_eq!(
+            seen(&store.apply(pods, pod("a", "llm", "x"), now).unwrap()),
+            Some("ADDED")
+        );
+        assert_eq!(
+            seen(&store.apply(pods, pod("a", "llm", "x"), now).unwrap()),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            seen(&store.apply(pods, pod("a", "llm", "y"), now).unwrap()),
+            Some("DELETED")
+        );
+        assert_eq!(
+            seen(&store.apply(pods, pod("a", "llm", "y"), now).unwrap()),
+            None
+        );
+        assert_eq!(
+            seen(&store.apply(pods, pod("a", "llm", "x"), now).unwrap()),
+            Some("ADDED")
+        );
+        assert_eq!(seen(&store.delete(&key).unwrap()), Some("DELETED"));
+        assert_eq!(
+            seen(&store.apply(pods, pod("b", "other", "x"), now).unwrap()),
+            None
+        );
+        let rs = by_kind("apps/v1", "ReplicaSet").unwrap();
+        let mut other_kind = pod("c", "llm", "x");
+        other_kind["apiVersion"] = json!("apps/v1");
+        other_kind["kind"] = json!("ReplicaSet");
+        assert_eq!(seen(&store.apply(rs, other_kind, now).unwrap()), None);
+    }
+
+    #[test]
+    fn bookmarks_carry_the_version_and_the_initial_events_end() {
+        let w = spec("");
+        let line: Value = serde_json::from_slice(&w.bookmark(42, true)).unwrap();
+        assert_eq!(line["type"], "BOOKMARK");
+        assert_eq!(line["object"]["kind"], "Pod");
+        assert_eq!(line["object"]["metadata"]["resourceVersion"], "42");
+        assert_eq!(
+            line["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+            "true"
+        );
+    }
+}
