@@ -86,6 +86,12 @@ async fn serve(args: SimArgs, scenario: Scenario) -> anyhow::Result<u8> {
             })
         })
     };
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: serving on {} without authentication: anyone who can reach it can read the scenario",
+            args.bind
+        );
+    }
     let api = bind(args.port).await?;
     let backend = bind(args.backend_port).await?;
     let api_url = format!("http://{}", api.local_addr()?);

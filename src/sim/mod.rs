@@ -626,6 +626,17 @@ mod tests {
     }
 
     #[test]
+    fn kubeconfig_loads_in_kube_rs() {
+        let text = kubeconfig("http://127.0.0.1:6443", Some("llm"));
+        let config = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+        let cluster = config.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.server.as_deref(), Some("http://127.0.0.1:6443"));
+        let context = config.contexts[0].context.as_ref().unwrap();
+        assert_eq!(context.namespace.as_deref(), Some("llm"));
+        assert_eq!(config.current_context.as_deref(), Some("warroom-sim"));
+    }
+
+    #[test]
     fn default_start_meets_wall_time_at_the_end() {
         let now: DateTime<Utc> = "2026-05-04T17:00:00Z".parse().unwrap();
         let end = Duration::from_secs(300);
