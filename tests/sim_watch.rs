@@ -568,3 +568,26 @@ async fn kube_discovery_legacy_and_aggregated() {
     }
     running.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn load_churn_applies_every_change_at_its_rate() {
+    let yaml =
+        "load: {pods: 20, replicaSets: 2, nodes: 3, changesPerSecond: 50, from: 1s, for: 2s}\n";
+    let running = Running::start(yaml, 10.0).await;
+    let sim = running.sim.clone();
+    // Namespace + 2 ReplicaSets + 20 pods.
+    let created = sim.resource_version();
+    assert_eq!(created, 23);
+    tokio::time::timeout(Duration::from_secs(3600), sim.finished())
+        .await
+        .expect("the load finishes");
+    assert_eq!(sim.resource_version(), created + 100);
+    let pods = sim.list_objects("v1", "Pod", Some("load"));
+    assert_eq!(pods.len(), 20);
+    // 100 changes over 20 pods: 5 visits each, so each ended NotReady with 2 restarts.
+    for pod in &pods {
+        assert_eq!(pod["status"]["containerStatuses"][0]["ready"], false);
+        assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 2);
+    }
+    running.stop().await;
+}

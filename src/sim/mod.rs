@@ -28,6 +28,7 @@
 //! - [`table`]: server-side printing for kubectl.
 //! - [`scenario`]: the scenario file format, validated at load.
 //! - [`clock`]: scenario time.
+//! - [`load`]: generated pods and churn for benchmarks.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
 //! - [`watch`]: one watch's event stream.
 //! - [`access`]: access reviews and the scenario's denials.
@@ -37,6 +38,7 @@ pub mod access;
 pub mod api;
 pub mod backend;
 pub mod clock;
+pub mod load;
 pub mod resource;
 pub mod scenario;
 pub mod selector;
@@ -144,6 +146,27 @@ impl SimHandle {
                     ),
                     source: Box::new(source),
                 })?;
+        }
+        if let Some(load) = &scenario.load {
+            for object in load.objects(start) {
+                let resource = object_resource(&object).ok_or_else(|| SimError::Load {
+                    object: format!("{}: load", scenario.source),
+                    source: Box::new(StoreError::MissingName),
+                })?;
+                // The scenario may define the namespace itself.
+                let exists = RESOURCES[resource].kind == "Namespace"
+                    && store
+                        .get(&(resource, String::new(), load.namespace.clone()))
+                        .is_some();
+                if !exists {
+                    store
+                        .apply(resource, object, start)
+                        .map_err(|source| SimError::Load {
+                            object: format!("{}: load", scenario.source),
+                            source: Box::new(source),
+                        })?;
+                }
+            }
         }
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
@@ -581,20 +604,69 @@ async fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Err(last.unwrap_or_else(|| std::io::Error::other("rebind failed")))
 }
 
-/// Plays the steps at their scenario times, then marks the scenario finished at its end.
+/// Applies the scenario's load churn at its rate (scenario time), in 10 ms wall-time batches.
+async fn churn(sim: SimHandle, load: load::LoadSpec, cancel: CancellationToken) {
+    let total = load.total_changes();
+    let Some(pods) = resource::by_kind("v1", "Pod") else {
+        return;
+    };
+    if total == 0 {
+        return;
+    }
+    let clock = sim.clock();
+    let from = load.from.unwrap_or_default();
+    tokio::select! {
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep_until(clock.instant_at(from)) => {}
+    }
+    let mut done = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while done < total {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let due = load.due(clock.elapsed().saturating_sub(from));
+        while done < due {
+            let at = from + Duration::from_secs_f64(done as f64 / load.changes_per_second);
+            let (name, patch) = load.change(done, clock.at(at));
+            let target = Target {
+                resource: pods,
+                namespace: load.namespace.clone(),
+                name,
+            };
+            if let Err(err) = sim.merge_patch(&target, &patch) {
+                tracing::warn!("load change {done}: {err}");
+            }
+            done += 1;
+        }
+    }
+    tracing::info!("load: {total} changes applied");
+}
+
+/// Plays the steps and the load at their scenario times, then marks the scenario finished at
+/// its end (never before the last step and the last load change).
 async fn play(sim: SimHandle, cancel: CancellationToken) {
     let clock = sim.clock();
     let scenario = sim.inner.scenario.clone();
-    for step in &scenario.steps {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
+    let steps = async {
+        for step in &scenario.steps {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
+            }
+            match sim.perform(step, clock.at(step.at)) {
+                Ok(()) => tracing::info!("{}", step.describe()),
+                Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
+            }
         }
-        match sim.perform(step, clock.at(step.at)) {
-            Ok(()) => tracing::info!("{}", step.describe()),
-            Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
+    };
+    let load = async {
+        if let Some(load) = &scenario.load {
+            churn(sim.clone(), load.clone(), cancel.clone()).await;
         }
-    }
+    };
+    tokio::join!(steps, load);
     tokio::select! {
         () = cancel.cancelled() => return,
         () = tokio::time::sleep_until(clock.instant_at(scenario.end)) => {}

@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::load::LoadSpec;
 use super::resource::{self, RESOURCES, ResourceId};
 
 /// Built-in scenarios, by name: `(name, yaml)`.
@@ -45,6 +46,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("rbac-denied", include_str!("scenarios/rbac-denied.yaml")),
     ("api-restart", include_str!("scenarios/api-restart.yaml")),
+    ("load", include_str!("scenarios/load.yaml")),
 ];
 
 /// Why a scenario could not be loaded.
@@ -94,6 +96,8 @@ pub struct Scenario {
     /// Access the simulated user lacks.
     pub deny: Vec<AccessRule>,
     pub backend: BackendSpec,
+    /// Generated pods and churn, for benchmarks.
+    pub load: Option<LoadSpec>,
 }
 
 /// An object template with its resource already resolved.
@@ -284,7 +288,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Er
     })
 }
 
-mod opt_duration {
+pub(super) mod opt_duration {
     use super::*;
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
@@ -318,6 +322,8 @@ struct RawScenario {
     rbac: RawRbac,
     #[serde(default)]
     backend: BackendSpec,
+    #[serde(default)]
+    load: Option<LoadSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -530,13 +536,34 @@ impl Scenario {
                 _ => {}
             }
         }
+        if let Some(load) = &raw.load {
+            if !(load.changes_per_second.is_finite() && load.changes_per_second >= 0.0) {
+                return Err(invalid(
+                    "load",
+                    "changesPerSecond",
+                    "must be a number of changes per second, 0 or more".into(),
+                ));
+            }
+            if load.changes_per_second > 0.0 && (load.duration.is_none() || load.pods == 0) {
+                return Err(invalid(
+                    "load",
+                    "for",
+                    "churn needs pods and a duration (for: 60s): load is always bounded".into(),
+                ));
+            }
+        }
         for (i, route) in raw.backend.routes.iter().enumerate() {
             check_route(route, &format!("backend.routes[{i}]"), &invalid)?;
         }
         let end = match raw.end {
             Some(end) => parse_duration(&end)
                 .map_err(|e| invalid("top level", "end", format!("{e} (write it like 5m)")))?,
-            None => steps.last().map(|s| s.at).unwrap_or_default(),
+            None => steps.last().map(|s| s.at).unwrap_or_default().max(
+                raw.load
+                    .as_ref()
+                    .map(LoadSpec::churn_end)
+                    .unwrap_or_default(),
+            ),
         };
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| file.to_string()),
@@ -549,6 +576,7 @@ impl Scenario {
             steps,
             deny: raw.rbac.deny,
             backend: raw.backend,
+            load: raw.load,
         })
     }
 }
@@ -950,23 +978,30 @@ backend:
         assert_eq!(s.backend.routes[1].latency, Some(Duration::from_millis(5)));
     }
 
-    /// The format example in docs/SCENARIOS.md is a valid scenario.
+    /// Every YAML example in docs/SCENARIOS.md is a valid scenario.
     #[test]
-    fn documented_example_parses() {
+    fn documented_examples_parse() {
         let doc = include_str!("../../docs/SCENARIOS.md");
-        let start = doc.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-        let end = start + doc[start..].find("```").expect("the block ends");
-        let s = Scenario::parse(&doc[start..end], "docs/SCENARIOS.md").unwrap();
-        assert_eq!(s.name, "tiny");
-        assert_eq!(s.deny.len(), 1);
-        assert_eq!(s.backend.routes[0].status, [404, 429]);
+        let blocks: Vec<Scenario> = doc
+            .split("```yaml\n")
+            .skip(1)
+            .map(|rest| {
+                let block = &rest[..rest.find("```").expect("the block ends")];
+                Scenario::parse(block, "docs/SCENARIOS.md").unwrap()
+            })
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].name, "tiny");
+        assert_eq!(blocks[0].deny.len(), 1);
+        assert_eq!(blocks[0].backend.routes[0].status, [404, 429]);
+        assert_eq!(blocks[1].load.as_ref().unwrap().total_changes(), 12_000);
     }
 
     #[test]
     fn builtins_parse() {
         for (name, _) in BUILTIN {
             let s = Scenario::resolve(name).unwrap();
-            assert!(!s.steps.is_empty(), "{name}");
+            assert!(!s.steps.is_empty() || s.load.is_some(), "{name}");
         }
         assert!(matches!(
             Scenario::resolve("nope"),
@@ -1003,6 +1038,11 @@ backend:
         );
         assert!(
             e.contains("field `metadata.creationTimestamp`: unknown template"),
+            "{e}"
+        );
+        let e = err("load: {pods: 10, changesPerSecond: 5}\n");
+        assert!(
+            e.contains("load: field `for`: churn needs pods and a duration"),
             "{e}"
         );
         let e = err("backend:\n  routes:\n    - {path: /x, status: 999}\n");
