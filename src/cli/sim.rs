@@ -137,14 +137,19 @@ fn list_scenarios() -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The namespace of the scenario's first namespaced object, as the kubeconfig's default.
+/// The namespace of the scenario's first namespaced object (or its load), as the kubeconfig's
+/// default.
 fn first_namespace(scenario: &Scenario) -> Option<String> {
-    scenario.objects.iter().find_map(|o| {
-        o.template
-            .pointer("/metadata/namespace")
-            .and_then(|n| n.as_str())
-            .map(str::to_string)
-    })
+    scenario
+        .objects
+        .iter()
+        .find_map(|o| {
+            o.template
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .or_else(|| scenario.load.as_ref().map(|l| l.namespace.clone()))
 }
 
 async fn shutdown_signal() {
