@@ -575,6 +575,7 @@ async fn load_churn_applies_every_change_at_its_rate() {
         "load: {pods: 20, replicaSets: 2, nodes: 3, changesPerSecond: 50, from: 1s, for: 2s}\n";
     let running = Running::start(yaml, 10.0).await;
     let sim = running.sim.clone();
+    let mut changes = sim.subscribe_changes();
     // Namespace + 2 ReplicaSets + 20 pods.
     let created = sim.resource_version();
     assert_eq!(created, 23);
@@ -582,6 +583,14 @@ async fn load_churn_applies_every_change_at_its_rate() {
         .await
         .expect("the load finishes");
     assert_eq!(sim.resource_version(), created + 100);
+    let mut seen = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        seen.push((change.rv, change.change));
+    }
+    let expected: Vec<_> = (created + 1..=created + 100)
+        .map(|rv| (rv, sim::ChangeType::Modified))
+        .collect();
+    assert_eq!(seen, expected);
     let pods = sim.list_objects("v1", "Pod", Some("load"));
     assert_eq!(pods.len(), 20);
     // 100 changes over 20 pods: 5 visits each, so each ended NotReady with 2 restarts.

@@ -223,6 +223,13 @@ impl SimHandle {
         self.store().resource_version()
     }
 
+    /// Every change from now on, as the store commits it (for in-process users that want to
+    /// know exactly what the scenario did, e.g. to compare with an observer's report). A slow
+    /// receiver gets `Lagged`, as any broadcast receiver.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.inner.changes.subscribe()
+    }
+
     /// Resolves once the scenario's last step (or its `end`) has played.
     pub async fn finished(&self) {
         let mut rx = self.inner.finished.subscribe();
