@@ -19,6 +19,6 @@ pub mod channel;
 pub mod cli;
 pub mod roles;
 pub mod rollout;
-pub mod templates;
 pub mod sim;
+pub mod templates;
 pub mod timeline;
