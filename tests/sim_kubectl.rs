@@ -71,6 +71,26 @@ impl Sim {
         Sim { child, dir }
     }
 
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let deadline = std::time::Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "sim did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn kubectl(&self) -> Command {
         let mut cmd = Command::new("kubectl");
         cmd.arg("--kubeconfig")
@@ -234,20 +254,7 @@ fn sigterm_shuts_down_cleanly_even_with_a_watch_open() {
     let out = lines(kubectl.stdout.take().unwrap());
     out.recv_timeout(DEADLINE)
         .expect("kubectl printed the table header");
-    let term = Command::new("kill")
-        .args(["-TERM", &sim.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let (tx, rx) = mpsc::channel();
-    let mut child = std::mem::replace(&mut sim.child, Command::new("true").spawn().unwrap());
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = rx
-        .recv_timeout(DEADLINE)
-        .expect("sim exits after SIGTERM")
-        .unwrap();
+    let status = sim.terminate();
     let _ = kubectl.kill();
     let _ = kubectl.wait();
     assert_eq!(status.code(), Some(0));
@@ -308,6 +315,14 @@ fn unknown_scenario_and_bad_speed_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("story, healthy"), "{stderr}");
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args(["sim", "--list-scenarios"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.starts_with("story\t5m 30s\t"), "{listed}");
+    assert!(listed.contains("\ndetector-canary-math\t"), "{listed}");
     let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
         .args(["sim", "--speed", "0"])
         .output()

@@ -474,3 +474,129 @@ async fn watches_send_bookmarks_and_end_at_their_timeout() {
     }
     running.stop().await;
 }
+
+/// The built-in `api-restart` scenario: a restart during which more changes happen than the
+/// history keeps, so the watcher relists (410) instead of replaying, and sees each pod once.
+#[tokio::test]
+async fn api_restart_scenario_forces_one_relist() {
+    let yaml = sim::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "api-restart")
+        .unwrap()
+        .1;
+    let running = Running::start(yaml, 4.0).await;
+    let api: Api<Pod> = Api::namespaced(running.client(), "demo");
+    let mut stream: Watch = watcher::watcher(api, watcher::Config::default()).boxed();
+    assert_eq!(initial_list(&mut stream).await.len(), 5);
+    let mut errors = 0;
+    let relisted = loop {
+        let item = tokio::time::timeout(DEADLINE, stream.next())
+            .await
+            .expect("an event before the deadline")
+            .expect("the stream goes on");
+        match item {
+            Err(_) => errors += 1,
+            Ok(Event::Init) => {
+                let mut names = Vec::new();
+                loop {
+                    match next(&mut stream).await {
+                        Event::InitApply(p) => names.push(p),
+                        Event::InitDone => break,
+                        other => panic!("{other:?}"),
+                    }
+                }
+                break names;
+            }
+            Ok(Event::Apply(p)) => panic!("replayed {} instead of relisting", name(&p)),
+            Ok(_) => {}
+        }
+    };
+    assert!(errors >= 1, "the watcher saw the API go away");
+    assert_eq!(relisted.len(), 5);
+    let probed = relisted
+        .iter()
+        .filter(|p| {
+            p.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("example.com/probe"))
+        })
+        .count();
+    assert_eq!(
+        probed, 5,
+        "the relist carries the changes made while the API was down"
+    );
+    running.stop().await;
+}
+
+/// kube-rs discovery, legacy and aggregated, finds every served kind (observers resolve the
+/// Argo kinds this way for dynamic watches).
+#[tokio::test]
+async fn kube_discovery_legacy_and_aggregated() {
+    let running = Running::start(PODS, 1.0).await;
+    for aggregated in [false, true] {
+        let discovery = kube::Discovery::new(running.client());
+        let discovery = if aggregated {
+            discovery.run_aggregated().await
+        } else {
+            discovery.run().await
+        }
+        .unwrap_or_else(|e| panic!("discovery (aggregated: {aggregated}): {e}"));
+        for (group, kind) in [
+            ("", "Pod"),
+            ("", "Event"),
+            ("apps", "ReplicaSet"),
+            ("batch", "Job"),
+            ("argoproj.io", "Rollout"),
+            ("argoproj.io", "AnalysisRun"),
+        ] {
+            let gvk = kube::api::GroupVersionKind::gvk(
+                group,
+                if group == "argoproj.io" {
+                    "v1alpha1"
+                } else {
+                    "v1"
+                },
+                kind,
+            );
+            let (resource, caps) = discovery
+                .resolve_gvk(&gvk)
+                .unwrap_or_else(|| panic!("{kind} found (aggregated: {aggregated})"));
+            assert_eq!(resource.kind, kind);
+            assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+        }
+    }
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn load_churn_applies_every_change_at_its_rate() {
+    let yaml =
+        "load: {pods: 20, replicaSets: 2, nodes: 3, changesPerSecond: 50, from: 1s, for: 2s}\n";
+    let running = Running::start(yaml, 10.0).await;
+    let sim = running.sim.clone();
+    let mut changes = sim.subscribe_changes();
+    // Namespace + 2 ReplicaSets + 20 pods.
+    let created = sim.resource_version();
+    assert_eq!(created, 23);
+    tokio::time::timeout(Duration::from_secs(3600), sim.finished())
+        .await
+        .expect("the load finishes");
+    assert_eq!(sim.resource_version(), created + 100);
+    let mut seen = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        seen.push((change.rv, change.change));
+    }
+    let expected: Vec<_> = (created + 1..=created + 100)
+        .map(|rv| (rv, sim::ChangeType::Modified))
+        .collect();
+    assert_eq!(seen, expected);
+    let pods = sim.list_objects("v1", "Pod", Some("load"));
+    assert_eq!(pods.len(), 20);
+    // 100 changes over 20 pods: 5 visits each, so each ended NotReady with 2 restarts.
+    for pod in &pods {
+        assert_eq!(pod["status"]["containerStatuses"][0]["ready"], false);
+        assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 2);
+    }
+    running.stop().await;
+}

@@ -15,9 +15,13 @@ use crate::sim::{self, Scenario, SimHandle};
 /// Serve a simulated Kubernetes API (and a fake HTTP backend) playing a scenario.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Built-in scenario name (story, healthy) or a scenario YAML file (see docs/SCENARIOS.md).
+    /// Built-in scenario name (see --list-scenarios) or a scenario YAML file
+    /// (docs/SCENARIOS.md has the format).
     #[arg(long, default_value = "story")]
     pub scenario: String,
+    /// Print the built-in scenarios (name, length, description) and exit.
+    #[arg(long)]
+    pub list_scenarios: bool,
     /// API port; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
@@ -45,6 +49,9 @@ fn usage(message: String) -> anyhow::Error {
 
 /// Runs `warroom sim`; returns only after a shutdown signal (or a startup error).
 pub fn run(args: SimArgs) -> anyhow::Result<u8> {
+    if args.list_scenarios {
+        return list_scenarios();
+    }
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 10_000.0) {
         return Err(usage(format!(
             "--speed {} is out of range: give a factor above 0 and at most 10000 (1 is real time)",
@@ -79,6 +86,12 @@ async fn serve(args: SimArgs, scenario: Scenario) -> anyhow::Result<u8> {
             })
         })
     };
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: serving on {} without authentication: anyone who can reach it can read the scenario",
+            args.bind
+        );
+    }
     let api = bind(args.port).await?;
     let backend = bind(args.backend_port).await?;
     let api_url = format!("http://{}", api.local_addr()?);
@@ -109,14 +122,34 @@ async fn serve(args: SimArgs, scenario: Scenario) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The namespace of the scenario's first namespaced object, as the kubeconfig's default.
+fn list_scenarios() -> anyhow::Result<u8> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for (name, _) in sim::scenario::BUILTIN {
+        let scenario = Scenario::resolve(name)?;
+        writeln!(
+            out,
+            "{name}\t{}\t{}",
+            humantime::format_duration(scenario.end),
+            scenario.description
+        )?;
+    }
+    Ok(0)
+}
+
+/// The namespace of the scenario's first namespaced object (or its load), as the kubeconfig's
+/// default.
 fn first_namespace(scenario: &Scenario) -> Option<String> {
-    scenario.objects.iter().find_map(|o| {
-        o.template
-            .pointer("/metadata/namespace")
-            .and_then(|n| n.as_str())
-            .map(str::to_string)
-    })
+    scenario
+        .objects
+        .iter()
+        .find_map(|o| {
+            o.template
+                .pointer("/metadata/namespace")
+                .and_then(|n| n.as_str())
+                .map(str::to_string)
+        })
+        .or_else(|| scenario.load.as_ref().map(|l| l.namespace.clone()))
 }
 
 async fn shutdown_signal() {

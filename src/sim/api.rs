@@ -7,28 +7,20 @@
 //! scenario player and in-process callers do.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 
+use super::SimHandle;
 use super::resource::{self, RESOURCES, ResourceId};
 use super::selector::{FieldSelector, LabelSelector};
-use super::store::{Change, ChangeType};
 use super::table::{self, IncludeObject};
-use super::{SimHandle, WatchStart};
-
-/// How often a watch that allows bookmarks gets one (wall time).
-const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+use super::{access, watch};
 
 /// The API router.
 pub fn router(sim: SimHandle) -> Router {
@@ -38,7 +30,7 @@ pub fn router(sim: SimHandle) -> Router {
         .route("/apis", get(named_groups))
         .route(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            post(access_review),
+            post(access::review),
         )
         .route("/__sim/clock", get(clock))
         .route("/__sim/restart", post(restart))
@@ -57,7 +49,7 @@ pub fn status(code: StatusCode, reason: &str, message: impl Into<String>) -> Res
         .into_response()
 }
 
-fn status_object(code: u16, reason: &str, message: &str) -> Value {
+pub(super) fn status_object(code: u16, reason: &str, message: &str) -> Value {
     json!({
         "kind": "Status",
         "apiVersion": "v1",
@@ -115,132 +107,6 @@ async fn named_groups(headers: HeaderMap) -> Response {
         return aggregated(resource::aggregated(false));
     }
     axum::Json(resource::legacy_group_list()).into_response()
-}
-
-async fn access_review(State(sim): State<SimHandle>, headers: HeaderMap, body: Bytes) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    // kubectl's typed client posts protobuf; kube-rs posts JSON. Both get JSON back.
-    let parsed = if content_type.starts_with("application/vnd.kubernetes.protobuf") {
-        protobuf_review(&body)
-    } else {
-        serde_json::from_slice::<Value>(&body).ok()
-    };
-    let Some(mut review) = parsed else {
-        return status(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            format!("body is not a SelfSubjectAccessReview ({content_type})"),
-        );
-    };
-    let attrs = review
-        .pointer("/spec/resourceAttributes")
-        .cloned()
-        .unwrap_or(Value::Null);
-    let field = |name: &str| attrs[name].as_str().unwrap_or("").to_string();
-    let (verb, res, group, ns) = (
-        field("verb"),
-        field("resource"),
-        field("group"),
-        field("namespace"),
-    );
-    let denied = is_denied(&sim, &verb, &res, &group, &ns);
-    review["apiVersion"] = json!("authorization.k8s.io/v1");
-    review["kind"] = json!("SelfSubjectAccessReview");
-    review["status"] = if denied {
-        json!({"allowed": false, "denied": true,
-               "reason": format!("the scenario denies {verb} on {res}")})
-    } else {
-        json!({"allowed": true, "reason": "the simulator allows it"})
-    };
-    (StatusCode::CREATED, axum::Json(review)).into_response()
-}
-
-/// Whether a scenario `rbac.deny` rule matches (every field it gives matches; `*` matches all).
-fn is_denied(sim: &SimHandle, verb: &str, resource: &str, group: &str, namespace: &str) -> bool {
-    let matches =
-        |rule: &Option<String>, value: &str| rule.as_deref().is_none_or(|r| r == "*" || r == value);
-    sim.scenario().deny.iter().any(|rule| {
-        matches(&rule.verb, verb)
-            && matches(&rule.resource, resource)
-            && matches(&rule.group, group)
-            && matches(&rule.namespace, namespace)
-    })
-}
-
-/// The 403 the real server answers when RBAC denies a request.
-fn forbidden(r: &resource::Resource, verb: &str, namespace: Option<&str>) -> Response {
-    let scope = match namespace {
-        Some(ns) => format!("in the namespace \"{ns}\""),
-        None => "at the cluster scope".to_string(),
-    };
-    status(
-        StatusCode::FORBIDDEN,
-        "Forbidden",
-        format!(
-            "{} is forbidden: User \"warroom-sim\" cannot {verb} resource \"{}\" in API group \"{}\" {scope} (the scenario's rbac.deny)",
-            qualified(r),
-            r.plural,
-            r.group
-        ),
-    )
-}
-
-/// Decodes the resource attributes of a protobuf SelfSubjectAccessReview (the `k8s\0`
-/// envelope around `runtime.Unknown{raw}`; spec = 2, resourceAttributes = 1) into JSON.
-fn protobuf_review(body: &[u8]) -> Option<Value> {
-    let unknown = body.strip_prefix(b"k8s\0")?;
-    let raw = proto_field(unknown, 2)?;
-    let spec = proto_field(raw, 2)?;
-    let attrs = proto_field(spec, 1).unwrap_or_default();
-    let text = |n: u64| {
-        proto_field(attrs, n)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    Some(json!({"spec": {"resourceAttributes": {
-        "namespace": text(1), "verb": text(2), "group": text(3), "version": text(4),
-        "resource": text(5), "subresource": text(6), "name": text(7),
-    }}}))
-}
-
-/// The first length-delimited field `number` of a protobuf message.
-fn proto_field(mut msg: &[u8], number: u64) -> Option<&[u8]> {
-    fn varint(buf: &mut &[u8]) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let (&byte, rest) = buf.split_first()?;
-            *buf = rest;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-    while !msg.is_empty() {
-        let key = varint(&mut msg)?;
-        match key & 7 {
-            0 => {
-                varint(&mut msg)?;
-            }
-            1 => msg = msg.get(8..)?,
-            5 => msg = msg.get(4..)?,
-            2 => {
-                let len = usize::try_from(varint(&mut msg)?).ok()?;
-                let (value, rest) = (msg.get(..len)?, msg.get(len..)?);
-                if key >> 3 == number {
-                    return Some(value);
-                }
-                msg = rest;
-            }
-            _ => return None,
-        }
-    }
-    None
 }
 
 async fn clock(State(sim): State<SimHandle>) -> Response {
@@ -341,23 +207,23 @@ fn parse_path(path: &str) -> Option<Target> {
 }
 
 /// Query parameters that matter to list and watch. kube-rs sends `?&a=b`, which parses fine.
-struct ListParams {
-    labels: LabelSelector,
-    fields: FieldSelector,
-    watch: bool,
-    resource_version: Option<u64>,
-    bookmarks: bool,
-    send_initial_events: bool,
-    timeout: Option<Duration>,
-    limit: Option<usize>,
-    continue_from: usize,
-    include: IncludeObject,
+pub(super) struct ListParams {
+    pub(super) labels: LabelSelector,
+    pub(super) fields: FieldSelector,
+    pub(super) watch: bool,
+    pub(super) resource_version: Option<u64>,
+    pub(super) bookmarks: bool,
+    pub(super) send_initial_events: bool,
+    pub(super) timeout: Option<Duration>,
+    pub(super) limit: Option<usize>,
+    pub(super) continue_from: usize,
+    pub(super) include: IncludeObject,
 }
 
 /// A refused query: status code, reason and message.
 type Refusal = (StatusCode, &'static str, String);
 
-fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
+pub(super) fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
     let bad = |msg: String| (StatusCode::BAD_REQUEST, "BadRequest", msg);
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
     let labels = LabelSelector::parse(q.get("labelSelector").map_or("", |s| s))
@@ -404,7 +270,7 @@ fn params(q: &HashMap<String, String>) -> Result<ListParams, Refusal> {
 
 /// How objects are encoded, from the Accept header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     /// The objects themselves.
     Object,
     /// A `meta.k8s.io/v1` Table (kubectl get).
@@ -428,7 +294,7 @@ fn format(headers: &HeaderMap, include: IncludeObject) -> Format {
 }
 
 /// The PartialObjectMetadata form of an object.
-fn metadata_only(object: &Value) -> Value {
+pub(super) fn metadata_only(object: &Value) -> Value {
     json!({
         "kind": "PartialObjectMetadata",
         "apiVersion": "meta.k8s.io/v1",
@@ -488,9 +354,9 @@ async fn resources(
         ),
     };
     if let Some(r) = resource.map(|r| &RESOURCES[r])
-        && is_denied(&sim, verb, r.plural, r.group, namespace.unwrap_or(""))
+        && access::is_denied(&sim, verb, r.plural, r.group, namespace.unwrap_or(""))
     {
-        return forbidden(r, verb, namespace);
+        return access::forbidden(r, verb, namespace);
     }
     match target {
         Target::Discovery { group, version } => match resource::resource_list(&group, &version) {
@@ -526,7 +392,7 @@ async fn resources(
                 );
             }
             if p.watch {
-                watch(sim, resource, namespace, p, format)
+                watch::watch(sim, resource, namespace, p, format)
             } else {
                 list(&sim, resource, namespace.as_deref(), &p, format)
             }
@@ -579,7 +445,7 @@ fn get_object(
     }
 }
 
-fn qualified(r: &resource::Resource) -> String {
+pub(super) fn qualified(r: &resource::Resource) -> String {
     if r.group.is_empty() {
         r.plural.to_string()
     } else {
@@ -587,7 +453,7 @@ fn qualified(r: &resource::Resource) -> String {
     }
 }
 
-fn selected(p: &ListParams, object: &Value) -> bool {
+pub(super) fn selected(p: &ListParams, object: &Value) -> bool {
     p.labels.matches_object(object) && p.fields.matches_object(object)
 }
 
@@ -648,189 +514,6 @@ struct ObjectList<'a> {
     items: &'a [&'a Value],
 }
 
-/// One watch: its filters and encoding.
-struct WatchSpec {
-    resource: ResourceId,
-    namespace: Option<String>,
-    params: ListParams,
-    format: Format,
-}
-
-impl WatchSpec {
-    fn in_scope(&self, change: &Change) -> bool {
-        change.resource == self.resource
-            && self
-                .namespace
-                .as_deref()
-                .is_none_or(|ns| ns == change.namespace)
-    }
-
-    /// The event type this watch sees for a change, if any: a change that stops matching the
-    /// selectors is DELETED, one that starts matching is ADDED.
-    fn translate(&self, change: &Change) -> Option<&'static str> {
-        if !self.in_scope(change) {
-            return None;
-        }
-        let now = selected(&self.params, &change.object);
-        let before = change
-            .previous
-            .as_deref()
-            .is_some_and(|p| selected(&self.params, p));
-        match (change.change, before, now) {
-            (ChangeType::Added, _, true) => Some("ADDED"),
-            (ChangeType::Deleted, _, true) => Some("DELETED"),
-            (ChangeType::Modified, true, true) => Some("MODIFIED"),
-            (ChangeType::Modified, false, true) => Some("ADDED"),
-            (ChangeType::Modified, true, false) => Some("DELETED"),
-            _ => None,
-        }
-    }
-
-    fn encode(&self, sim: &SimHandle, event_type: &str, object: &Value) -> Bytes {
-        let object = match self.format {
-            Format::Table(include) => {
-                let rv = object
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(0);
-                table::table(self.resource, &[object], rv, sim.clock().now(), include)
-            }
-            Format::Metadata => metadata_only(object),
-            Format::Object => object.clone(),
-        };
-        line(&json!({"type": event_type, "object": object}))
-    }
-
-    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
-        let r = &RESOURCES[self.resource];
-        let mut metadata = json!({"resourceVersion": rv.to_string()});
-        if initial_end {
-            metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-        }
-        line(&json!({"type": "BOOKMARK", "object": {
-            "kind": r.kind, "apiVersion": r.api_version(), "metadata": metadata,
-        }}))
-    }
-}
-
-fn line(value: &Value) -> Bytes {
-    let mut bytes = value.to_string().into_bytes();
-    bytes.push(b'\n');
-    Bytes::from(bytes)
-}
-
-fn watch(
-    sim: SimHandle,
-    resource: ResourceId,
-    namespace: Option<String>,
-    params: ListParams,
-    format: Format,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let spec = WatchSpec {
-        resource,
-        namespace,
-        params,
-        format,
-    };
-    let cancel = sim.incarnation();
-    sim.tasks().spawn({
-        let sim = sim.clone();
-        async move {
-            tokio::select! {
-                () = cancel.cancelled() => {}
-                () = run_watch(&sim, &spec, &tx) => {}
-            }
-        }
-    });
-    let body = Body::from_stream(ReceiverStream::new(rx).map(Ok::<_, Infallible>));
-    Response::builder()
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-}
-
-/// Sends the watch's events until the client goes away or the timeout passes.
-async fn run_watch(sim: &SimHandle, spec: &WatchSpec, tx: &mpsc::Sender<Bytes>) {
-    // No resourceVersion, "0", or sendInitialEvents: start with the current objects.
-    let from = if spec.params.send_initial_events {
-        None
-    } else {
-        spec.params.resource_version.filter(|rv| *rv != 0)
-    };
-    let (start, mut live) = sim.subscribe(spec.resource, spec.namespace.as_deref(), from);
-    let mut seen;
-    match start {
-        Err(expired) => {
-            let status = status_object(410, "Expired", &expired.to_string());
-            let _ = tx
-                .send(line(&json!({"type": "ERROR", "object": status})))
-                .await;
-            return;
-        }
-        Ok(WatchStart::Snapshot { objects, rv }) => {
-            seen = rv;
-            for object in objects.iter().filter(|o| selected(&spec.params, o)) {
-                if tx.send(spec.encode(sim, "ADDED", object)).await.is_err() {
-                    return;
-                }
-            }
-            if spec.params.send_initial_events
-                && spec.params.bookmarks
-                && tx.send(spec.bookmark(rv, true)).await.is_err()
-            {
-                return;
-            }
-        }
-        Ok(WatchStart::Changes(changes)) => {
-            seen = spec.params.resource_version.unwrap_or(0);
-            for change in changes {
-                seen = seen.max(change.rv);
-                if let Some(ty) = spec.translate(&change)
-                    && tx.send(spec.encode(sim, ty, &change.object)).await.is_err()
-                {
-                    return;
-                }
-            }
-        }
-    }
-    let deadline = spec.params.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut bookmarks =
-        tokio::time::interval_at(tokio::time::Instant::now() + BOOKMARK_EVERY, BOOKMARK_EVERY);
-    loop {
-        let next = tokio::select! {
-            () = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            } => return,
-            // The client went away: stop now rather than at the next change.
-            () = tx.closed() => return,
-            _ = bookmarks.tick(), if spec.params.bookmarks => spec.bookmark(seen.max(sim.resource_version()), false),
-            change = live.recv() => match change {
-                Ok(change) => {
-                    if change.rv <= seen {
-                        continue;
-                    }
-                    seen = change.rv;
-                    match spec.translate(&change) {
-                        Some(ty) => spec.encode(sim, ty, &change.object),
-                        None => continue,
-                    }
-                }
-                // Too far behind or shutting down: end the watch; the client re-watches from
-                // its last resourceVersion (and relists after a 410).
-                Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return,
-            },
-        };
-        if tx.send(next).await.is_err() {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -880,21 +563,6 @@ mod tests {
         );
         assert_eq!(parse_path("/apis/apps/v1/widgets"), None);
         assert_eq!(parse_path("/healthz"), None);
-    }
-
-    #[test]
-    fn protobuf_access_review() {
-        // k8s\0 + Unknown{raw(2): SSAR{spec(2): {resourceAttributes(1): {verb(2)="watch",
-        // resource(5)="pods"}}}}
-        let attrs = [&[0x12, 5][..], b"watch", &[0x2a, 4], b"pods"].concat();
-        let spec = [&[0x0a, attrs.len() as u8][..], &attrs].concat();
-        let ssar = [&[0x12, spec.len() as u8][..], &spec].concat();
-        let unknown = [&[0x0a, 0][..], &[0x12, ssar.len() as u8], &ssar].concat();
-        let body = [&b"k8s\0"[..], &unknown].concat();
-        let review = protobuf_review(&body).unwrap();
-        assert_eq!(review["spec"]["resourceAttributes"]["verb"], "watch");
-        assert_eq!(review["spec"]["resourceAttributes"]["resource"], "pods");
-        assert!(protobuf_review(b"nope").is_none());
     }
 
     #[test]

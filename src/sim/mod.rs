@@ -28,17 +28,23 @@
 //! - [`table`]: server-side printing for kubectl.
 //! - [`scenario`]: the scenario file format, validated at load.
 //! - [`clock`]: scenario time.
+//! - [`load`]: generated pods and churn for benchmarks.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
+//! - [`watch`]: one watch's event stream.
+//! - [`access`]: access reviews and the scenario's denials.
 //! - [`backend`]: the fake HTTP backend.
 
+pub mod access;
 pub mod api;
 pub mod backend;
 pub mod clock;
+pub mod load;
 pub mod resource;
 pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod table;
+pub mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,7 +54,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -109,7 +115,7 @@ struct Inner {
     restart_tx: mpsc::UnboundedSender<Duration>,
     restart_rx: Mutex<Option<mpsc::UnboundedReceiver<Duration>>>,
     /// True once the scenario's `end` has been reached.
-    finished: watch::Sender<bool>,
+    finished: tokio::sync::watch::Sender<bool>,
     /// Watch tasks, so shutdown can wait for them.
     tasks: TaskTracker,
     api_addr: OnceLock<SocketAddr>,
@@ -141,6 +147,27 @@ impl SimHandle {
                     source: Box::new(source),
                 })?;
         }
+        if let Some(load) = &scenario.load {
+            for object in load.objects(start) {
+                let resource = object_resource(&object).ok_or_else(|| SimError::Load {
+                    object: format!("{}: load", scenario.source),
+                    source: Box::new(StoreError::MissingName),
+                })?;
+                // The scenario may define the namespace itself.
+                let exists = RESOURCES[resource].kind == "Namespace"
+                    && store
+                        .get(&(resource, String::new(), load.namespace.clone()))
+                        .is_some();
+                if !exists {
+                    store
+                        .apply(resource, object, start)
+                        .map_err(|source| SimError::Load {
+                            object: format!("{}: load", scenario.source),
+                            source: Box::new(source),
+                        })?;
+                }
+            }
+        }
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
         Ok(SimHandle {
@@ -153,7 +180,7 @@ impl SimHandle {
                 incarnation: Mutex::new(CancellationToken::new()),
                 restart_tx,
                 restart_rx: Mutex::new(Some(restart_rx)),
-                finished: watch::Sender::new(false),
+                finished: tokio::sync::watch::Sender::new(false),
                 tasks: TaskTracker::new(),
                 api_addr: OnceLock::new(),
                 backend_addr: OnceLock::new(),
@@ -194,6 +221,13 @@ impl SimHandle {
     /// The current collection resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.store().resource_version()
+    }
+
+    /// Every change from now on, as the store commits it (for in-process users that want to
+    /// know exactly what the scenario did, e.g. to compare with an observer's report). A slow
+    /// receiver gets `Lagged`, as any broadcast receiver.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.inner.changes.subscribe()
     }
 
     /// Resolves once the scenario's last step (or its `end`) has played.
@@ -577,20 +611,69 @@ async fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Err(last.unwrap_or_else(|| std::io::Error::other("rebind failed")))
 }
 
-/// Plays the steps at their scenario times, then marks the scenario finished at its end.
+/// Applies the scenario's load churn at its rate (scenario time), in 10 ms wall-time batches.
+async fn churn(sim: SimHandle, load: load::LoadSpec, cancel: CancellationToken) {
+    let total = load.total_changes();
+    let Some(pods) = resource::by_kind("v1", "Pod") else {
+        return;
+    };
+    if total == 0 {
+        return;
+    }
+    let clock = sim.clock();
+    let from = load.from.unwrap_or_default();
+    tokio::select! {
+        () = cancel.cancelled() => return,
+        () = tokio::time::sleep_until(clock.instant_at(from)) => {}
+    }
+    let mut done = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while done < total {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let due = load.due(clock.elapsed().saturating_sub(from));
+        while done < due {
+            let at = from + Duration::from_secs_f64(done as f64 / load.changes_per_second);
+            let (name, patch) = load.change(done, clock.at(at));
+            let target = Target {
+                resource: pods,
+                namespace: load.namespace.clone(),
+                name,
+            };
+            if let Err(err) = sim.merge_patch(&target, &patch) {
+                tracing::warn!("load change {done}: {err}");
+            }
+            done += 1;
+        }
+    }
+    tracing::info!("load: {total} changes applied");
+}
+
+/// Plays the steps and the load at their scenario times, then marks the scenario finished at
+/// its end (never before the last step and the last load change).
 async fn play(sim: SimHandle, cancel: CancellationToken) {
     let clock = sim.clock();
     let scenario = sim.inner.scenario.clone();
-    for step in &scenario.steps {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
+    let steps = async {
+        for step in &scenario.steps {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
+            }
+            match sim.perform(step, clock.at(step.at)) {
+                Ok(()) => tracing::info!("{}", step.describe()),
+                Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
+            }
         }
-        match sim.perform(step, clock.at(step.at)) {
-            Ok(()) => tracing::info!("{}", step.describe()),
-            Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
+    };
+    let load = async {
+        if let Some(load) = &scenario.load {
+            churn(sim.clone(), load.clone(), cancel.clone()).await;
         }
-    }
+    };
+    tokio::join!(steps, load);
     tokio::select! {
         () = cancel.cancelled() => return,
         () = tokio::time::sleep_until(clock.instant_at(scenario.end)) => {}
@@ -619,6 +702,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn kubeconfig_loads_in_kube_rs() {
+        let text = kubeconfig("http://127.0.0.1:6443", Some("llm"));
+        let config = kube::config::Kubeconfig::from_yaml(&text).unwrap();
+        let cluster = config.clusters[0].cluster.as_ref().unwrap();
+        assert_eq!(cluster.server.as_deref(), Some("http://127.0.0.1:6443"));
+        let context = config.contexts[0].context.as_ref().unwrap();
+        assert_eq!(context.namespace.as_deref(), Some("llm"));
+        assert_eq!(config.current_context.as_deref(), Some("warroom-sim"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::load::LoadSpec;
 use super::resource::{self, RESOURCES, ResourceId};
 
 /// Built-in scenarios, by name: `(name, yaml)`.
@@ -44,6 +45,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("scenarios/detector-canary-math.yaml"),
     ),
     ("rbac-denied", include_str!("scenarios/rbac-denied.yaml")),
+    ("api-restart", include_str!("scenarios/api-restart.yaml")),
+    ("load", include_str!("scenarios/load.yaml")),
 ];
 
 /// Why a scenario could not be loaded.
@@ -93,6 +96,8 @@ pub struct Scenario {
     /// Access the simulated user lacks.
     pub deny: Vec<AccessRule>,
     pub backend: BackendSpec,
+    /// Generated pods and churn, for benchmarks.
+    pub load: Option<LoadSpec>,
 }
 
 /// An object template with its resource already resolved.
@@ -283,7 +288,7 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u16>, D::Er
     })
 }
 
-mod opt_duration {
+pub(super) mod opt_duration {
     use super::*;
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(
         d: D,
@@ -317,6 +322,8 @@ struct RawScenario {
     rbac: RawRbac,
     #[serde(default)]
     backend: BackendSpec,
+    #[serde(default)]
+    load: Option<LoadSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,6 +363,9 @@ struct RawTarget {
     name: String,
     #[serde(default)]
     namespace: Option<String>,
+    /// Terminate first: set `metadata.deletionTimestamp` now, delete after this long.
+    #[serde(default)]
+    grace_period: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -443,11 +453,51 @@ impl Scenario {
                 )
             })?;
             let location = format!("steps[{index}] (at {})", raw_step.at);
+            let grace = match raw_step
+                .delete
+                .as_ref()
+                .and_then(|d| d.grace_period.as_deref())
+            {
+                Some(g) => Some(parse_duration(g).map_err(|e| {
+                    invalid(
+                        &location,
+                        "delete.gracePeriod",
+                        format!("{e} (write it like 30s)"),
+                    )
+                })?),
+                None => None,
+            };
+            let note = raw_step.note.clone();
+            let action = step_action(raw_step, &location, &invalid)?;
+            // A graceful delete is two steps: Terminating now, gone after the grace period.
+            if let (Some(grace), Action::Delete(target)) = (grace, &action) {
+                let stamp =
+                    format!("{{{{t+{}}}}}", humantime::format_duration(grace)).replace(' ', "");
+                steps.push(Step {
+                    at,
+                    index,
+                    note: note.clone(),
+                    action: Action::Patch {
+                        target: target.clone(),
+                        merge: serde_json::json!({"metadata": {
+                            "deletionTimestamp": stamp,
+                            "deletionGracePeriodSeconds": grace.as_secs(),
+                        }}),
+                    },
+                });
+                steps.push(Step {
+                    at: at + grace,
+                    index,
+                    note,
+                    action,
+                });
+                continue;
+            }
             steps.push(Step {
                 at,
                 index,
-                note: raw_step.note.clone(),
-                action: step_action(raw_step, &location, &invalid)?,
+                note,
+                action,
             });
         }
         steps.sort_by_key(|s| s.at);
@@ -486,13 +536,34 @@ impl Scenario {
                 _ => {}
             }
         }
+        if let Some(load) = &raw.load {
+            if !(load.changes_per_second.is_finite() && load.changes_per_second >= 0.0) {
+                return Err(invalid(
+                    "load",
+                    "changesPerSecond",
+                    "must be a number of changes per second, 0 or more".into(),
+                ));
+            }
+            if load.changes_per_second > 0.0 && (load.duration.is_none() || load.pods == 0) {
+                return Err(invalid(
+                    "load",
+                    "for",
+                    "churn needs pods and a duration (for: 60s): load is always bounded".into(),
+                ));
+            }
+        }
         for (i, route) in raw.backend.routes.iter().enumerate() {
             check_route(route, &format!("backend.routes[{i}]"), &invalid)?;
         }
         let end = match raw.end {
             Some(end) => parse_duration(&end)
                 .map_err(|e| invalid("top level", "end", format!("{e} (write it like 5m)")))?,
-            None => steps.last().map(|s| s.at).unwrap_or_default(),
+            None => steps.last().map(|s| s.at).unwrap_or_default().max(
+                raw.load
+                    .as_ref()
+                    .map(LoadSpec::churn_end)
+                    .unwrap_or_default(),
+            ),
         };
         Ok(Scenario {
             name: raw.name.unwrap_or_else(|| file.to_string()),
@@ -505,6 +576,7 @@ impl Scenario {
             steps,
             deny: raw.rbac.deny,
             backend: raw.backend,
+            load: raw.load,
         })
     }
 }
@@ -868,6 +940,10 @@ steps:
     delete: {apiVersion: v1, kind: Pod, namespace: llm, name: p1}
   - at: 70s
     restartApi: {down: 5s}
+  - at: 80s
+    apply: {apiVersion: v1, kind: Pod, metadata: {name: p2, namespace: llm}}
+  - at: 90s
+    delete: {apiVersion: v1, kind: Pod, namespace: llm, name: p2, gracePeriod: 30s}
 backend:
   routes:
     - {path: /ok, status: 200, backends: [a, b]}
@@ -887,8 +963,14 @@ backend:
         assert_eq!(s.name, "tiny");
         assert_eq!(s.objects.len(), 2);
         let ats: Vec<u64> = s.steps.iter().map(|s| s.at.as_secs()).collect();
-        assert_eq!(ats, [10, 30, 60, 70]);
-        assert_eq!(s.end, Duration::from_secs(70));
+        assert_eq!(ats, [10, 30, 60, 70, 80, 90, 120]);
+        assert_eq!(s.end, Duration::from_secs(120));
+        // The graceful delete: Terminating at 90s, deleted at 120s.
+        let Action::Patch { merge, .. } = &s.steps[5].action else {
+            panic!("{:?}", s.steps[5]);
+        };
+        assert_eq!(merge["metadata"]["deletionTimestamp"], "{{t+30s}}");
+        assert!(matches!(s.steps[6].action, Action::Delete(_)));
         assert!(
             matches!(s.steps[3].action, Action::RestartApi { down } if down == Duration::from_secs(5))
         );
@@ -896,11 +978,30 @@ backend:
         assert_eq!(s.backend.routes[1].latency, Some(Duration::from_millis(5)));
     }
 
+    /// Every YAML example in docs/SCENARIOS.md is a valid scenario.
+    #[test]
+    fn documented_examples_parse() {
+        let doc = include_str!("../../docs/SCENARIOS.md");
+        let blocks: Vec<Scenario> = doc
+            .split("```yaml\n")
+            .skip(1)
+            .map(|rest| {
+                let block = &rest[..rest.find("```").expect("the block ends")];
+                Scenario::parse(block, "docs/SCENARIOS.md").unwrap()
+            })
+            .collect();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].name, "tiny");
+        assert_eq!(blocks[0].deny.len(), 1);
+        assert_eq!(blocks[0].backend.routes[0].status, [404, 429]);
+        assert_eq!(blocks[1].load.as_ref().unwrap().total_changes(), 12_000);
+    }
+
     #[test]
     fn builtins_parse() {
         for (name, _) in BUILTIN {
             let s = Scenario::resolve(name).unwrap();
-            assert!(!s.steps.is_empty(), "{name}");
+            assert!(!s.steps.is_empty() || s.load.is_some(), "{name}");
         }
         assert!(matches!(
             Scenario::resolve("nope"),
@@ -937,6 +1038,11 @@ backend:
         );
         assert!(
             e.contains("field `metadata.creationTimestamp`: unknown template"),
+            "{e}"
+        );
+        let e = err("load: {pods: 10, changesPerSecond: 5}\n");
+        assert!(
+            e.contains("load: field `for`: churn needs pods and a duration"),
             "{e}"
         );
         let e = err("backend:\n  routes:\n    - {path: /x, status: 999}\n");

@@ -329,4 +329,30 @@ mod tests {
         );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn labels_strategy() -> impl Strategy<Value = BTreeMap<String, String>> {
+            proptest::collection::btree_map("[a-c]", "[x-z]", 0..3)
+        }
+
+        proptest! {
+            /// Set-based and equality forms agree, and each operator is the negation of its
+            /// opposite, for any labels.
+            #[test]
+            fn operators_agree(labels in labels_strategy(), key in "[a-c]", value in "[x-z]") {
+                let m = |s: &str| LabelSelector::parse(s).unwrap().matches(&labels);
+                prop_assert_eq!(m(&format!("{key}={value}")), m(&format!("{key} in ({value})")));
+                prop_assert_eq!(m(&format!("{key}!={value}")), m(&format!("{key} notin ({value})")));
+                prop_assert_eq!(m(&format!("{key}={value}")), !m(&format!("{key}!={value}")));
+                prop_assert_eq!(m(&key), !m(&format!("!{key}")));
+                prop_assert_eq!(m(&key), labels.contains_key(&key));
+                // A conjunction matches exactly when both parts do.
+                let both = format!("{key},{key}!={value}");
+                prop_assert_eq!(m(&both), m(&key) && m(&format!("{key}!={value}")));
+            }
+        }
+    }
 }

@@ -461,4 +461,32 @@ mod tests {
         merge(&mut v, &json!({"a": {"b": null, "e": 3}, "d": [3]}));
         assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [3]}));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the history limit and the number of changes, a watch from any
+            /// resourceVersion either gets exactly the changes after it, in order, or 410.
+            #[test]
+            fn changes_since_is_complete_or_expired(limit in 1usize..8, n in 0u64..20, from in 0u64..25) {
+                let pods = by_kind("v1", "Pod").unwrap();
+                let mut store = Store::new(limit);
+                for i in 0..n {
+                    store.apply(pods, pod(&format!("p{}", i % 3)), t0()).unwrap();
+                }
+                let expired = from > n || n - from > limit as u64;
+                match store.changes_since(from) {
+                    Ok(changes) => {
+                        prop_assert!(!expired);
+                        let rvs: Vec<u64> = changes.iter().map(|c| c.rv).collect();
+                        let expected: Vec<u64> = (from + 1..=n).collect();
+                        prop_assert_eq!(rvs, expected);
+                    }
+                    Err(e) => prop_assert!(expired, "{e}"),
+                }
+            }
+        }
+    }
 }
