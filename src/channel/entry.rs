@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
@@ -93,9 +93,35 @@ impl Timestamp {
 
     /// Truncates to milliseconds.
     pub fn from_datetime(t: DateTime<Utc>) -> Self {
-        let text = t.to_rfc3339_opts(SecondsFormat::Millis, true);
-        let mut out = [0u8; 24];
-        out.copy_from_slice(text.as_bytes());
+        use chrono::{Datelike, Timelike};
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            // Outside four digits the fixed width cannot hold; clamp (never happens for "now").
+            let clamped = if year < 0 {
+                "0000-01-01T00:00:00.000Z"
+            } else {
+                "9999-12-31T23:59:59.999Z"
+            };
+            let mut out = [0u8; 24];
+            out.copy_from_slice(clamped.as_bytes());
+            return Self(out);
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        // A leap second (nanosecond >= 1e9) is folded into :59.999.
+        let ms = (t.nanosecond() / 1_000_000).min(999);
+        put(17, 2, t.second().min(59));
+        put(20, 3, ms);
         Self(out)
     }
 
@@ -443,6 +469,27 @@ mod tests {
             "2026-05-04T17:15:04.123Z"
         );
         assert!(Timestamp::parse_exact("2026-05-04T17:15:04Z").is_none());
+    }
+
+    #[test]
+    fn timestamp_formatting_matches_chrono() {
+        use chrono::SecondsFormat;
+        for ms in [
+            0i64,
+            1,
+            999,
+            1_000,
+            1_777_911_304_123,
+            253_402_300_799_999,
+            86_399_999,
+        ] {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            assert_eq!(
+                Timestamp::from_datetime(t).to_string(),
+                t.to_rfc3339_opts(SecondsFormat::Millis, true)
+            );
+            assert_eq!(Timestamp::from_datetime(t).datetime(), t);
+        }
     }
 
     #[test]
