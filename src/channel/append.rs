@@ -164,10 +164,34 @@ impl AuthorWriter {
             .map_err(Error::io("cannot unlock", &self.path));
         let entry = result?;
         unlocked?;
+        // fsync after unlocking: the bytes are in place, and concurrent writers' fsyncs can
+        // share one journal commit instead of queueing behind the lock.
+        if self.sync {
+            self.sync()?;
+        }
         Ok(entry)
     }
 
+    /// Takes the lock for a run of appends (bulk loads): one lock, one seal check and one
+    /// look at the file's end for the whole run, then one `write(2)` per entry. Other writers
+    /// of this file wait until the session ends; entries are made durable by
+    /// [`Session::finish`].
+    pub fn session(&mut self) -> Result<Session<'_>, Error> {
+        self.file
+            .lock()
+            .map_err(Error::io("cannot lock", &self.path))?;
+        let session = Session { writer: self };
+        session.writer.prepare_locked()?;
+        Ok(session)
+    }
+
     fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        let st = self.prepare_locked()?;
+        self.write_locked(draft, st)
+    }
+
+    /// Under the lock: checks the seal and learns where the file ends.
+    fn prepare_locked(&mut self) -> Result<TailState, Error> {
         // The seal is checked under the lock: a sealer holds every author file's lock while it
         // writes the marker and clears the files' write bits, so no entry slips in after the
         // seal. The mode comes with the fstat we need anyway; the marker is only read when a
@@ -188,6 +212,13 @@ impl AuthorWriter {
             Some(st) if st.len == len => st,
             _ => read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?,
         };
+        self.state = Some(st);
+        Ok(st)
+    }
+
+    /// Under the lock, with `st` the file's current end: encodes and writes one entry.
+    fn write_locked(&mut self, draft: &Draft, st: TailState) -> Result<Entry, Error> {
+        let len = st.len;
         let ts = match st.last_ts {
             Some(last) => Timestamp::now().max(last),
             None => Timestamp::now(),
@@ -227,11 +258,6 @@ impl AuthorWriter {
                 len: self.buf.len(),
             });
         }
-        if self.sync {
-            self.file
-                .sync_data()
-                .map_err(Error::io("cannot fsync", &self.path))?;
-        }
         self.state = Some(TailState {
             last_seq: seq,
             last_sum: sum,
@@ -253,6 +279,38 @@ impl AuthorWriter {
             refs: draft.refs.clone(),
             body: draft.body.clone(),
         })
+    }
+}
+
+/// A run of appends under one lock; see [`AuthorWriter::session`].
+pub struct Session<'w> {
+    writer: &'w mut AuthorWriter,
+}
+
+impl Session<'_> {
+    /// Appends one entry (one `write(2)`, no fsync).
+    pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        let st = match self.writer.state {
+            Some(st) => st,
+            None => self.writer.prepare_locked()?,
+        };
+        self.writer.write_locked(draft, st)
+    }
+
+    /// Makes the session's entries durable (when the writer syncs) and releases the lock.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.writer.sync {
+            self.writer.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // Closing the descriptor would release the lock too; an unlock error leaves nothing
+        // to repair, so there is nothing to report here.
+        let _ = self.writer.file.unlock();
     }
 }
 
