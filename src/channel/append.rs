@@ -362,3 +362,46 @@ pub fn read_tail(file: &File, len: u64) -> io::Result<TailState> {
         window *= 4;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::channel::store::Role;
+    use crate::channel::{Author, Draft, Kind, Store, Theme};
+
+    #[test]
+    fn sessions_and_single_appends_share_one_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::create(tmp.path()).unwrap();
+        let a = Author::new("a").unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("t").unwrap(),
+                vec![Role {
+                    name: a.clone(),
+                    title: None,
+                    lane: None,
+                }],
+            )
+            .unwrap();
+        let draft = |b: &str| Draft {
+            kind: Kind::Note,
+            refs: vec![],
+            body: b.into(),
+        };
+        let mut w1 = ch.writer(&a, false).unwrap();
+        let mut w2 = ch.writer(&a, true).unwrap();
+        w2.append(&draft("before")).unwrap();
+        let mut s = w1.session().unwrap();
+        for i in 0..10 {
+            assert_eq!(s.append(&draft(&format!("s{i}"))).unwrap().seq, i + 2);
+        }
+        s.finish().unwrap();
+        // w2's cached end is stale: it re-reads the tail under the lock.
+        assert_eq!(w2.append(&draft("after")).unwrap().seq, 12);
+        assert_eq!(w1.append(&draft("last")).unwrap().seq, 13);
+        let report = crate::channel::verify::verify(&ch).unwrap();
+        assert!(report.intact(), "{:?}", report.findings);
+        assert_eq!(report.entries, 13);
+    }
+}
