@@ -8,10 +8,14 @@
 //!
 //! - [`channel`]: the store — names, entry format, append, read, verify, seal.
 //! - [`timeline`]: k-way merge of author files, filters, renderers.
+//! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
+//! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod channel;
 pub mod cli;
+pub mod relay;
 pub mod roles;
+pub mod tail;
 pub mod templates;
 pub mod timeline;

@@ -1,4 +1,4 @@
-//! Templates (minijinja): the channel brief and, later, the archive pages.
+//! Templates (minijinja): the channel brief, the relay's web page and, later, the archive pages.
 //!
 //! The defaults are compiled in from `templates/`; a user overrides one by putting a file of
 //! the same name in `<root>/templates/`.
@@ -9,7 +9,10 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// Built-in templates: (name, text).
-const DEFAULTS: [(&str, &str); 1] = [("channel.md", include_str!("../templates/channel.md"))];
+const DEFAULTS: [(&str, &str); 2] = [
+    ("channel.md", include_str!("../templates/channel.md")),
+    ("page.html", include_str!("../templates/page.html")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod channel;
+mod follow;
 mod read;
+mod relay;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -48,6 +50,11 @@ pub enum Command {
     Catchup(read::CatchupArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     Verify(read::VerifyArgs),
+    /// Serve the live relay: REST, WebSocket feed and the operator's page.
+    Serve(relay::ServeArgs),
+    /// Manage bearer tokens for posting through the relay.
+    #[command(subcommand)]
+    Token(relay::TokenCommand),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -83,6 +90,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeline(args) => read::timeline(&root, args),
         Command::Catchup(args) => read::catchup(&root, args),
         Command::Verify(args) => read::verify(&root, args),
+        Command::Serve(args) => relay::serve(&root, args),
+        Command::Token(cmd) => relay::token(&root, cmd),
     }
 }
 

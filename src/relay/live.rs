@@ -1,0 +1,313 @@
+//! The live feed of one WebSocket client: replay after its cursor, `ready`, then live entries.
+//!
+//! The order of operations is the whole point: the session subscribes to the relay's broadcast
+//! *before* it replays the files, so nothing appended in between is missed, and it drops every
+//! entry whose seq is not above the client's cursor for that author, so nothing is sent twice.
+//! When the broadcast has moved on without this client (it lagged), the session re-reads the
+//! files from the client's cursor: a slow client gets slower, never misses an entry.
+//!
+//! [`session`] is generic over `Sink`/`Stream` of messages so it can be driven by channels in
+//! a unit test and by a real socket in the server. It does not parse HTTP or check tokens.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{Instant, MissedTickBehavior, timeout};
+
+use super::{Live, Relay};
+use crate::channel::{Author, Channel, Entry};
+use crate::timeline::{Filter, Merge};
+
+/// Close code sent when a client stops answering pings (application range).
+pub const CLOSE_SILENT: u16 = 4000;
+/// Close code sent when a client does not take its messages in time; it resumes by cursor.
+pub const CLOSE_SLOW: u16 = 4001;
+/// Close code sent on shutdown ("going away").
+pub const CLOSE_SHUTDOWN: u16 = 1001;
+/// Close code sent for a message over the size limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Per author, the highest seq a client has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub BTreeMap<Author, u64>);
+
+impl Cursor {
+    /// Parses `pipeline:12,traffic:40` (empty: from the beginning).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad =
+                || format!("bad cursor part {part:?}: a cursor looks like pipeline:12,traffic:40");
+            let (a, seq) = part.split_once(':').ok_or_else(bad)?;
+            let author = Author::new(a).map_err(|_| bad())?;
+            let seq: u64 = seq.parse().map_err(|_| bad())?;
+            map.insert(author, seq);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn get(&self, author: &Author) -> u64 {
+        self.0.get(author).copied().unwrap_or(0)
+    }
+
+    fn set(&mut self, author: &Author, seq: u64) {
+        let s = self.0.entry(author.clone()).or_insert(0);
+        *s = (*s).max(seq);
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (a, s)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{a}:{s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON of an `entry` message: the entry and its body as sanitized HTML.
+#[derive(Serialize)]
+struct EntryMessage<'a> {
+    r#type: &'static str,
+    entry: &'a Entry,
+    html: String,
+}
+
+/// Serializes an entry as a live-feed message.
+pub fn entry_message(entry: &Entry) -> Utf8Bytes {
+    let msg = EntryMessage {
+        r#type: "entry",
+        entry,
+        html: super::markdown::to_html(&entry.body),
+    };
+    serde_json::to_string(&msg)
+        .unwrap_or_else(|_| {
+            r#"{"type":"alert","alert":{"message":"an entry could not be encoded"}}"#.to_owned()
+        })
+        .into()
+}
+
+fn ready_message(cursor: &Cursor) -> Message {
+    Message::Text(
+        serde_json::json!({"type": "ready", "cursor": cursor.to_string()})
+            .to_string()
+            .into(),
+    )
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Why a session ended (for the log).
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    ClientClosed,
+    Silent,
+    Slow,
+    TooBig,
+    Shutdown,
+    SendFailed,
+    Store(String),
+}
+
+/// Sends one message, giving up after the write timeout.
+async fn send<S>(sink: &mut S, msg: Message, limit: Duration) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    match timeout(limit, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::SendFailed),
+        Err(_) => Err(End::Slow),
+    }
+}
+
+/// Sends every entry of `channel` after `cursor` (timeline order) and advances the cursor.
+/// The files are read on a blocking thread; a small queue keeps memory bounded however much
+/// there is to replay.
+async fn replay<S>(
+    sink: &mut S,
+    relay: &Relay,
+    channel: &Channel,
+    cursor: &mut Cursor,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    let (tx, mut rx) = mpsc::channel::<Result<(Author, u64, Utf8Bytes), String>>(64);
+    let channel = channel.clone();
+    let after = cursor.0.clone();
+    tokio::task::spawn_blocking(move || {
+        let filter = Filter {
+            after,
+            ..Filter::default()
+        };
+        // Problems in the files reach clients as alerts from the follower, once.
+        let merge = match Merge::open(&channel, filter, |_| {}) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e.to_string()));
+                return;
+            }
+        };
+        for item in merge {
+            let msg = item
+                .map(|e| (e.author.clone(), e.seq, entry_message(&e)))
+                .map_err(|e| e.to_string());
+            if tx.blocking_send(msg).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let limit = relay.config().write_timeout;
+    while let Some(item) = rx.recv().await {
+        let (author, seq, text) = item.map_err(End::Store)?;
+        if seq <= cursor.get(&author) {
+            continue;
+        }
+        send(sink, Message::Text(text), limit).await?;
+        cursor.set(&author, seq);
+    }
+    Ok(())
+}
+
+/// Runs one client's feed until it closes, falls silent, is too slow, or the relay shuts down.
+pub async fn session<S, R, E>(
+    mut sink: S,
+    mut incoming: R,
+    relay: Relay,
+    channel: Channel,
+    mut cursor: Cursor,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let end = run(&mut sink, &mut incoming, &relay, &channel, &mut cursor).await;
+    let frame = match &end {
+        End::Silent => Some(close(
+            CLOSE_SILENT,
+            "no pong for 60 s; reconnect with your cursor",
+        )),
+        End::Slow => Some(close(CLOSE_SLOW, "too slow; reconnect with your cursor")),
+        End::TooBig => Some(close(CLOSE_TOO_BIG, "message too big")),
+        End::Shutdown => Some(close(CLOSE_SHUTDOWN, "relay shutting down")),
+        End::Store(_) => Some(close(1011, "cannot read the channel")),
+        End::ClientClosed | End::SendFailed => None,
+    };
+    if let Some(f) = frame {
+        let _ = timeout(Duration::from_secs(1), sink.send(f)).await;
+    }
+    let _ = timeout(Duration::from_secs(1), sink.close()).await;
+    end
+}
+
+async fn run<S, R, E>(
+    sink: &mut S,
+    incoming: &mut R,
+    relay: &Relay,
+    channel: &Channel,
+    cursor: &mut Cursor,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let cfg = relay.config().clone();
+    let name = channel.name().to_string();
+    // Subscribe first: whatever is appended while we replay is waiting in `rx`.
+    let mut rx = relay.subscribe();
+    if let Err(end) = replay(sink, relay, channel, cursor).await {
+        return end;
+    }
+    if let Err(end) = send(sink, ready_message(cursor), cfg.write_timeout).await {
+        return end;
+    }
+    let cancel = relay.cancel_token();
+    let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_every, cfg.ping_every);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut heard = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return End::Shutdown,
+            live = rx.recv() => {
+                let result = match live {
+                    Ok(live) => deliver(sink, relay, channel, &name, cursor, &live).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let r = replay(sink, relay, channel, cursor).await;
+                        // Progress on the socket is a sign of life.
+                        heard = Instant::now();
+                        r
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return End::Shutdown,
+                };
+                if let Err(end) = result {
+                    return end;
+                }
+            }
+            msg = incoming.next() => match msg {
+                None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
+                // The transport refuses over-long messages (and other protocol errors).
+                Some(Err(_)) => return End::TooBig,
+                Some(Ok(_)) => heard = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if heard.elapsed() >= cfg.silence {
+                    return End::Silent;
+                }
+                if let Err(end) = send(sink, Message::Ping(Default::default()), cfg.write_timeout).await {
+                    return end;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one broadcast item if it is for this channel and new to this client.
+async fn deliver<S>(
+    sink: &mut S,
+    relay: &Relay,
+    channel: &Channel,
+    name: &str,
+    cursor: &mut Cursor,
+    live: &Live,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    if live.channel.as_deref().is_some_and(|c| c != name) {
+        return Ok(());
+    }
+    let limit = relay.config().write_timeout;
+    match &live.entry {
+        Some((author, seq)) => {
+            let have = cursor.get(author);
+            if *seq <= have {
+                return Ok(()); // already sent by the replay
+            }
+            if *seq > have + 1 {
+                // A gap: the files have what the broadcast skipped.
+                replay(sink, relay, channel, cursor).await?;
+                if *seq <= cursor.get(author) {
+                    return Ok(());
+                }
+            }
+            send(sink, Message::Text(live.text.clone()), limit).await?;
+            cursor.set(author, *seq);
+            Ok(())
+        }
+        None => send(sink, Message::Text(live.text.clone()), limit).await,
+    }
+}
