@@ -311,3 +311,106 @@ where
         None => send(sink, Message::Text(live.text.clone()), limit).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::store::{PostOptions, Role};
+    use crate::channel::{Draft, Kind, Store, Theme};
+    use futures::channel::mpsc as fmpsc;
+
+    fn post(ch: &Channel, author: &str, body: &str) -> Entry {
+        ch.post(
+            &Author::new(author).unwrap(),
+            &Draft {
+                kind: Kind::Note,
+                refs: vec![],
+                body: body.to_owned(),
+            },
+            &PostOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn kind_of(m: &Message) -> (String, Option<String>) {
+        let Message::Text(t) = m else {
+            return (format!("{m:?}"), None);
+        };
+        let v: serde_json::Value = serde_json::from_str(t).unwrap();
+        (
+            v["type"].as_str().unwrap().to_owned(),
+            v.pointer("/entry/id")
+                .and_then(|i| i.as_str())
+                .map(str::to_owned),
+        )
+    }
+
+    #[tokio::test]
+    async fn replays_after_cursor_then_streams_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("x").unwrap(),
+                vec![Role {
+                    name: Author::new("pipeline").unwrap(),
+                    title: None,
+                    lane: None,
+                }],
+            )
+            .unwrap();
+        for i in 1..=3 {
+            post(&ch, "pipeline", &format!("p{i}"));
+        }
+        let relay = Relay::new(
+            super::super::Config::new(dir.path()),
+            "127.0.0.1:7700".parse().unwrap(),
+        )
+        .unwrap();
+        let (sink, mut out) = fmpsc::unbounded::<Message>();
+        let (client, incoming) = fmpsc::unbounded::<Result<Message, std::convert::Infallible>>();
+        let cursor = Cursor::parse("pipeline:1").unwrap();
+        let task = tokio::spawn(session(sink, incoming, relay.clone(), ch.clone(), cursor));
+        let mut got = Vec::new();
+        while let Some(m) = out.next().await {
+            let k = kind_of(&m);
+            let done = k.0 == "ready";
+            got.push(k);
+            if done {
+                break;
+            }
+        }
+        let ids: Vec<_> = got.iter().filter_map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids, ["pipeline#2", "pipeline#3"]);
+        // A duplicate from the broadcast (#3, already replayed) is dropped; #4 is delivered.
+        let e4 = post(&ch, "pipeline", "p4");
+        let e3 = Entry {
+            seq: 3,
+            id: crate::channel::EntryId::parse("pipeline#3").unwrap(),
+            body: "p3".into(),
+            ..e4.clone()
+        };
+        for e in [&e3, &e4] {
+            relay.publish(Live {
+                channel: Some(e.channel.clone()),
+                entry: Some((e.author.clone(), e.seq)),
+                text: entry_message(e),
+            });
+        }
+        let next = out.next().await.unwrap();
+        assert_eq!(kind_of(&next).1.as_deref(), Some("pipeline#4"));
+        drop(client);
+        assert_eq!(task.await.unwrap(), End::ClientClosed);
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_junk() {
+        let c = Cursor::parse("traffic:40,pipeline:12").unwrap();
+        assert_eq!(c.to_string(), "pipeline:12,traffic:40");
+        assert_eq!(Cursor::parse("").unwrap(), Cursor::default());
+        for bad in ["x", "x:y", "../a:1", "A:1", "a:-1"] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -132,6 +132,29 @@ struct Shared {
 }
 
 impl Relay {
+    /// The shared state for a relay reachable at `addr` (no tasks started).
+    pub fn new(config: Config, addr: SocketAddr) -> Result<Self, RelayError> {
+        let store = Store::open(&config.root)?;
+        let (live, _) = broadcast::channel(config.broadcast.max(16));
+        Ok(Relay {
+            shared: Arc::new(Shared {
+                hosts: allowed_hosts(addr, &config.allow_hosts),
+                tokens: token::Tokens::new(store.root()),
+                store,
+                live,
+                cancel: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                config,
+            }),
+        })
+    }
+
+    /// Sends an item to every live client (the follower's job; tests use it directly).
+    pub fn publish(&self, live: Live) {
+        // No receivers is fine: nobody is watching right now.
+        let _ = self.shared.live.send(Arc::new(live));
+    }
+
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
@@ -175,20 +198,8 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RelayError> {
-    let store = Store::open(&config.root)?;
     let addr = listener.local_addr().map_err(RelayError::Addr)?;
-    let (live, _) = broadcast::channel(config.broadcast.max(16));
-    let relay = Relay {
-        shared: Arc::new(Shared {
-            hosts: allowed_hosts(addr, &config.allow_hosts),
-            tokens: token::Tokens::new(store.root()),
-            store,
-            live,
-            cancel: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            config,
-        }),
-    };
+    let relay = Relay::new(config, addr)?;
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
     relay.tasks().spawn(feed(relay.clone(), synced_tx));
     // Clients are accepted once the follower has its bearings: an entry appended before that
@@ -292,8 +303,7 @@ async fn feed(relay: Relay, synced: tokio::sync::oneshot::Sender<()>) {
                 alert_live(None, &a)
             }
         };
-        // No receivers is fine: nobody is watching right now.
-        let _ = relay.shared.live.send(Arc::new(live));
+        relay.publish(live);
     }
 }
 

@@ -304,3 +304,188 @@ fn count_lines(file: &File, len: u64) -> io::Result<u64> {
         n += memchr::memchr_iter(b'\n', &buf[..got]).count() as u64;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Kind;
+    use crate::channel::entry::{GENESIS, Header, Timestamp, encode};
+    use std::io::Write;
+
+    fn entries(n: u64) -> Vec<Vec<u8>> {
+        let a = Author::new("pipeline").unwrap();
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let mut out = Vec::new();
+                prev = encode(
+                    &mut out,
+                    Header {
+                        author: &a,
+                        seq,
+                        ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
+                        kind: Kind::Observation,
+                        refs: &[],
+                    },
+                    &format!("entry {seq}"),
+                    prev,
+                );
+                out
+            })
+            .collect()
+    }
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    fn seqs(events: &[TailEvent]) -> Vec<u64> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TailEvent::Entry(e) => Some(e.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reasons(events: &[TailEvent]) -> Vec<AlertReason> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TailEvent::Alert(a) => Some(a.reason),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn state(path: &Path) -> FileState {
+        FileState::from_start("2026-05-04--x", Author::new("pipeline").unwrap(), path)
+    }
+
+    #[test]
+    fn an_entry_in_two_halves_appears_once_after_the_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.md");
+        let e = entries(2);
+        append(&path, &e[0]);
+        let mut st = state(&path);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        st.poll(now, &mut out).unwrap();
+        assert_eq!(seqs(&out), [1]);
+        for cut in [1, 40, e[1].len() / 2, e[1].len() - 1] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("pipeline.md");
+            append(&path, &e[0]);
+            let mut st = state(&path);
+            let mut out = Vec::new();
+            st.poll(now, &mut out).unwrap();
+            append(&path, &e[1][..cut]);
+            out.clear();
+            st.poll(now, &mut out).unwrap();
+            assert!(out.is_empty(), "cut {cut}: {out:?}");
+            append(&path, &e[1][cut..]);
+            st.poll(now, &mut out).unwrap();
+            assert_eq!(seqs(&out), [2], "cut {cut}");
+            assert!(reasons(&out).is_empty(), "cut {cut}: {out:?}");
+            out.clear();
+            st.poll(now, &mut out).unwrap();
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_lasting_partial_entry_is_reported_once_as_torn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.md");
+        let e = entries(2);
+        append(&path, &e[0]);
+        append(&path, &e[1][..30]);
+        let mut st = state(&path);
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        st.poll(t0, &mut out).unwrap();
+        assert_eq!(seqs(&out), [1]);
+        assert!(reasons(&out).is_empty());
+        out.clear();
+        st.poll(t0 + TORN_AFTER, &mut out).unwrap();
+        assert_eq!(reasons(&out), [AlertReason::TornTail]);
+        out.clear();
+        st.poll(t0 + TORN_AFTER * 3, &mut out).unwrap();
+        assert!(out.is_empty(), "reported once: {out:?}");
+    }
+
+    #[test]
+    fn shrink_and_replace_alert_without_re_emitting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.md");
+        let e = entries(4);
+        append(&path, &e[0]);
+        append(&path, &e[1]);
+        let mut st = state(&path);
+        let now = Instant::now();
+        let mut out = Vec::new();
+        st.poll(now, &mut out).unwrap();
+        assert_eq!(seqs(&out), [1, 2]);
+
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(e[0].len() as u64)
+            .unwrap();
+        out.clear();
+        st.poll(now, &mut out).unwrap();
+        assert_eq!(reasons(&out), [AlertReason::Shrunk]);
+        assert!(seqs(&out).is_empty());
+
+        // A new file (new inode) with the same history plus two more entries.
+        let tmp = dir.path().join("new.md");
+        for b in &e {
+            append(&tmp, b);
+        }
+        std::fs::rename(&tmp, &path).unwrap();
+        out.clear();
+        st.poll(now, &mut out).unwrap();
+        assert_eq!(reasons(&out), [AlertReason::Replaced]);
+        assert_eq!(seqs(&out), [3, 4], "only entries never shown before");
+    }
+
+    #[test]
+    fn a_broken_chain_is_an_alert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.md");
+        let e = entries(3);
+        append(&path, &e[0]);
+        append(&path, &e[2]); // #2 is missing: seq and prev do not follow
+        let mut st = state(&path);
+        let mut out = Vec::new();
+        st.poll(Instant::now(), &mut out).unwrap();
+        assert_eq!(reasons(&out), [AlertReason::Chain]);
+        assert_eq!(seqs(&out), [1, 3]);
+    }
+
+    #[test]
+    fn from_end_skips_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.md");
+        let e = entries(3);
+        append(&path, &e[0]);
+        append(&path, &e[1]);
+        let mut st =
+            FileState::from_end("2026-05-04--x", Author::new("pipeline").unwrap(), &path).unwrap();
+        let mut out = Vec::new();
+        st.poll(Instant::now(), &mut out).unwrap();
+        assert!(out.is_empty());
+        append(&path, &e[2]);
+        st.poll(Instant::now(), &mut out).unwrap();
+        assert_eq!(seqs(&out), [3]);
+        assert!(reasons(&out).is_empty(), "{out:?}");
+    }
+}

@@ -503,3 +503,87 @@ fn file_author(path: &Path) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::store::{PostOptions, Role};
+    use crate::channel::{Draft, Kind, Theme};
+    use futures::StreamExt;
+
+    fn draft(body: &str) -> Draft {
+        Draft {
+            kind: Kind::Observation,
+            refs: vec![],
+            body: body.to_owned(),
+        }
+    }
+
+    fn role(name: &str) -> Role {
+        Role {
+            name: Author::new(name).unwrap(),
+            title: None,
+            lane: None,
+        }
+    }
+
+    async fn next_entry(
+        s: &mut (impl Stream<Item = Result<TailEvent, TailError>> + Unpin),
+    ) -> Entry {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), s.next()).await {
+                Ok(Some(Ok(TailEvent::Entry(e)))) => return *e,
+                Ok(Some(_)) => continue,
+                other => panic!("no entry: {other:?}"),
+            }
+        }
+    }
+
+    /// New channels and files after the start are followed, with inotify and by polling.
+    async fn follows_new_channels_and_files(force_poll: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let old = store
+            .open_channel(date, Theme::new("old").unwrap(), vec![role("pipeline")])
+            .unwrap();
+        let opts = PostOptions::default();
+        let pipeline = Author::new("pipeline").unwrap();
+        old.post(&pipeline, &draft("history"), &opts).unwrap();
+        let mut s = Box::pin(follow(
+            dir.path(),
+            TailOptions {
+                force_poll,
+                poll: Duration::from_millis(50),
+                ..TailOptions::default()
+            },
+        ));
+        loop {
+            if let Some(Ok(TailEvent::Synced)) = s.next().await {
+                break;
+            }
+        }
+        old.post(&pipeline, &draft("new in old"), &opts).unwrap();
+        let e = next_entry(&mut s).await;
+        assert_eq!((e.seq, e.body.as_str()), (2, "new in old"));
+        let fresh = store
+            .open_channel(date, Theme::new("fresh").unwrap(), vec![role("traffic")])
+            .unwrap();
+        fresh
+            .post(&Author::new("traffic").unwrap(), &draft("first"), &opts)
+            .unwrap();
+        let e = next_entry(&mut s).await;
+        assert_eq!(e.channel, "2026-05-04--fresh");
+        assert_eq!(e.seq, 1);
+    }
+
+    #[tokio::test]
+    async fn follows_with_inotify() {
+        follows_new_channels_and_files(false).await;
+    }
+
+    #[tokio::test]
+    async fn follows_by_polling() {
+        follows_new_channels_and_files(true).await;
+    }
+}
