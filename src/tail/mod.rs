@@ -154,7 +154,7 @@ pub fn follow(
 enum Hint {
     Paths(Vec<PathBuf>),
     Rescan,
-    Error(String),
+    Error(notify::Error),
 }
 
 type Out = mpsc::Sender<Result<TailEvent, TailError>>;
@@ -214,8 +214,21 @@ fn run(root: PathBuf, opts: TailOptions, tx: Out) {
                             }
                         }
                         Hint::Rescan => sweep_now = true,
-                        Hint::Error(detail) => {
-                            tracing::warn!("watch error on {}: {detail}", root.display());
+                        Hint::Error(e) => {
+                            // A limit hit while adding watches for new directories: report it
+                            // once and lean on polling from now on.
+                            let err = classify(&root, e, opts.poll);
+                            if matches!(
+                                err,
+                                TailError::WatchLimit { .. } | TailError::InstanceLimit { .. }
+                            ) {
+                                if interval != opts.poll {
+                                    interval = opts.poll;
+                                    errs.push(err);
+                                }
+                            } else {
+                                tracing::warn!("{err}");
+                            }
                             sweep_now = true;
                         }
                     }
@@ -264,7 +277,7 @@ fn watch(
             Ok(ev) if matches!(ev.kind, EventKind::Access(_)) => return,
             Ok(ev) if ev.need_rescan() => Hint::Rescan,
             Ok(ev) => Hint::Paths(ev.paths),
-            Err(e) => Hint::Error(e.to_string()),
+            Err(e) => Hint::Error(e),
         };
         // Never block the notify thread: a full queue means "sweep everything".
         if hints.try_send(hint).is_err() {
@@ -575,6 +588,25 @@ mod tests {
         let e = next_entry(&mut s).await;
         assert_eq!(e.channel, "2026-05-04--fresh");
         assert_eq!(e.seq, 1);
+    }
+
+    #[test]
+    fn inotify_limits_say_how_to_raise_them() {
+        let root = Path::new("/srv/channels");
+        let poll = Duration::from_millis(250);
+        let e = classify(
+            root,
+            notify::Error::new(notify::ErrorKind::MaxFilesWatch),
+            poll,
+        );
+        assert!(matches!(e, TailError::WatchLimit { .. }));
+        assert!(e.to_string().contains("fs.inotify.max_user_watches"), "{e}");
+        let emfile = notify::Error::io(std::io::Error::from_raw_os_error(24));
+        let e = classify(root, emfile, poll);
+        assert!(
+            e.to_string().contains("fs.inotify.max_user_instances"),
+            "{e}"
+        );
     }
 
     #[tokio::test]
