@@ -404,6 +404,39 @@ mod tests {
         assert_eq!(task.await.unwrap(), End::ClientClosed);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn pings_every_20_s_and_closes_a_silent_client_after_60_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("quiet").unwrap(),
+                vec![],
+            )
+            .unwrap();
+        let relay = Relay::new(
+            super::super::Config::new(dir.path()),
+            "127.0.0.1:7700".parse().unwrap(),
+        )
+        .unwrap();
+        let (sink, mut out) = fmpsc::unbounded::<Message>();
+        // A client that keeps its connection open and never says anything.
+        let (_client, incoming) = fmpsc::unbounded::<Result<Message, std::convert::Infallible>>();
+        let end = session(sink, incoming, relay, ch, Cursor::default()).await;
+        assert_eq!(end, End::Silent);
+        let mut kinds = Vec::new();
+        while let Ok(m) = out.try_recv() {
+            kinds.push(match m {
+                Message::Text(t) => kind_of(&Message::Text(t)).0,
+                Message::Ping(_) => "ping".into(),
+                Message::Close(Some(f)) => format!("close {}", f.code),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(kinds, ["ready", "ping", "ping", "close 4000"]);
+    }
+
     #[test]
     fn cursor_round_trips_and_rejects_junk() {
         let c = Cursor::parse("traffic:40,pipeline:12").unwrap();
