@@ -1,7 +1,8 @@
 //! The relay (`warroom serve`): REST, the WebSocket live feed with cursor resume, bearer-token
 //! writes, and the operator's web page.
 //!
-//! Data flows one way: [`crate::tail`] follows the store and feeds one broadcast; each
+//! Data flows one way: [`crate::tail`] follows the store and, on its own thread, feeds one
+//! broadcast; each
 //! WebSocket client ([`live::session`]) replays the files after its cursor and then takes the
 //! broadcast. Writes (`POST`) go through [`crate::channel::Channel::post`] exactly like a local
 //! writer; the relay never writes entry bytes itself and keeps no entries in memory beyond the
@@ -29,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use futures::StreamExt;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -48,6 +48,8 @@ pub enum RelayError {
     Addr(#[source] std::io::Error),
     #[error("the HTTP server failed")]
     Serve(#[source] std::io::Error),
+    #[error("cannot start the thread that follows the store")]
+    Follow(#[source] std::io::Error),
 }
 
 impl RelayError {
@@ -201,7 +203,14 @@ pub async fn serve(
     let addr = listener.local_addr().map_err(RelayError::Addr)?;
     let relay = Relay::new(config, addr)?;
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
-    relay.tasks().spawn(feed(relay.clone(), synced_tx));
+    let root = relay.store().root().to_owned();
+    let publisher = Publisher {
+        relay: relay.clone(),
+        root: root.canonicalize().unwrap_or_else(|_| root.clone()),
+        synced: Some(synced_tx),
+    };
+    crate::tail::spawn(&root, relay.config().tail.clone(), publisher)
+        .map_err(RelayError::Follow)?;
     // Clients are accepted once the follower has its bearings: an entry appended before that
     // would otherwise be history to the follower yet missing from a client's replay.
     let _ = synced_rx.await;
@@ -252,29 +261,24 @@ fn allowed_hosts(addr: SocketAddr, extra: &[String]) -> Vec<String> {
     hosts
 }
 
-/// Follows the store and feeds the broadcast until shutdown.
-async fn feed(relay: Relay, synced: tokio::sync::oneshot::Sender<()>) {
-    let mut synced = Some(synced);
-    let root = relay.store().root().to_owned();
-    // The follower reports canonical paths.
-    let root = root.canonicalize().unwrap_or(root);
-    let mut events = std::pin::pin!(crate::tail::follow(&root, relay.config().tail.clone()));
-    let cancel = relay.cancel_token();
-    loop {
-        let item = tokio::select! {
-            _ = cancel.cancelled() => return,
-            item = events.next() => item,
-        };
-        let Some(item) = item else {
-            tracing::error!("the follower stopped; live updates are off until the relay restarts");
-            return;
-        };
+/// Turns what the follower finds into broadcast items, on the follower's own thread: rendering
+/// and `broadcast::send` never block, and skipping a hop to an async task keeps the
+/// append-to-client latency down.
+struct Publisher {
+    relay: Relay,
+    /// The follower reports canonical paths; clients see them relative to the store.
+    root: PathBuf,
+    synced: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl crate::tail::Consumer for Publisher {
+    fn take(&mut self, item: Result<TailEvent, crate::tail::TailError>) -> bool {
         let live = match item {
             Ok(TailEvent::Synced) => {
-                if let Some(tx) = synced.take() {
+                if let Some(tx) = self.synced.take() {
                     let _ = tx.send(());
                 }
-                continue;
+                return true;
             }
             Ok(TailEvent::Entry(e)) => Live {
                 channel: Some(e.channel.clone()),
@@ -283,10 +287,9 @@ async fn feed(relay: Relay, synced: tokio::sync::oneshot::Sender<()>) {
             },
             Ok(TailEvent::Alert(mut a)) => {
                 tracing::warn!("{}", a.message);
-                // Clients see paths relative to the store, not the server's layout.
-                if let Ok(rel) = Path::new(&a.file).strip_prefix(&root) {
+                if let Ok(rel) = Path::new(&a.file).strip_prefix(&self.root) {
                     a.file = rel.display().to_string();
-                    a.message = a.message.replace(&format!("{}/", root.display()), "");
+                    a.message = a.message.replace(&format!("{}/", self.root.display()), "");
                 }
                 alert_live(Some(a.channel.clone()), &a)
             }
@@ -303,7 +306,12 @@ async fn feed(relay: Relay, synced: tokio::sync::oneshot::Sender<()>) {
                 alert_live(None, &a)
             }
         };
-        relay.publish(live);
+        self.relay.publish(live);
+        !self.gone()
+    }
+
+    fn gone(&self) -> bool {
+        self.relay.shared.cancel.is_cancelled()
     }
 }
 

@@ -132,6 +132,28 @@ impl Default for TailOptions {
     }
 }
 
+/// Where the follower thread delivers what it finds.
+///
+/// [`follow`] delivers into a channel behind a `Stream`; the relay delivers straight into its
+/// broadcast from the follower thread, saving a thread hop on the append-to-client path.
+pub trait Consumer: Send + 'static {
+    /// Takes one item (may block to apply backpressure); false when the consumer is gone,
+    /// which stops the follower.
+    fn take(&mut self, item: Result<TailEvent, TailError>) -> bool;
+    /// True when the consumer is gone; checked at least once per sweep interval.
+    fn gone(&self) -> bool;
+}
+
+impl Consumer for mpsc::Sender<Result<TailEvent, TailError>> {
+    fn take(&mut self, item: Result<TailEvent, TailError>) -> bool {
+        self.blocking_send(item).is_ok()
+    }
+
+    fn gone(&self) -> bool {
+        self.is_closed()
+    }
+}
+
 /// Follows `root`. The work runs on a dedicated thread (file reads are blocking and the
 /// latency from append to event matters); it ends when the stream is dropped.
 pub fn follow(
@@ -139,15 +161,23 @@ pub fn follow(
     opts: TailOptions,
 ) -> impl Stream<Item = Result<TailEvent, TailError>> + Send + 'static {
     let (tx, rx) = mpsc::channel(1024);
-    let root = root.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("warroom-tail".into())
-        .spawn(move || run(root, opts, tx));
-    if let Err(e) = spawned {
+    if let Err(e) = spawn(root, opts, tx) {
         // Without a thread there is nothing to follow; the stream ends at once.
         tracing::error!("cannot start the follower thread: {e}");
     }
     ReceiverStream::new(rx)
+}
+
+/// Follows `root` on a new thread, handing every item to `consumer` until it is gone.
+pub fn spawn(
+    root: &Path,
+    opts: TailOptions,
+    consumer: impl Consumer,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let root = root.to_owned();
+    std::thread::Builder::new()
+        .name("warroom-tail".into())
+        .spawn(move || run(root, opts, consumer))
 }
 
 /// A hint from the notify callback.
@@ -157,10 +187,8 @@ enum Hint {
     Error(notify::Error),
 }
 
-type Out = mpsc::Sender<Result<TailEvent, TailError>>;
-
 /// The follower loop: hints and timed sweeps in, events out.
-fn run(root: PathBuf, opts: TailOptions, tx: Out) {
+fn run(root: PathBuf, opts: TailOptions, mut tx: impl Consumer) {
     // notify reports paths under the root as watched; one spelling keeps them comparable.
     let root = root.canonicalize().unwrap_or(root);
     let (hint_tx, hint_rx) = std_mpsc::sync_channel::<Hint>(4096);
@@ -176,7 +204,7 @@ fn run(root: PathBuf, opts: TailOptions, tx: Out) {
             Err(e) => {
                 interval = opts.poll;
                 let err = classify(&root, e, opts.poll);
-                if tx.blocking_send(Err(err)).is_err() {
+                if !tx.take(Err(err)) {
                     return;
                 }
                 None
@@ -191,7 +219,7 @@ fn run(root: PathBuf, opts: TailOptions, tx: Out) {
     out.push(TailEvent::Synced);
     let mut last_sweep = Instant::now();
     loop {
-        if !flush(&tx, &mut out, &mut errs) || tx.is_closed() {
+        if !flush(&mut tx, &mut out, &mut errs) || tx.gone() {
             return;
         }
         let wait = interval.saturating_sub(last_sweep.elapsed());
@@ -252,14 +280,14 @@ fn run(root: PathBuf, opts: TailOptions, tx: Out) {
 }
 
 /// Sends what a pass produced; false when the consumer is gone.
-fn flush(tx: &Out, out: &mut Vec<TailEvent>, errs: &mut Vec<TailError>) -> bool {
+fn flush(tx: &mut impl Consumer, out: &mut Vec<TailEvent>, errs: &mut Vec<TailError>) -> bool {
     for e in errs.drain(..) {
-        if tx.blocking_send(Err(e)).is_err() {
+        if !tx.take(Err(e)) {
             return false;
         }
     }
     for ev in out.drain(..) {
-        if tx.blocking_send(Ok(ev)).is_err() {
+        if !tx.take(Ok(ev)) {
             return false;
         }
     }
