@@ -334,6 +334,9 @@ async fn live(
     let cfg = relay.config().clone();
     let tasks = relay.tasks().clone();
     Ok(ws
+        // Clients send only small control messages: a small read buffer keeps a thousand
+        // idle connections cheap (the default is 128 KiB each).
+        .read_buffer_size(4096)
         .max_message_size(cfg.max_ws_message)
         .max_frame_size(cfg.max_ws_message)
         .write_buffer_size(0)
