@@ -74,9 +74,13 @@ impl Driver {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
+                // Only 127.0.0.1: no update checks, sync, metrics or other background traffic.
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,1000",
-                         "--no-first-run", "--no-default-browser-check"]
+                         "--no-first-run", "--no-default-browser-check",
+                         "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--disable-domain-reliability", "--no-pings",
+                         "--disable-default-apps", "--disable-extensions"]
             }
         }}});
         let r: Value = http

@@ -529,4 +529,11 @@ async fn rest_lists_channels_and_entries_since() {
             .unwrap()
             .contains("<title>warroom</title>")
     );
+
+    // Graceful shutdown: live clients are told "going away" (1001), the relay exits 0.
+    let mut c = Client::new(&ch);
+    c.connect(&server).await;
+    assert!(server.terminate().success());
+    while c.next().await.is_some_and(|t| t != "close") {}
+    assert_eq!(c.closes, [Some(1001)]);
 }
