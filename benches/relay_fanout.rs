@@ -27,14 +27,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// (user + system) CPU seconds of a process, from /proc.
-fn cpu_seconds(pid: &str) -> f64 {
+/// (user, system) CPU seconds of a process, from /proc.
+fn cpu_seconds(pid: &str) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let rest = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0 // utime, stime (fields 14, 15), USER_HZ = 100
+    (ticks(11) / 100.0, ticks(12) / 100.0) // utime, stime (fields 14, 15), USER_HZ = 100
 }
 
 fn mem_kib(pid: u32, field: &str) -> u64 {
@@ -219,8 +219,11 @@ fn main() {
         }
         all
     });
-    let cpu_harness = cpu_seconds(me) - cpu_harness0;
-    let cpu_server = cpu_seconds(&pid.to_string()) - cpu_server0;
+    let (hu, hs) = cpu_seconds(me);
+    let (su, ss) = cpu_seconds(&pid.to_string());
+    let (hu, hs) = (hu - cpu_harness0.0, hs - cpu_harness0.1);
+    let (su, ss) = (su - cpu_server0.0, ss - cpu_server0.1);
+    let (cpu_harness, cpu_server) = (hu + hs, su + ss);
     let rss_peak = mem_kib(pid, "VmHWM:");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -261,7 +264,7 @@ fn main() {
         rss_peak as f64 / 1024.0
     );
     println!(
-        "CPU over the run: relay {:.1} s ({:.0}% of one core), harness {:.1} s ({:.0}% of one core)",
+        "CPU over the run: relay {:.1} s ({:.0}% of one core; user {su:.1} s, system {ss:.1} s), harness {:.1} s ({:.0}% of one core; user {hu:.1} s, system {hs:.1} s)",
         cpu_server,
         cpu_server / seconds as f64 * 100.0,
         cpu_harness,
