@@ -359,19 +359,6 @@ impl Follower {
         }
     }
 
-    /// Highest seq emitted per author of `channel`.
-    pub fn emitted(&self, channel: &str) -> BTreeMap<String, u64> {
-        self.channels
-            .get(channel)
-            .map(|c| {
-                c.files
-                    .values()
-                    .map(|f| (file_author(f.path()), f.emitted()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     /// Lists every channel and author file and reads each to its end.
     pub fn sweep(&mut self, now: Instant, out: &mut Vec<TailEvent>, errs: &mut Vec<TailError>) {
         let store = match Store::open(&self.root) {
@@ -536,13 +523,6 @@ impl Follower {
         }
         false
     }
-}
-
-fn file_author(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[cfg(test)]
