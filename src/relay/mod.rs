@@ -2,9 +2,8 @@
 //! writes, and the operator's web page.
 //!
 //! Data flows one way: [`crate::tail`] follows the store and, on its own thread, feeds one
-//! broadcast; each
-//! WebSocket client ([`live::session`]) replays the files after its cursor and then takes the
-//! broadcast. Writes (`POST`) go through [`crate::channel::Channel::post`] exactly like a local
+//! broadcast; each WebSocket client ([`live::session`]) replays the files after its cursor and
+//! then takes the broadcast. Writes (`POST`) go through [`crate::channel::Channel::post`] exactly like a local
 //! writer; the relay never writes entry bytes itself and keeps no entries in memory beyond the
 //! bounded broadcast ring.
 //!
@@ -195,6 +194,18 @@ struct AlertMessage<'a> {
 
 /// Runs the relay on `listener` until `shutdown` resolves, then tells every client, waits up
 /// to the grace period for them, and returns.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:7700").await?;
+/// let config = warroom::relay::Config::new(std::path::Path::new("channels"));
+/// let ctrl_c = async {
+///     let _ = tokio::signal::ctrl_c().await;
+/// };
+/// warroom::relay::serve(listener, config, ctrl_c).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve(
     listener: TcpListener,
     config: Config,

@@ -156,6 +156,22 @@ impl Consumer for mpsc::Sender<Result<TailEvent, TailError>> {
 
 /// Follows `root`. The work runs on a dedicated thread (file reads are blocking and the
 /// latency from append to event matters); it ends when the stream is dropped.
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use warroom::tail::{TailEvent, TailOptions, follow};
+/// # async fn run() {
+/// let mut events = std::pin::pin!(follow("channels".as_ref(), TailOptions::default()));
+/// while let Some(item) = events.next().await {
+///     match item {
+///         Ok(TailEvent::Entry(e)) => println!("{} {}", e.id, e.body),
+///         Ok(TailEvent::Alert(a)) => eprintln!("ALERT: {}", a.message),
+///         Ok(TailEvent::Synced) => {}
+///         Err(e) => eprintln!("warning: {e}"), // not the end: the follower carries on
+///     }
+/// }
+/// # }
+/// ```
 pub fn follow(
     root: &Path,
     opts: TailOptions,
