@@ -290,12 +290,11 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
     d.js("document.getElementById('kind').value = 'decision'; return true")
         .await;
     d.click("#send").await;
+    // The entry arrives over the live feed, the post box reports the id from the 201.
     d.wait_for("return !!document.getElementById('e-operator-1')")
         .await;
-    let status = d
-        .js("return document.getElementById('post-status').textContent")
+    d.wait_for("return document.getElementById('post-status').textContent === 'posted operator#1'")
         .await;
-    assert_eq!(status, "posted operator#1");
     let stored = env.ok(&[
         "timeline",
         "--channel",
