@@ -9,8 +9,14 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// Built-in templates: (name, text).
-const DEFAULTS: [(&str, &str); 2] = [
+const DEFAULTS: [(&str, &str); 5] = [
     ("channel.md", include_str!("../templates/channel.md")),
+    (
+        "archive-readme.md",
+        include_str!("../templates/archive-readme.md"),
+    ),
+    ("timeline.md", include_str!("../templates/timeline.md")),
+    ("index.md", include_str!("../templates/index.md")),
     ("page.html", include_str!("../templates/page.html")),
 ];
 

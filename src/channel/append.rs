@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Error;
@@ -78,7 +78,7 @@ impl AuthorWriter {
                 .and_then(|d| d.sync_all())
                 .map_err(Error::io("cannot fsync directory", dir))?;
         }
-        Ok(Self {
+        let writer = Self {
             file,
             path: path.to_owned(),
             channel: channel.to_owned(),
@@ -90,7 +90,27 @@ impl AuthorWriter {
                 .unwrap_or(Path::new("."))
                 .join(".warroom/sealed.json"),
             buf: Vec::with_capacity(4096),
-        })
+        };
+        writer.check_seal()?;
+        Ok(writer)
+    }
+
+    fn check_seal(&self) -> Result<(), Error> {
+        match read_seal(&self.seal_path)? {
+            Some(seal) => Err(Error::Sealed {
+                channel: self.channel.clone(),
+                at: seal.at.to_string(),
+                by: seal.by,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes everything appended so far durable (for writers that skip the per-entry fsync).
+    pub fn sync(&self) -> Result<(), Error> {
+        self.file
+            .sync_data()
+            .map_err(Error::io("cannot fsync", &self.path))
     }
 
     /// The file this writer appends to.
@@ -121,10 +141,22 @@ impl AuthorWriter {
 
     /// Appends one entry and returns it as readers will see it.
     pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        self.append_then(draft, |_| Ok(()))
+    }
+
+    /// Appends one entry, then runs `after` while still holding the file's lock (the sealer
+    /// writes its marker there, so nothing can land between the seal entry and the marker).
+    pub fn append_then(
+        &mut self,
+        draft: &Draft,
+        after: impl FnOnce(&Entry) -> Result<(), Error>,
+    ) -> Result<Entry, Error> {
         self.file
             .lock()
             .map_err(Error::io("cannot lock", &self.path))?;
-        let result = self.append_locked(draft);
+        let result = self
+            .append_locked(draft)
+            .and_then(|e| after(&e).map(|()| e));
         // Unlock errors are harmless (closing the fd releases the lock) but not swallowed.
         let unlocked = self
             .file
@@ -137,15 +169,21 @@ impl AuthorWriter {
 
     fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
         // The seal is checked under the lock: a sealer holds every author file's lock while it
-        // writes the marker, so no entry slips in after the seal.
-        if let Some(seal) = read_seal(&self.seal_path)? {
-            return Err(Error::Sealed {
-                channel: self.channel.clone(),
-                at: seal.at.to_string(),
-                by: seal.by,
+        // writes the marker and clears the files' write bits, so no entry slips in after the
+        // seal. The mode comes with the fstat we need anyway; the marker is only read when a
+        // file turned read-only.
+        let meta = self
+            .file
+            .metadata()
+            .map_err(Error::io("cannot stat", &self.path))?;
+        if meta.permissions().mode() & 0o222 == 0 {
+            self.check_seal()?;
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: "the file is read-only but the channel is not sealed; restore its write permission (chmod u+w) if it should take posts".into(),
             });
         }
-        let len = self.len()?;
+        let len = meta.len();
         let st = match self.state {
             Some(st) if st.len == len => st,
             _ => read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?,

@@ -11,12 +11,14 @@
 //! - [`scan`]: the streaming reader of an author file and the chain check.
 //! - [`append`]: the writer (lock, repair, write, fsync).
 //! - [`store`]: the root, channels, roster, read cursors.
+//! - [`seal`]: sealing a channel (the seal entry and marker, under every author's lock).
 //! - [`verify`]: whole-channel integrity check.
 
 pub mod append;
 pub mod entry;
 pub mod names;
 pub mod scan;
+pub mod seal;
 pub mod store;
 pub mod verify;
 

@@ -61,9 +61,15 @@ pub struct PostArgs {
     /// Largest body accepted, in bytes.
     #[arg(long, env = "WARROOM_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: usize,
-    /// Bulk mode: skip the fsync, so a crash may lose this entry (it is never half-written).
+    /// Skip the fsync, so a crash may lose this entry (it is never half-written).
     #[arg(long)]
     pub no_sync: bool,
+    /// Bulk mode: read one JSON draft per line from standard input
+    /// (`{"kind":"note","body":"...","refs":["pipeline#3"]}`; kind and refs optional) and
+    /// append each, printing its id. No fsync per entry, one at the end: a crash may lose the
+    /// last entries, never half-write one. Stops at the first bad line, naming it.
+    #[arg(long, conflicts_with_all = ["text", "kind", "refs"])]
+    pub bulk: bool,
     /// The body (markdown). Words are joined by spaces; `-` or nothing reads standard input.
     pub text: Vec<String>,
 }
@@ -84,6 +90,9 @@ pub enum RosterCommand {
         channel: ChannelArg,
     },
 }
+
+/// The largest body limit allowed: readers refuse entries over `scan::MAX_ENTRY_BYTES`.
+const MAX_BODY_CEILING: usize = crate::channel::scan::MAX_ENTRY_BYTES / 2;
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
     Failure {
@@ -220,6 +229,12 @@ fn read_body(text: &[String]) -> anyhow::Result<String> {
 
 pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
     let author = Author::new(&args.role)?;
+    if args.max_body > MAX_BODY_CEILING {
+        return Err(usage(format!(
+            "--max-body {} is over the ceiling of {MAX_BODY_CEILING} bytes that readers accept",
+            args.max_body
+        )));
+    }
     let kind: Kind = args.kind.parse()?;
     let refs = args
         .refs
@@ -230,6 +245,9 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
     let channel = store.channel(args.channel.channel.as_deref())?;
     // Roster and seal first: a bad role is reported before stdin is read.
     channel.check_can_post(&author)?;
+    if args.bulk {
+        return bulk(&channel, &author, args.max_body);
+    }
     let body = read_body(&args.text)?;
     let draft = Draft { kind, refs, body };
     let opts = PostOptions {
@@ -238,6 +256,53 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
     };
     let entry = channel.post(&author, &draft, &opts)?;
     println!("{}", entry.id);
+    Ok(0)
+}
+
+/// One line of `post --bulk` input.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkDraft {
+    #[serde(default)]
+    kind: Option<Kind>,
+    body: String,
+    #[serde(default)]
+    refs: Vec<EntryId>,
+}
+
+fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> anyhow::Result<u8> {
+    use std::io::BufRead;
+    let opts = PostOptions {
+        max_body,
+        sync: false,
+    };
+    let mut writer = channel.writer(author, false)?;
+    let mut out = std::io::stdout().lock();
+    let mut n = 0u64;
+    for (i, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.with_context(|| {
+            format!("standard input line {}: cannot read (is it UTF-8?)", i + 1)
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let d: BulkDraft = serde_json::from_str(&line)
+            .map_err(|e| usage(format!("standard input line {}: {e}; expected {{\"body\":\"...\"}} with optional \"kind\" and \"refs\"", i + 1)))?;
+        let draft = Draft {
+            kind: d.kind.unwrap_or(Kind::Observation),
+            refs: d.refs,
+            body: d.body,
+        };
+        channel
+            .check_draft(&draft, &opts)
+            .with_context(|| format!("standard input line {}", i + 1))?;
+        let entry = writer.append(&draft)?;
+        writeln!(out, "{}", entry.id)?;
+        out.flush()?;
+        n += 1;
+    }
+    writer.sync()?;
+    eprintln!("appended {n} entries as {author}");
     Ok(0)
 }
 

@@ -9,10 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod archive;
 mod channel;
 mod follow;
 mod read;
 mod relay;
+pub mod rollout;
+pub mod sim;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -55,6 +58,12 @@ pub enum Command {
     /// Manage bearer tokens for posting through the relay.
     #[command(subcommand)]
     Token(relay::TokenCommand),
+    /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
+    Rollout(rollout::RolloutArgs),
+    /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
+    Archive(archive::ArchiveArgs),
+    /// Serve a simulated Kubernetes API playing a scenario, until killed.
+    Sim(sim::SimArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -92,6 +101,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => read::verify(&root, args),
         Command::Serve(args) => relay::serve(&root, args),
         Command::Token(cmd) => relay::token(&root, cmd),
+        Command::Rollout(args) => rollout::run(args),
+        Command::Archive(args) => archive::archive(&root, args),
+        Command::Sim(args) => sim::run(args),
     }
 }
 
@@ -101,6 +113,19 @@ fn report(err: &anyhow::Error) -> ExitCode {
         return ExitCode::from(0);
     }
     eprintln!("error: {err:#}");
+    let denied = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            )
+        })
+    });
+    if denied {
+        eprintln!(
+            "hint: check that you may write there (ls -ld on the directory), or use another --root"
+        );
+    }
     ExitCode::from(exit_code(err))
 }
 
@@ -126,6 +151,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             .is_some()
         {
             return EXIT_IO;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::rollout::RolloutError>() {
+            return e.exit_code();
         }
         if cause.downcast_ref::<std::io::Error>().is_some() {
             return EXIT_IO;

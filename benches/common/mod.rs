@@ -1,0 +1,56 @@
+//! Shared pieces of the benchmarks: statistics and process measurement.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+/// Median and spread of a set of samples.
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub p99: f64,
+}
+
+pub fn stats(mut xs: Vec<f64>) -> Stats {
+    xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
+    Stats {
+        median: at(0.5),
+        min: xs[0],
+        max: xs[xs.len() - 1],
+        p99: at(0.99),
+    }
+}
+
+pub fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Peak RSS in KiB of a command, measured by GNU time.
+pub fn peak_rss_kib(cmd: &mut std::process::Command) -> (u64, Duration) {
+    let prog = cmd.get_program().to_owned();
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+    let t0 = std::time::Instant::now();
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg(prog)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run /usr/bin/time (apt-get install time)");
+    let took = t0.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS from /usr/bin/time: {text}"));
+    (kib, took)
+}

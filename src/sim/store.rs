@@ -1,0 +1,492 @@
+//! The object store: current objects, one global resourceVersion counter and a bounded
+//! history of changes for watches.
+//!
+//! Pure data structure: no locks, no channels, no clock (callers pass the time to stamp).
+//! Server-managed fields live here: `resourceVersion`, `uid`, `creationTimestamp` when missing,
+//! and `generation` (bumped when `spec` changes). It must not know about HTTP.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Map, Value};
+
+use super::resource::{RESOURCES, ResourceId};
+
+/// The kind of a change, as a watch event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl ChangeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeType::Added => "ADDED",
+            ChangeType::Modified => "MODIFIED",
+            ChangeType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change to one object, at one resourceVersion.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub rv: u64,
+    pub change: ChangeType,
+    pub resource: ResourceId,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    /// The object after the change (for a delete: as it was, with the delete's rv).
+    pub object: Arc<Value>,
+    /// The object before the change, so a watch with a selector can turn a change that stops
+    /// matching into DELETED and one that starts matching into ADDED.
+    pub previous: Option<Arc<Value>>,
+}
+
+/// Where an object lives: resource, namespace (empty when cluster-scoped), name.
+pub type ObjectKey = (ResourceId, String, String);
+
+/// The resourceVersion asked for is older than the retained history.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "too old resource version: {requested} (this server retains changes after {oldest}); list again and watch from the list's resourceVersion"
+)]
+pub struct Expired {
+    pub requested: u64,
+    pub oldest: u64,
+}
+
+/// A change the store refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} {namespace}/{name} does not exist")]
+    NotFound {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+    },
+    #[error("object has no metadata.name")]
+    MissingName,
+    #[error("{api_version} {kind} is not a kind the simulator serves")]
+    UnknownKind { api_version: String, kind: String },
+}
+
+/// The objects and their history.
+#[derive(Debug)]
+pub struct Store {
+    /// The last resourceVersion handed out; the next change gets `rv + 1`.
+    rv: u64,
+    objects: BTreeMap<ObjectKey, Arc<Value>>,
+    history: VecDeque<Arc<Change>>,
+    history_limit: usize,
+    /// Changes at or below this rv may have been dropped from `history`.
+    compacted: u64,
+    /// Counter for generated uids and names.
+    serial: u64,
+}
+
+impl Store {
+    /// An empty store keeping the last `history_limit` changes (at least 1).
+    pub fn new(history_limit: usize) -> Store {
+        Store {
+            rv: 0,
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            history_limit: history_limit.max(1),
+            compacted: 0,
+            serial: 0,
+        }
+    }
+
+    /// The current (collection) resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// A fresh serial number for generated names.
+    pub fn next_serial(&mut self) -> u64 {
+        self.serial += 1;
+        self.serial
+    }
+
+    fn key(resource: ResourceId, object: &Value) -> Result<ObjectKey, StoreError> {
+        let name = object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .ok_or(StoreError::MissingName)?;
+        let namespace = if RESOURCES[resource].namespaced {
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+        } else {
+            ""
+        };
+        Ok((resource, namespace.to_string(), name.to_string()))
+    }
+
+    /// Creates the object, or replaces it when one with the same key exists.
+    pub fn apply(
+        &mut self,
+        resource: ResourceId,
+        object: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Change>, StoreError> {
+        let key = Store::key(resource, &object)?;
+        let previous = self.objects.get(&key).cloned();
+        let object = self.server_fields(resource, &key, object, previous.as_deref(), now);
+        Ok(self.commit(key, object, previous))
+    }
+
+    /// Applies an RFC 7386 JSON merge patch to an existing object.
+    pub fn merge_patch(
+        &mut self,
+        key: &ObjectKey,
+        patch: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Change>, StoreError> {
+        let previous = self
+            .objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| not_found(key))?;
+        let mut object = (*previous).clone();
+        merge(&mut object, patch);
+        let object = self.server_fields(key.0, key, object, Some(&previous), now);
+        Ok(self.commit(key.clone(), object, Some(previous)))
+    }
+
+    /// Deletes an object.
+    pub fn delete(&mut self, key: &ObjectKey) -> Result<Arc<Change>, StoreError> {
+        let previous = self.objects.remove(key).ok_or_else(|| not_found(key))?;
+        self.rv += 1;
+        let mut object = (*previous).clone();
+        set_meta(
+            &mut object,
+            "resourceVersion",
+            Value::from(self.rv.to_string()),
+        );
+        Ok(self.record(Change {
+            rv: self.rv,
+            change: ChangeType::Deleted,
+            resource: key.0,
+            namespace: key.1.clone(),
+            object: Arc::new(object),
+            previous: Some(previous),
+        }))
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<Value>> {
+        self.objects.get(key).cloned()
+    }
+
+    /// Objects of one resource, in one namespace or all, ordered by namespace then name.
+    pub fn list(&self, resource: ResourceId, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        let start = (resource, namespace.unwrap_or("").to_string(), String::new());
+        self.objects
+            .range(start..)
+            .take_while(|((r, ns, _), _)| *r == resource && namespace.is_none_or(|n| n == ns))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Every retained change newer than `rv`, oldest first; [`Expired`] when some of them
+    /// were dropped from the history.
+    /// A resourceVersion newer than any handed out (a client of an earlier simulator on the
+    /// same port) is expired too: relisting is the only way it can catch up.
+    pub fn changes_since(&self, rv: u64) -> Result<Vec<Arc<Change>>, Expired> {
+        if rv < self.compacted || rv > self.rv {
+            return Err(Expired {
+                requested: rv,
+                oldest: self.compacted,
+            });
+        }
+        Ok(self.history.iter().filter(|c| c.rv > rv).cloned().collect())
+    }
+
+    /// Drops the whole history, as an etcd compaction would: any watch from an older
+    /// resourceVersion now gets 410 Gone.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted = self.rv;
+    }
+
+    fn server_fields(
+        &mut self,
+        resource: ResourceId,
+        key: &ObjectKey,
+        mut object: Value,
+        previous: Option<&Value>,
+        now: DateTime<Utc>,
+    ) -> Value {
+        let r = &RESOURCES[resource];
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), Value::from(r.api_version()));
+            map.insert("kind".into(), Value::from(r.kind));
+        }
+        if r.namespaced {
+            set_meta(&mut object, "namespace", Value::from(key.1.clone()));
+        }
+        match previous {
+            Some(prev) => {
+                // uid and creation are the object's identity: a replace keeps them.
+                for field in ["uid", "creationTimestamp"] {
+                    if let Some(v) = prev.pointer(&format!("/metadata/{field}")) {
+                        set_meta(&mut object, field, v.clone());
+                    }
+                }
+                let generation = prev
+                    .pointer("/metadata/generation")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1);
+                let changed = prev.get("spec") != object.get("spec");
+                set_meta(
+                    &mut object,
+                    "generation",
+                    Value::from(generation + i64::from(changed)),
+                );
+            }
+            None => {
+                if object.pointer("/metadata/uid").is_none() {
+                    let serial = self.next_serial();
+                    set_meta(
+                        &mut object,
+                        "uid",
+                        Value::from(format!("5e1a0000-0000-4000-8000-{serial:012x}")),
+                    );
+                }
+                if object.pointer("/metadata/creationTimestamp").is_none() {
+                    set_meta(
+                        &mut object,
+                        "creationTimestamp",
+                        Value::from(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                    );
+                }
+                if object.pointer("/metadata/generation").is_none() {
+                    set_meta(&mut object, "generation", Value::from(1));
+                }
+            }
+        }
+        object
+    }
+
+    fn commit(
+        &mut self,
+        key: ObjectKey,
+        mut object: Value,
+        previous: Option<Arc<Value>>,
+    ) -> Arc<Change> {
+        self.rv += 1;
+        set_meta(
+            &mut object,
+            "resourceVersion",
+            Value::from(self.rv.to_string()),
+        );
+        let object = Arc::new(object);
+        self.objects.insert(key.clone(), object.clone());
+        self.record(Change {
+            rv: self.rv,
+            change: if previous.is_some() {
+                ChangeType::Modified
+            } else {
+                ChangeType::Added
+            },
+            resource: key.0,
+            namespace: key.1,
+            object,
+            previous,
+        })
+    }
+
+    fn record(&mut self, change: Change) -> Arc<Change> {
+        let change = Arc::new(change);
+        self.history.push_back(change.clone());
+        while self.history.len() > self.history_limit {
+            if let Some(dropped) = self.history.pop_front() {
+                self.compacted = dropped.rv;
+            }
+        }
+        change
+    }
+}
+
+fn not_found(key: &ObjectKey) -> StoreError {
+    StoreError::NotFound {
+        kind: RESOURCES[key.0].kind,
+        namespace: key.1.clone(),
+        name: key.2.clone(),
+    }
+}
+
+/// Sets `metadata.<field>`, creating `metadata` when missing.
+pub fn set_meta(object: &mut Value, field: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        let meta = map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !meta.is_object() {
+            *meta = Value::Object(Map::new());
+        }
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(field.to_string(), value);
+        }
+    }
+}
+
+/// RFC 7386 JSON merge patch: objects merge recursively, `null` deletes, anything else replaces.
+pub fn merge(target: &mut Value, patch: &Value) {
+    let Some(patch_map) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Some(target_map) = target.as_object_mut() {
+        for (k, v) in patch_map {
+            if v.is_null() {
+                target_map.remove(k);
+            } else {
+                merge(target_map.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::resource::by_kind;
+    use serde_json::json;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-05-04T17:00:00Z".parse().unwrap()
+    }
+
+    fn pod(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "llm"}, "spec": {"x": 1}})
+    }
+
+    #[test]
+    fn rv_and_server_fields() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let mut store = Store::new(10);
+        let c = store.apply(pods, pod("a"), t0()).unwrap();
+        assert_eq!(c.rv, 1);
+        assert_eq!(c.change, ChangeType::Added);
+        assert_eq!(c.object["metadata"]["resourceVersion"], "1");
+        assert_eq!(
+            c.object["metadata"]["creationTimestamp"],
+            "2026-05-04T17:00:00Z"
+        );
+        assert_eq!(c.object["metadata"]["generation"], 1);
+        let uid = c.object["metadata"]["uid"].clone();
+        let key = (pods, "llm".to_string(), "a".to_string());
+        // A status-only patch keeps the generation; a spec patch bumps it.
+        let c = store
+            .merge_patch(&key, &json!({"status": {"phase": "Running"}}), t0())
+            .unwrap();
+        assert_eq!(
+            (c.rv, c.object["metadata"]["generation"].clone()),
+            (2, json!(1))
+        );
+        let c = store
+            .merge_patch(&key, &json!({"spec": {"x": 2}}), t0())
+            .unwrap();
+        assert_eq!(c.object["metadata"]["generation"], 2);
+        assert_eq!(c.object["metadata"]["uid"], uid);
+        assert_eq!(c.change, ChangeType::Modified);
+        let c = store.delete(&key).unwrap();
+        assert_eq!((c.rv, c.change), (4, ChangeType::Deleted));
+        assert_eq!(store.resource_version(), 4);
+        assert!(store.list(pods, None).is_empty());
+        assert!(matches!(
+            store.delete(&key),
+            Err(StoreError::NotFound { .. })
+        ));
+    }
+
+    #[test]
+    fn history_is_bounded_and_old_rv_expires() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let mut store = Store::new(3);
+        for i in 0..5 {
+            store.apply(pods, pod(&format!("p{i}")), t0()).unwrap();
+        }
+        // rv 1..=5; history keeps 3..=5, so a watch from rv 2 still has everything newer.
+        let since: Vec<u64> = store
+            .changes_since(2)
+            .unwrap()
+            .iter()
+            .map(|c| c.rv)
+            .collect();
+        assert_eq!(since, [3, 4, 5]);
+        assert_eq!(
+            store.changes_since(1).unwrap_err(),
+            Expired {
+                requested: 1,
+                oldest: 2
+            }
+        );
+        assert!(store.changes_since(5).unwrap().is_empty());
+        assert!(
+            store.changes_since(6).is_err(),
+            "a future version is expired"
+        );
+        store.compact();
+        assert!(store.changes_since(4).is_err());
+        assert!(store.changes_since(5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn list_filters_by_namespace() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let mut store = Store::new(10);
+        store.apply(pods, pod("a"), t0()).unwrap();
+        let mut other = pod("b");
+        other["metadata"]["namespace"] = json!("other");
+        store.apply(pods, other, t0()).unwrap();
+        assert_eq!(store.list(pods, Some("llm")).len(), 1);
+        assert_eq!(store.list(pods, Some("ll")).len(), 0);
+        assert_eq!(store.list(pods, None).len(), 2);
+    }
+
+    #[test]
+    fn merge_patch_semantics() {
+        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1, 2]});
+        merge(&mut v, &json!({"a": {"b": null, "e": 3}, "d": [3]}));
+        assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [3]}));
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the history limit and the number of changes, a watch from any
+            /// resourceVersion either gets exactly the changes after it, in order, or 410.
+            #[test]
+            fn changes_since_is_complete_or_expired(limit in 1usize..8, n in 0u64..20, from in 0u64..25) {
+                let pods = by_kind("v1", "Pod").unwrap();
+                let mut store = Store::new(limit);
+                for i in 0..n {
+                    store.apply(pods, pod(&format!("p{}", i % 3)), t0()).unwrap();
+                }
+                let expired = from > n || n - from > limit as u64;
+                match store.changes_since(from) {
+                    Ok(changes) => {
+                        prop_assert!(!expired);
+                        let rvs: Vec<u64> = changes.iter().map(|c| c.rv).collect();
+                        let expected: Vec<u64> = (from + 1..=n).collect();
+                        prop_assert_eq!(rvs, expected);
+                    }
+                    Err(e) => prop_assert!(expired, "{e}"),
+                }
+            }
+        }
+    }
+}

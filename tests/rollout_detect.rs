@@ -1,0 +1,215 @@
+//! `warroom rollout detect` end to end: the real binary over a `--from-dir` snapshot. The
+//! story's namespace (a stalled spec, a leaking workloadRef Deployment, a 5xx-only error query
+//! with an unindexed condition, empty-vector analysis errors, a canary Service without the
+//! pod-template hash, 20% of one replica) fires every detector; a healthy canary fires none.
+
+use std::process::Command;
+
+use chrono::{SecondsFormat, TimeDelta, Utc};
+use serde_json::Value;
+
+fn ago(delta: TimeDelta) -> String {
+    (Utc::now() - delta).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The namespace; `broken` switches every story bug on.
+fn manifests(broken: bool) -> Vec<(&'static str, String)> {
+    let stalled = ago(TimeDelta::days(39));
+    let (generation, observed) = if broken { (5, 4) } else { (5, 5) };
+    let replicas = if broken { 1 } else { 5 };
+    let (canary_pods, stable_pods) = if broken { (1, 1) } else { (1, 4) };
+    let scale_down = if broken {
+        ""
+    } else {
+        "\n      scaleDown: onsuccess"
+    };
+    let status_match = if broken {
+        r#"status=~"5..""#
+    } else {
+        r#"status!~"2..|3..""#
+    };
+    let condition = if broken {
+        "result < 0.05"
+    } else {
+        "result[0] < 0.05"
+    };
+    let selector_hash = if broken {
+        ""
+    } else {
+        ", rollouts-pod-template-hash: new"
+    };
+    let (errors, phase, message) = if broken {
+        (3, "Error", "reflect: slice index out of range")
+    } else {
+        (0, "Successful", "")
+    };
+    let measurements: Vec<String> = (0..3)
+        .map(|_| format!("    - {{phase: {phase}, message: '{message}', startedAt: '{stalled}'}}"))
+        .collect();
+    let measurements = measurements.join("\n");
+    let mut files = vec![
+        (
+            "rollout.yaml",
+            format!(
+                r#"apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {{name: litellm, namespace: llm, uid: ro-1, generation: {generation}}}
+spec:
+  replicas: {replicas}
+  workloadRef:
+      apiVersion: apps/v1
+      kind: Deployment
+      name: litellm{scale_down}
+  strategy:
+    canary:
+      canaryService: litellm-canary
+      steps: [{{setWeight: 20}}, {{pause: {{}}}}, {{setWeight: 50}}, {{pause: {{}}}}]
+status:
+  observedGeneration: "{observed}"
+  phase: Paused
+  currentStepIndex: 1
+  currentPodHash: new
+  stableRS: old
+  replicas: {total}
+  availableReplicas: {total}
+  pauseConditions: [{{reason: CanaryPauseStep}}]
+  conditions:
+  - {{type: Progressing, status: "True", reason: RolloutPaused, lastUpdateTime: "{stalled}"}}
+"#,
+                total = canary_pods + stable_pods
+            ),
+        ),
+        (
+            "rs.yaml",
+            format!(
+                r#"kind: ReplicaSet
+metadata: {{name: litellm-new, namespace: llm, labels: {{rollouts-pod-template-hash: new}}, ownerReferences: [{{uid: ro-1}}]}}
+status: {{replicas: {canary_pods}, availableReplicas: {canary_pods}}}
+---
+kind: ReplicaSet
+metadata: {{name: litellm-old, namespace: llm, labels: {{rollouts-pod-template-hash: old}}, ownerReferences: [{{uid: ro-1}}]}}
+status: {{replicas: {stable_pods}, availableReplicas: {stable_pods}}}
+"#
+            ),
+        ),
+        (
+            "service.yaml",
+            format!(
+                "kind: Service\nmetadata: {{name: litellm-canary, namespace: llm}}\nspec: {{selector: {{app: litellm{selector_hash}}}}}\n"
+            ),
+        ),
+        (
+            "template.yaml",
+            format!(
+                r#"kind: AnalysisTemplate
+metadata: {{name: error-rate, namespace: llm}}
+spec:
+  metrics:
+  - name: error-ratio
+    interval: 30s
+    successCondition: {condition}
+    provider:
+      prometheus:
+        query: 'sum(rate(litellm_request_total{{{status_match}}}[5m])) / sum(rate(litellm_request_total[5m]))'
+"#
+            ),
+        ),
+        (
+            "run.yaml",
+            format!(
+                r#"kind: AnalysisRun
+metadata: {{name: litellm-new-2, namespace: llm, ownerReferences: [{{uid: ro-1}}]}}
+spec: {{metrics: [{{name: error-ratio, interval: 30s}}]}}
+status:
+  phase: Running
+  metricResults:
+  - name: error-ratio
+    consecutiveError: {errors}
+    measurements:
+{measurements}
+"#
+            ),
+        ),
+    ];
+    if broken {
+        files.push((
+            "deploy.yaml",
+            "kind: Deployment\nmetadata: {name: litellm, namespace: llm}\nspec: {replicas: 2, selector: {matchLabels: {app: litellm}}}\nstatus: {replicas: 2}\n".into(),
+        ));
+        files.push((
+            "event.yaml",
+            format!("kind: Event\nmetadata: {{name: e1, namespace: llm}}\ninvolvedObject: {{kind: Rollout, name: litellm, namespace: llm}}\ntype: Warning\nreason: WorkloadRefError\nmessage: deployment not found\ncount: 12\nlastTimestamp: '{stalled}'\n"),
+        ));
+    }
+    files
+}
+
+fn detect(broken: bool) -> (Option<i32>, String, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in manifests(broken) {
+        std::fs::write(tmp.path().join(name), text).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .args([
+            "rollout",
+            "detect",
+            "litellm",
+            "-n",
+            "llm",
+            "--format",
+            "json",
+            "--from-dir",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_story_fires_every_detector_with_evidence() {
+    let (code, stdout, stderr) = detect(true);
+    assert_eq!(code, Some(1), "{stderr}");
+    let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let mut detectors: Vec<&str> = findings
+        .iter()
+        .map(|f| f["detector"].as_str().unwrap())
+        .collect();
+    detectors.sort();
+    assert_eq!(
+        detectors,
+        [
+            "AnalysisErrors",
+            "AnalysisNoData",
+            "BlindAnalysisQuery",
+            "CanaryReplicaMath",
+            "CanaryServiceSelectsStable",
+            "ControllerWarning",
+            "SpecNotObserved",
+            "UnindexedCondition",
+            "WorkloadRefLeak",
+        ]
+    );
+    for f in &findings {
+        assert!(!f["evidence"].as_array().unwrap().is_empty(), "{f}");
+    }
+    let stalled = findings
+        .iter()
+        .find(|f| f["detector"] == "SpecNotObserved")
+        .unwrap();
+    assert!(
+        stalled["summary"].as_str().unwrap().contains(" for 39d"),
+        "{stalled}"
+    );
+}
+
+#[test]
+fn a_healthy_canary_fires_nothing() {
+    let (code, stdout, stderr) = detect(false);
+    assert_eq!(stdout.trim(), "[]", "{stderr}");
+    assert_eq!(code, Some(0), "{stderr}");
+}
