@@ -321,7 +321,6 @@ async fn security_guards_refuse_and_write_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), 201);
-    let written = file_len(&file);
 
     // Revoked: refused at once, without a restart.
     let id = env.ok(&["token", "ls"]);
@@ -345,11 +344,18 @@ async fn security_guards_refuse_and_write_nothing() {
     let token = env.token(&ch, "operator");
     let mut c = Client::new(&ch);
     c.connect(&server).await;
-    std::fs::write(
-        env.root.join(&ch).join(".warroom/sealed.json"),
-        br#"{"at":"2026-05-04T18:00:00.000Z","by":"operator"}"#,
+    // Sealed the way `warroom archive` seals: a seal entry, then the marker.
+    warroom::channel::seal::seal(
+        &env.channel(&ch),
+        &warroom::channel::Draft {
+            kind: warroom::channel::Kind::Decision,
+            refs: vec![],
+            body: "Sealed: the canary is done.".into(),
+        },
+        None,
     )
     .unwrap();
+    let written = file_len(&file);
     let alert = c.wait_alert("sealed").await;
     assert!(
         alert["alert"]["message"]
