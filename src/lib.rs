@@ -12,13 +12,17 @@
 //! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
 //!   and commit the record with git.
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
+//! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
+//! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod archive;
 pub mod channel;
 pub mod cli;
+pub mod relay;
 pub mod roles;
 pub mod rollout;
 pub mod sim;
+pub mod tail;
 pub mod templates;
 pub mod timeline;

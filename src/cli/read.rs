@@ -27,6 +27,12 @@ pub struct TimelineArgs {
     pub kinds: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Keep running and print new entries as they are appended (Ctrl-C stops).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: read from a relay (`warroom serve` URL) instead of local files.
+    #[arg(long, value_name = "URL", requires = "follow")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -110,8 +116,14 @@ fn warn(p: crate::timeline::Problem) {
 
 pub fn timeline(root: &Path, args: TimelineArgs) -> anyhow::Result<u8> {
     let filter = build_filter(&args)?;
+    let ch = args.channel.channel.as_deref();
+    match (&args.remote, args.follow) {
+        (Some(url), _) => return super::follow::remote(url, ch, filter, args.format),
+        (None, true) => return super::follow::local(root, ch, filter, args.format),
+        (None, false) => {}
+    }
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let channel = store.channel(ch)?;
     render(&channel, filter, args.format)?;
     Ok(0)
 }
