@@ -28,23 +28,31 @@ fn main() {
                 (false, true) => 20_000 / writers,
                 (true, _) => 2_000 / writers,
             };
-            let mut ours = Vec::new();
-            let mut raw = Vec::new();
-            for _ in 0..runs {
-                ours.push(run_ours(writers, per, sync));
-                raw.push(run_raw(writers, per, sync));
+            for (case, batch) in [
+                ("append (lock per entry)", 1),
+                ("session of 100 entries", 100),
+            ] {
+                if sync && batch > 1 {
+                    continue;
+                }
+                let mut ours = Vec::new();
+                let mut raw = Vec::new();
+                for _ in 0..runs {
+                    ours.push(run_ours(writers, per, sync, batch));
+                    raw.push(run_raw(writers, per, sync));
+                }
+                let o = common::stats(ours);
+                let r = common::stats(raw);
+                println!(
+                    "| {case} | {writers} | {} | {:.0} | {:.0}–{:.0} | {:.0} | {:.2} |",
+                    if sync { "on" } else { "off" },
+                    o.median,
+                    o.min,
+                    o.max,
+                    r.median,
+                    o.median / r.median
+                );
             }
-            let o = common::stats(ours);
-            let r = common::stats(raw);
-            println!(
-                "| library append | {writers} | {} | {:.0} | {:.0}–{:.0} | {:.0} | {:.2} |",
-                if sync { "on" } else { "off" },
-                o.median,
-                o.min,
-                o.max,
-                r.median,
-                o.median / r.median
-            );
         }
     }
     post_process(if quick { 50 } else { 200 });
@@ -67,8 +75,9 @@ fn channel() -> (tempfile::TempDir, warroom::channel::Channel) {
     (dir, ch)
 }
 
-/// Entries per second through `AuthorWriter::append`, all writers on one author file.
-fn run_ours(writers: usize, per: usize, sync: bool) -> f64 {
+/// Entries per second through `AuthorWriter::append` (batch 1) or sessions of `batch` appends,
+/// all writers on one author file.
+fn run_ours(writers: usize, per: usize, sync: bool, batch: usize) -> f64 {
     let (_dir, ch) = channel();
     let author = Author::new("data-plane").unwrap();
     let draft = Draft {
@@ -82,8 +91,18 @@ fn run_ours(writers: usize, per: usize, sync: bool) -> f64 {
             let mut w = ch.writer(&author, sync).unwrap();
             let draft = &draft;
             s.spawn(move || {
-                for _ in 0..per {
-                    w.append(draft).unwrap();
+                if batch == 1 {
+                    for _ in 0..per {
+                        w.append(draft).unwrap();
+                    }
+                    return;
+                }
+                for _ in 0..per / batch {
+                    let mut session = w.session().unwrap();
+                    for _ in 0..batch {
+                        session.append(draft).unwrap();
+                    }
+                    session.finish().unwrap();
                 }
             });
         }

@@ -14,14 +14,18 @@
 //! - [`observe`]: the observer runtime (watch, resync, lost/back, posting) and the three
 //!   observers: pipeline, data plane, traffic.
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
+//! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
+//! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod archive;
 pub mod channel;
 pub mod cli;
 pub mod observe;
+pub mod relay;
 pub mod roles;
 pub mod rollout;
 pub mod sim;
+pub mod tail;
 pub mod templates;
 pub mod timeline;

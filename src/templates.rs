@@ -1,4 +1,4 @@
-//! Templates (minijinja): the channel brief and, later, the archive pages.
+//! Templates (minijinja): the channel brief, the relay's web page and, later, the archive pages.
 //!
 //! The defaults are compiled in from `templates/`; a user overrides one by putting a file of
 //! the same name in `<root>/templates/`.
@@ -9,7 +9,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// Built-in templates: (name, text).
-const DEFAULTS: [(&str, &str); 4] = [
+const DEFAULTS: [(&str, &str); 5] = [
     ("channel.md", include_str!("../templates/channel.md")),
     (
         "archive-readme.md",
@@ -17,6 +17,7 @@ const DEFAULTS: [(&str, &str); 4] = [
     ),
     ("timeline.md", include_str!("../templates/timeline.md")),
     ("index.md", include_str!("../templates/index.md")),
+    ("page.html", include_str!("../templates/page.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]

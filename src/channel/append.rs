@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Error;
@@ -78,7 +78,7 @@ impl AuthorWriter {
                 .and_then(|d| d.sync_all())
                 .map_err(Error::io("cannot fsync directory", dir))?;
         }
-        Ok(Self {
+        let writer = Self {
             file,
             path: path.to_owned(),
             channel: channel.to_owned(),
@@ -90,7 +90,20 @@ impl AuthorWriter {
                 .unwrap_or(Path::new("."))
                 .join(".warroom/sealed.json"),
             buf: Vec::with_capacity(4096),
-        })
+        };
+        writer.check_seal()?;
+        Ok(writer)
+    }
+
+    fn check_seal(&self) -> Result<(), Error> {
+        match read_seal(&self.seal_path)? {
+            Some(seal) => Err(Error::Sealed {
+                channel: self.channel.clone(),
+                at: seal.at.to_string(),
+                by: seal.by,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Makes everything appended so far durable (for writers that skip the per-entry fsync).
@@ -128,10 +141,22 @@ impl AuthorWriter {
 
     /// Appends one entry and returns it as readers will see it.
     pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        self.append_then(draft, |_| Ok(()))
+    }
+
+    /// Appends one entry, then runs `after` while still holding the file's lock (the sealer
+    /// writes its marker there, so nothing can land between the seal entry and the marker).
+    pub fn append_then(
+        &mut self,
+        draft: &Draft,
+        after: impl FnOnce(&Entry) -> Result<(), Error>,
+    ) -> Result<Entry, Error> {
         self.file
             .lock()
             .map_err(Error::io("cannot lock", &self.path))?;
-        let result = self.append_locked(draft);
+        let result = self
+            .append_locked(draft)
+            .and_then(|e| after(&e).map(|()| e));
         // Unlock errors are harmless (closing the fd releases the lock) but not swallowed.
         let unlocked = self
             .file
@@ -139,24 +164,61 @@ impl AuthorWriter {
             .map_err(Error::io("cannot unlock", &self.path));
         let entry = result?;
         unlocked?;
+        // fsync after unlocking: the bytes are in place, and concurrent writers' fsyncs can
+        // share one journal commit instead of queueing behind the lock.
+        if self.sync {
+            self.sync()?;
+        }
         Ok(entry)
     }
 
+    /// Takes the lock for a run of appends (bulk loads): one lock, one seal check and one
+    /// look at the file's end for the whole run, then one `write(2)` per entry. Other writers
+    /// of this file wait until the session ends; entries are made durable by
+    /// [`Session::finish`].
+    pub fn session(&mut self) -> Result<Session<'_>, Error> {
+        self.file
+            .lock()
+            .map_err(Error::io("cannot lock", &self.path))?;
+        let session = Session { writer: self };
+        session.writer.prepare_locked()?;
+        Ok(session)
+    }
+
     fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        let st = self.prepare_locked()?;
+        self.write_locked(draft, st)
+    }
+
+    /// Under the lock: checks the seal and learns where the file ends.
+    fn prepare_locked(&mut self) -> Result<TailState, Error> {
         // The seal is checked under the lock: a sealer holds every author file's lock while it
-        // writes the marker, so no entry slips in after the seal.
-        if let Some(seal) = read_seal(&self.seal_path)? {
-            return Err(Error::Sealed {
-                channel: self.channel.clone(),
-                at: seal.at.to_string(),
-                by: seal.by,
+        // writes the marker and clears the files' write bits, so no entry slips in after the
+        // seal. The mode comes with the fstat we need anyway; the marker is only read when a
+        // file turned read-only.
+        let meta = self
+            .file
+            .metadata()
+            .map_err(Error::io("cannot stat", &self.path))?;
+        if meta.permissions().mode() & 0o222 == 0 {
+            self.check_seal()?;
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: "the file is read-only but the channel is not sealed; restore its write permission (chmod u+w) if it should take posts".into(),
             });
         }
-        let len = self.len()?;
+        let len = meta.len();
         let st = match self.state {
             Some(st) if st.len == len => st,
             _ => read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?,
         };
+        self.state = Some(st);
+        Ok(st)
+    }
+
+    /// Under the lock, with `st` the file's current end: encodes and writes one entry.
+    fn write_locked(&mut self, draft: &Draft, st: TailState) -> Result<Entry, Error> {
+        let len = st.len;
         let ts = match st.last_ts {
             Some(last) => Timestamp::now().max(last),
             None => Timestamp::now(),
@@ -196,11 +258,6 @@ impl AuthorWriter {
                 len: self.buf.len(),
             });
         }
-        if self.sync {
-            self.file
-                .sync_data()
-                .map_err(Error::io("cannot fsync", &self.path))?;
-        }
         self.state = Some(TailState {
             last_seq: seq,
             last_sum: sum,
@@ -222,6 +279,38 @@ impl AuthorWriter {
             refs: draft.refs.clone(),
             body: draft.body.clone(),
         })
+    }
+}
+
+/// A run of appends under one lock; see [`AuthorWriter::session`].
+pub struct Session<'w> {
+    writer: &'w mut AuthorWriter,
+}
+
+impl Session<'_> {
+    /// Appends one entry (one `write(2)`, no fsync).
+    pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+        let st = match self.writer.state {
+            Some(st) => st,
+            None => self.writer.prepare_locked()?,
+        };
+        self.writer.write_locked(draft, st)
+    }
+
+    /// Makes the session's entries durable (when the writer syncs) and releases the lock.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.writer.sync {
+            self.writer.sync()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        // Closing the descriptor would release the lock too; an unlock error leaves nothing
+        // to repair, so there is nothing to report here.
+        let _ = self.writer.file.unlock();
     }
 }
 
@@ -271,5 +360,48 @@ pub fn read_tail(file: &File, len: u64) -> io::Result<TailState> {
             });
         }
         window *= 4;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::channel::store::Role;
+    use crate::channel::{Author, Draft, Kind, Store, Theme};
+
+    #[test]
+    fn sessions_and_single_appends_share_one_chain() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::create(tmp.path()).unwrap();
+        let a = Author::new("a").unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("t").unwrap(),
+                vec![Role {
+                    name: a.clone(),
+                    title: None,
+                    lane: None,
+                }],
+            )
+            .unwrap();
+        let draft = |b: &str| Draft {
+            kind: Kind::Note,
+            refs: vec![],
+            body: b.into(),
+        };
+        let mut w1 = ch.writer(&a, false).unwrap();
+        let mut w2 = ch.writer(&a, true).unwrap();
+        w2.append(&draft("before")).unwrap();
+        let mut s = w1.session().unwrap();
+        for i in 0..10 {
+            assert_eq!(s.append(&draft(&format!("s{i}"))).unwrap().seq, i + 2);
+        }
+        s.finish().unwrap();
+        // w2's cached end is stale: it re-reads the tail under the lock.
+        assert_eq!(w2.append(&draft("after")).unwrap().seq, 12);
+        assert_eq!(w1.append(&draft("last")).unwrap().seq, 13);
+        let report = crate::channel::verify::verify(&ch).unwrap();
+        assert!(report.intact(), "{:?}", report.findings);
+        assert_eq!(report.entries, 13);
     }
 }

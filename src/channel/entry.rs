@@ -6,7 +6,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
@@ -81,9 +81,10 @@ impl FromStr for Kind {
 
 /// A UTC instant with millisecond precision, always printed as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ///
-/// The fixed width makes the textual order equal to the time order, which the merge relies on.
+/// Held as that fixed-width ASCII text: the text order equals the time order (which the merge
+/// relies on), and readers print a stored timestamp without formatting it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(DateTime<Utc>);
+pub struct Timestamp([u8; 24]);
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -92,23 +93,69 @@ impl Timestamp {
 
     /// Truncates to milliseconds.
     pub fn from_datetime(t: DateTime<Utc>) -> Self {
-        let ms = t.timestamp_millis();
-        Self(DateTime::from_timestamp_millis(ms).expect("millis of a valid time are valid"))
+        use chrono::{Datelike, Timelike};
+        let year = t.year();
+        if !(0..=9999).contains(&year) {
+            // Outside four digits the fixed width cannot hold; clamp (never happens for "now").
+            let clamped = if year < 0 {
+                "0000-01-01T00:00:00.000Z"
+            } else {
+                "9999-12-31T23:59:59.999Z"
+            };
+            let mut out = [0u8; 24];
+            out.copy_from_slice(clamped.as_bytes());
+            return Self(out);
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (0..width).rev() {
+                out[at + i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        // A leap second (nanosecond >= 1e9) is folded into :59.999.
+        let ms = (t.nanosecond() / 1_000_000).min(999);
+        put(17, 2, t.second().min(59));
+        put(20, 3, ms);
+        Self(out)
     }
 
     pub fn datetime(self) -> DateTime<Utc> {
-        self.0
+        DateTime::parse_from_rfc3339(self.as_str())
+            .expect("a Timestamp holds a valid time")
+            .with_timezone(&Utc)
     }
 
-    /// Parses the exact stored form (24 bytes, `Z`, milliseconds).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a Timestamp is ASCII")
+    }
+
+    /// Parses the exact stored form (24 bytes, `Z`, milliseconds) without allocating.
     pub fn parse_exact(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
-        if b.len() != 24 || b[10] != b'T' || b[19] != b'.' || b[23] != b'Z' {
+        let b: [u8; 24] = s.as_bytes().try_into().ok()?;
+        let shape = b"dddd-dd-ddTdd:dd:dd.dddZ";
+        for (c, want) in b.iter().zip(shape) {
+            let ok = if *want == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == want
+            };
+            if !ok {
+                return None;
+            }
+        }
+        let num =
+            |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))?;
+        if num(11..13) > 23 || num(14..16) > 59 || num(17..19) > 59 {
             return None;
         }
-        DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| Self(t.with_timezone(&Utc)))
+        Some(Self(b))
     }
 
     /// Parses any RFC 3339 time (for `--since`), truncated to milliseconds.
@@ -121,13 +168,13 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::Millis, true))
+        f.write_str(self.as_str())
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -187,7 +234,7 @@ impl Sum {
     /// its begin marker up to (not including) its end marker, truncated to 64 bits.
     pub fn of(prev: Sum, entry_bytes: &[u8]) -> Sum {
         let mut h = blake3::Hasher::new();
-        h.update(prev.to_string().as_bytes());
+        h.update(&prev.hex());
         h.update(b"\n");
         h.update(entry_bytes);
         let out = h.finalize();
@@ -196,19 +243,37 @@ impl Sum {
         Sum(u64::from_be_bytes(first))
     }
 
+    /// The 16 hex digits, without allocating.
+    pub fn hex(self) -> [u8; 16] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = DIGITS[((self.0 >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        out
+    }
+
+    /// Parses exactly 16 lowercase hex digits.
     pub fn parse(s: &[u8]) -> Option<Sum> {
-        if s.len() != 16 || !s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if s.len() != 16 {
             return None;
         }
-        u64::from_str_radix(std::str::from_utf8(s).ok()?, 16)
-            .ok()
-            .map(Sum)
+        let mut n = 0u64;
+        for &b in s {
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return None,
+            };
+            n = (n << 4) | u64::from(d);
+        }
+        Some(Sum(n))
     }
 }
 
 impl fmt::Display for Sum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
+        f.write_str(std::str::from_utf8(&self.hex()).expect("hex is ASCII"))
     }
 }
 
@@ -223,6 +288,30 @@ pub struct Entry {
     pub kind: Kind,
     pub refs: Vec<EntryId>,
     pub body: String,
+}
+
+impl Entry {
+    /// Appends the entry's JSON (the same bytes as `serde_json::to_writer`) to `out`.
+    ///
+    /// A fast path for readers: every field but the body is a validated name, id, number or
+    /// timestamp that needs no escaping, so only the body goes through serde_json's escaper.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let _ = write!(
+            out,
+            "{{\"id\":\"{}#{}\",\"channel\":\"{}\",\"author\":\"{}\",\"seq\":{},\"ts\":\"{}\",\"kind\":\"{}\",\"refs\":[",
+            self.id.author, self.id.seq, self.channel, self.author, self.seq, self.ts, self.kind
+        );
+        for (i, r) in self.refs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(out, "\"{}#{}\"", r.author, r.seq);
+        }
+        out.extend_from_slice(b"],\"body\":");
+        serde_json::to_writer(&mut *out, &self.body).expect("a string serializes");
+        out.push(b'}');
+    }
 }
 
 impl Serialize for Author {
@@ -308,7 +397,7 @@ fn push_refs(out: &mut Vec<u8>, refs: &[EntryId], sep: &str) {
 /// Start of each marker-like line: where backslashes and the marker prefix begin a line. Found by
 /// searching for the prefix (rare in real bodies) rather than walking every line.
 fn markerish_line_starts(body: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    memchr::memmem::find_iter(body, MARKER_PREFIX).filter_map(move |pos| {
+    MARKER_FINDER.find_iter(body).filter_map(move |pos| {
         let slashes = body[..pos]
             .iter()
             .rev()
@@ -346,8 +435,12 @@ pub fn unescape_body(escaped: &[u8]) -> Vec<u8> {
 
 /// True when no body line needs escaping (the common case, so readers can skip the copy).
 pub fn needs_unescape(escaped: &[u8]) -> bool {
-    memchr::memmem::find(escaped, MARKER_PREFIX).is_some()
+    MARKER_FINDER.find(escaped).is_some()
 }
+
+/// Built once: building a substring searcher costs more than searching a short body.
+static MARKER_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER_PREFIX));
 
 #[cfg(test)]
 mod tests {
@@ -376,6 +469,27 @@ mod tests {
             "2026-05-04T17:15:04.123Z"
         );
         assert!(Timestamp::parse_exact("2026-05-04T17:15:04Z").is_none());
+    }
+
+    #[test]
+    fn timestamp_formatting_matches_chrono() {
+        use chrono::SecondsFormat;
+        for ms in [
+            0i64,
+            1,
+            999,
+            1_000,
+            1_777_911_304_123,
+            253_402_300_799_999,
+            86_399_999,
+        ] {
+            let t = DateTime::from_timestamp_millis(ms).unwrap();
+            assert_eq!(
+                Timestamp::from_datetime(t).to_string(),
+                t.to_rfc3339_opts(SecondsFormat::Millis, true)
+            );
+            assert_eq!(Timestamp::from_datetime(t).datetime(), t);
+        }
     }
 
     #[test]

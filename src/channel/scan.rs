@@ -36,6 +36,25 @@ pub struct Scanned {
     pub pos: Pos,
 }
 
+impl Scanned {
+    /// The entry as readers see it, in `channel`.
+    pub fn into_entry(self, channel: String) -> super::Entry {
+        super::Entry {
+            id: EntryId {
+                author: self.author.clone(),
+                seq: self.seq,
+            },
+            channel,
+            author: self.author,
+            seq: self.seq,
+            ts: self.ts,
+            kind: self.kind,
+            refs: self.refs,
+            body: self.body,
+        }
+    }
+}
+
 /// Where a record starts and how long it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
@@ -88,6 +107,8 @@ pub struct Scanner<R> {
     buf: Vec<u8>,
     /// Index in `buf` of the next unconsumed byte.
     start: usize,
+    /// Index in `buf` one past the last byte read.
+    end: usize,
     /// File offset of `buf[start]`.
     offset: u64,
     /// Line number of `buf[start]`.
@@ -105,8 +126,9 @@ impl<R: Read> Scanner<R> {
     pub fn new(src: R, offset: u64, line: u64) -> Self {
         Self {
             src,
-            buf: Vec::with_capacity(CHUNK),
+            buf: Vec::new(),
             start: 0,
+            end: 0,
             offset,
             line,
             eof: false,
@@ -124,23 +146,23 @@ impl<R: Read> Scanner<R> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 && self.start * 2 >= self.buf.len() {
-            self.buf.drain(..self.start);
+        if self.start > 0 && self.start * 2 >= self.end {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let old = self.buf.len();
-        self.buf.resize(old + CHUNK, 0);
+        // Grow (zeroing only new memory) when less than a chunk is free.
+        if self.buf.len() < self.end + CHUNK {
+            self.buf.resize(self.end + CHUNK, 0);
+        }
         let n = loop {
-            match self.src.read(&mut self.buf[old..]) {
+            match self.src.read(&mut self.buf[self.end..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(old);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(old + n);
+        self.end += n;
         if n == 0 {
             self.eof = true;
         }
@@ -150,7 +172,7 @@ impl<R: Read> Scanner<R> {
     /// The next record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> io::Result<Option<Record>> {
         loop {
-            let avail = &self.buf[self.start..];
+            let avail = &self.buf[self.start..self.end];
             if avail.is_empty() && self.eof {
                 return Ok(None);
             }
@@ -178,9 +200,26 @@ impl<R: Read> Iterator for Scanner<R> {
 /// The position of the next line that starts a marker, searching from `from` (which must be a
 /// line start or just after one).
 fn next_marker_line(buf: &[u8], from: usize) -> Option<usize> {
-    const NEEDLE: &[u8] = b"\n<!-- warroom:";
+    static NEEDLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n<!-- warroom:"));
     let search_from = from.saturating_sub(1);
-    memchr::memmem::find(&buf[search_from..], NEEDLE).map(|i| search_from + i + 1)
+    NEEDLE
+        .find(&buf[search_from..])
+        .map(|i| search_from + i + 1)
+}
+
+/// At the end of the input the rest is a tail; otherwise more bytes are needed.
+fn rest_is_tail(buf: &[u8], eof: bool, pos: &impl Fn(usize) -> Pos) -> Step {
+    if eof {
+        Step::Done(
+            Record::Tail {
+                pos: pos(buf.len()),
+            },
+            buf.len(),
+        )
+    } else {
+        Step::NeedMore
+    }
 }
 
 /// One record from the front of `buf`, or a request for more bytes.
@@ -191,16 +230,7 @@ fn step(buf: &[u8], offset: u64, line: u64, eof: bool) -> Step {
         len: len as u64,
     };
     let Some(nl) = memchr::memchr(b'\n', buf) else {
-        return if eof {
-            Step::Done(
-                Record::Tail {
-                    pos: pos(buf.len()),
-                },
-                buf.len(),
-            )
-        } else {
-            Step::NeedMore
-        };
+        return rest_is_tail(buf, eof, &pos);
     };
     let first = &buf[..=nl];
     if first.starts_with(BEGIN_PREFIX)
@@ -305,8 +335,12 @@ fn parse_end(line: &[u8], want: (&Author, u64)) -> Option<(Sum, Sum)> {
     for (k, v) in attrs(inner) {
         match k {
             b"id" => {
-                let id = EntryId::parse(std::str::from_utf8(v).ok()?).ok()?;
-                id_ok = &id.author == want.0 && id.seq == want.1;
+                // Compared as bytes: the end marker must name the begin marker's id exactly.
+                let (author, seq) = v.split_at(memchr::memchr(b'#', v)?);
+                let digits = &seq[1..];
+                id_ok = author == want.0.as_str().as_bytes()
+                    && digits.first().is_some_and(|&d| d != b'0')
+                    && std::str::from_utf8(digits).ok()?.parse::<u64>().ok() == Some(want.1);
             }
             b"prev" => prev = Sum::parse(v),
             b"sum" => sum = Sum::parse(v),
@@ -338,16 +372,7 @@ fn entry(buf: &[u8], after_begin: usize, h: Begin, eof: bool, pos: impl Fn(usize
         };
     };
     let Some(end_nl) = memchr::memchr(b'\n', &buf[m..]).map(|i| m + i) else {
-        return if eof {
-            Step::Done(
-                Record::Tail {
-                    pos: pos(buf.len()),
-                },
-                buf.len(),
-            )
-        } else {
-            Step::NeedMore
-        };
+        return rest_is_tail(buf, eof, &pos);
     };
     let torn = Record::Garbage {
         pos: pos(m),
@@ -585,6 +610,30 @@ mod tests {
             proptest::prop_assert!(e.sum_ok);
             let Record::Entry(e) = &recs[1] else { panic!("{recs:?}") };
             proptest::prop_assert_eq!(&e.body, &next);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_json_equals_serde_json(body in body_strategy(), seq in 1u64..u64::MAX, refs in 0usize..3) {
+            use crate::channel::entry::{Entry, EntryId};
+            let author = Author::new("data-plane").unwrap();
+            let refs = (1..=refs as u64)
+                .map(|s| EntryId { author: Author::new("pipeline").unwrap(), seq: s })
+                .collect();
+            let e = Entry {
+                id: EntryId { author: author.clone(), seq },
+                channel: "2026-05-04--litellm-canary".into(),
+                author,
+                seq,
+                ts: Timestamp::now(),
+                kind: Kind::Alert,
+                refs,
+                body,
+            };
+            let mut fast = Vec::new();
+            e.write_json(&mut fast);
+            proptest::prop_assert_eq!(fast, serde_json::to_vec(&e).unwrap());
         }
     }
 

@@ -45,17 +45,7 @@ pub struct Sealed {
 
 /// The seal marker with its reason, if the channel is sealed.
 pub fn read_record(channel: &Channel) -> Result<Option<SealRecord>, Error> {
-    let path = marker_path(channel);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Corrupt {
-                path,
-                detail: format!("seal marker is not valid JSON ({e}); restore it from git"),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", &path)(e)),
-    }
+    super::store::read_marker(&marker_path(channel))
 }
 
 fn marker_path(channel: &Channel) -> PathBuf {
@@ -84,19 +74,32 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
             by: seal.by,
         });
     }
+    channel.check_draft(draft, &PostOptions::default())?;
     wait_past_last_entry(&files, &held[1..])?;
-    let entry = channel.post(&operator, draft, &PostOptions::default())?;
-    let record = SealRecord {
-        seal: Seal {
-            at: entry.ts,
-            by: operator.to_string(),
-            entry: Some(entry.id.to_string()),
-        },
-        reason,
-    };
-    let mut json = serde_json::to_vec_pretty(&record).expect("a seal record serializes");
-    json.push(b'\n');
-    write_atomic(&marker_path(channel), &json)?;
+    let mut record = None;
+    // The marker is written, and every author file made read-only, while the operator file's
+    // lock is still held: no post can land between the seal entry and the marker.
+    let entry = channel
+        .writer(&operator, true)?
+        .append_then(draft, |entry| {
+            let r = SealRecord {
+                seal: Seal {
+                    at: entry.ts,
+                    by: operator.to_string(),
+                    entry: Some(entry.id.to_string()),
+                },
+                reason,
+            };
+            let mut json = serde_json::to_vec_pretty(&r).expect("a seal record serializes");
+            json.push(b'\n');
+            write_atomic(&marker_path(channel), &json)?;
+            for (_, path) in channel.author_files()? {
+                make_read_only(&path)?;
+            }
+            record = Some(r);
+            Ok(())
+        })?;
+    let record = record.expect("the seal record is written with the entry");
     drop(held);
 
     let mut late = Vec::new();
@@ -149,6 +152,16 @@ fn wait_past_last_entry(files: &[(Author, PathBuf)], held: &[File]) -> Result<()
     Ok(())
 }
 
+/// Clears the write bits of a sealed author file: writers see it in the fstat they make under
+/// the lock anyway, so the seal costs a running writer nothing until it matters.
+fn make_read_only(path: &PathBuf) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(Error::io("cannot stat", path))?;
+    let mut perms = meta.permissions();
+    perms.set_mode(perms.mode() & !0o222);
+    std::fs::set_permissions(path, perms).map_err(Error::io("cannot make read-only", path))
+}
+
 /// Opens `path` and takes its exclusive lock (creating it only when `create`: author files
 /// are never created here, so a role that never posted leaves no empty file behind).
 fn lock_file(path: &PathBuf, create: bool) -> Result<File, Error> {
@@ -197,13 +210,14 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let ch = channel(tmp.path());
         let pipeline = Author::new("pipeline").unwrap();
-        ch.post(
-            &pipeline,
-            &draft(Kind::Observation, "x"),
-            &PostOptions::default(),
-        )
-        .unwrap();
+        // A long-lived writer (an observer) opened before the seal.
+        let mut running = ch.writer(&pipeline, false).unwrap();
+        running.append(&draft(Kind::Observation, "x")).unwrap();
         let sealed = seal(&ch, &draft(Kind::Note, "sealed"), Some("done".into())).unwrap();
+        let err = running
+            .append(&draft(Kind::Observation, "late"))
+            .unwrap_err();
+        assert!(matches!(err, Error::Sealed { .. }), "{err}");
         assert_eq!(sealed.entry.id.to_string(), "operator#1");
         assert!(sealed.late.is_empty());
         let rec = read_record(&ch).unwrap().unwrap();

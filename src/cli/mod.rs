@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod archive;
 mod channel;
+mod follow;
 mod read;
+mod relay;
 pub mod rollout;
 pub mod sim;
 
@@ -52,6 +54,11 @@ pub enum Command {
     Catchup(read::CatchupArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     Verify(read::VerifyArgs),
+    /// Serve the live relay: REST, WebSocket feed and the operator's page.
+    Serve(relay::ServeArgs),
+    /// Manage bearer tokens for posting through the relay.
+    #[command(subcommand)]
+    Token(relay::TokenCommand),
     /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
     Rollout(rollout::RolloutArgs),
     /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
@@ -95,6 +102,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Timeline(args) => read::timeline(&root, args),
         Command::Catchup(args) => read::catchup(&root, args),
         Command::Verify(args) => read::verify(&root, args),
+        Command::Serve(args) => relay::serve(&root, args),
+        Command::Token(cmd) => relay::token(&root, cmd),
         Command::Rollout(args) => rollout::run(args),
         Command::Archive(args) => archive::archive(&root, args),
         Command::Sim(args) => sim::run(args),

@@ -9,7 +9,7 @@ use clap::Args;
 use super::channel::ChannelArg;
 use super::{EXIT_FOUND, EXIT_USAGE, Failure};
 use crate::channel::{Author, Kind, Store};
-use crate::timeline::render::{Format, Renderer};
+use crate::timeline::render::{Format, Renderer, render_entry};
 use crate::timeline::{Filter, Merge, Since};
 
 #[derive(Debug, Args)]
@@ -27,6 +27,12 @@ pub struct TimelineArgs {
     pub kinds: Vec<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Keep running and print new entries as they are appended (Ctrl-C stops).
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: read from a relay (`warroom serve` URL) instead of local files.
+    #[arg(long, value_name = "URL", requires = "follow")]
+    pub remote: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -70,20 +76,35 @@ fn build_filter(args: &TimelineArgs) -> anyhow::Result<Filter> {
     Ok(filter)
 }
 
-/// Streams `merge` through a renderer to stdout; returns per-author highest seq written.
-fn render(mut merge: Merge<'_>, format: Format) -> anyhow::Result<BTreeMap<String, u64>> {
+/// Streams the merged, rendered entries to stdout; returns per-author highest seq written.
+fn render(
+    channel: &crate::channel::Channel,
+    filter: Filter,
+    format: Format,
+) -> anyhow::Result<BTreeMap<String, u64>> {
     let stdout = std::io::stdout().lock();
+    let color = use_color();
     let mut r = Renderer::new(
         std::io::BufWriter::with_capacity(256 * 1024, stdout),
         format,
-        use_color(),
+        color,
     );
+    // Reader threads render; this thread merges and writes.
+    let mut merge = Merge::open_map(channel, filter, warn, move |e| {
+        let mut bytes = Vec::with_capacity(256 + e.body.len());
+        render_entry(format, color, &e, &mut bytes);
+        (e.ts, e.author, e.seq, bytes)
+    })?;
     let mut seen = BTreeMap::new();
     r.begin()?;
-    while let Some(e) = merge.next_entry()? {
-        r.entry(&e)?;
-        let s = seen.entry(e.author.to_string()).or_insert(0);
-        *s = e.seq.max(*s);
+    while let Some((ts, author, seq, bytes)) = merge.next_entry()? {
+        r.rendered(ts, &bytes)?;
+        match seen.get_mut(author.as_str()) {
+            Some(s) => *s = seq.max(*s),
+            None => {
+                seen.insert(author.to_string(), seq);
+            }
+        }
     }
     r.finish()?;
     Ok(seen)
@@ -95,10 +116,15 @@ fn warn(p: crate::timeline::Problem) {
 
 pub fn timeline(root: &Path, args: TimelineArgs) -> anyhow::Result<u8> {
     let filter = build_filter(&args)?;
+    let ch = args.channel.channel.as_deref();
+    match (&args.remote, args.follow) {
+        (Some(url), _) => return super::follow::remote(url, ch, filter, args.format),
+        (None, true) => return super::follow::local(root, ch, filter, args.format),
+        (None, false) => {}
+    }
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
-    let merge = Merge::open(&channel, filter, warn)?;
-    render(merge, args.format)?;
+    let channel = store.channel(ch)?;
+    render(&channel, filter, args.format)?;
     Ok(0)
 }
 
@@ -123,8 +149,7 @@ pub fn catchup(root: &Path, args: CatchupArgs) -> anyhow::Result<u8> {
             filter.after.insert(a, *seq);
         }
     }
-    let merge = Merge::open(&channel, filter, warn)?;
-    let seen = render(merge, args.format)?;
+    let seen = render(&channel, filter, args.format)?;
     if seen.is_empty() {
         eprintln!("nothing new for {reader} in {}", channel.name());
     } else {

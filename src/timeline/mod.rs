@@ -103,153 +103,236 @@ impl std::fmt::Display for Problem {
     }
 }
 
-struct Source {
-    author: Author,
-    path: PathBuf,
-    scanner: Scanner<File>,
+/// What a reader thread sends: a batch of items in file order, a problem, or the error that
+/// ended its file.
+enum Msg<T> {
+    Batch(Vec<(Timestamp, u64, T)>),
+    Problem(Problem),
+    Failed(Error),
+}
+
+/// Entries per batch sent from a reader thread: large enough to amortise the channel, small
+/// enough that memory stays O(authors).
+const BATCH: usize = 256;
+/// Batches in flight per reader thread.
+const IN_FLIGHT: usize = 2;
+
+struct Source<T> {
+    rx: std::sync::mpsc::Receiver<Msg<T>>,
+    batch: std::vec::IntoIter<(Timestamp, u64, T)>,
+    done: bool,
 }
 
 /// Streams a channel's entries in timeline order.
-pub struct Merge<'a> {
-    channel: String,
-    sources: Vec<Source>,
-    heap: BinaryHeap<Reverse<(Key, usize)>>,
-    pending: Vec<Option<Entry>>,
-    filter: Filter,
-    since_key: Option<Key>,
+///
+/// Each author file is read, checksum-verified, filtered and mapped (e.g. rendered) by its own
+/// thread, which sends bounded batches; this side only merges. Memory is O(authors × batch).
+pub struct Merge<'a, T = Entry> {
+    sources: Vec<Source<T>>,
+    /// (ts, source, seq): sources are in author order, so this is the timeline order without
+    /// cloning author names.
+    heap: BinaryHeap<Reverse<(Timestamp, usize, u64)>>,
+    pending: Vec<Option<T>>,
     on_problem: Box<dyn FnMut(Problem) + 'a>,
     primed: bool,
 }
 
-impl<'a> Merge<'a> {
+impl<'a> Merge<'a, Entry> {
     /// Opens every author file of `channel` that the filter wants.
     pub fn open(
         channel: &Channel,
         filter: Filter,
         on_problem: impl FnMut(Problem) + 'a,
     ) -> Result<Self, Error> {
+        Merge::open_map(channel, filter, on_problem, |e| e)
+    }
+}
+
+impl<'a, T: Send + 'static> Merge<'a, T> {
+    /// Like [`Merge::open`], with each entry turned into a `T` on its reader thread (so the
+    /// work of rendering is spread across cores).
+    pub fn open_map(
+        channel: &Channel,
+        filter: Filter,
+        on_problem: impl FnMut(Problem) + 'a,
+        map: impl Fn(Entry) -> T + Send + Sync + 'static,
+    ) -> Result<Self, Error> {
+        let since_key = match &filter.since {
+            Some(Since::Entry(id)) => Some(find_key(channel, id)?),
+            _ => None,
+        };
+        let filter = std::sync::Arc::new(filter);
+        let map = std::sync::Arc::new(map);
+        let name: std::sync::Arc<str> = channel.name().to_string().into();
         let mut sources = Vec::new();
         for (author, path) in channel.author_files()? {
             if !filter.wants_author(&author) {
                 continue;
             }
             let file = File::open(&path).map_err(Error::io("cannot open", &path))?;
-            sources.push(Source {
+            let (tx, rx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+            let reader = Reader {
                 author,
                 path,
-                scanner: Scanner::new(file, 0, 1),
+                channel: name.clone(),
+                filter: filter.clone(),
+                since_key: since_key.clone(),
+            };
+            let map = map.clone();
+            std::thread::Builder::new()
+                .name("timeline-reader".into())
+                .spawn(move || reader.run(file, &*map, &tx))
+                .map_err(Error::io("cannot start a reader thread for", channel.dir()))?;
+            sources.push(Source {
+                rx,
+                batch: Vec::new().into_iter(),
+                done: false,
             });
         }
-        let since_key = match &filter.since {
-            Some(Since::Entry(id)) => Some(find_key(channel, id)?),
-            _ => None,
-        };
         let n = sources.len();
         Ok(Self {
-            channel: channel.name().to_string(),
             sources,
             heap: BinaryHeap::with_capacity(n),
-            pending: vec![None; n],
-            filter,
-            since_key,
+            pending: (0..n).map(|_| None).collect(),
             on_problem: Box::new(on_problem),
             primed: false,
         })
     }
 
-    /// Reads the next good entry of source `i` into the heap.
+    /// Moves the next item of source `i` into the heap.
     fn advance(&mut self, i: usize) -> Result<(), Error> {
-        let src = &mut self.sources[i];
         loop {
-            let rec = src
-                .scanner
-                .next_record()
-                .map_err(Error::io("cannot read", &src.path))?;
-            let problem = |line: u64, message: String| Problem {
-                path: src.path.clone(),
-                line,
-                message,
-            };
-            match rec {
-                None => return Ok(()),
-                Some(Record::Entry(e)) => {
-                    if !e.sum_ok {
-                        (self.on_problem)(problem(
-                            e.pos.line,
-                            format!(
-                                "skipped entry {}#{}: it does not match its checksum (run `warroom verify`)",
-                                e.author, e.seq
-                            ),
-                        ));
-                        continue;
-                    }
-                    if e.author != src.author {
-                        (self.on_problem)(problem(
-                            e.pos.line,
-                            format!(
-                                "skipped entry {}#{}: it is not {}'s",
-                                e.author, e.seq, src.author
-                            ),
-                        ));
-                        continue;
-                    }
-                    let entry = Entry {
-                        id: EntryId {
-                            author: e.author.clone(),
-                            seq: e.seq,
-                        },
-                        channel: self.channel.clone(),
-                        author: e.author,
-                        seq: e.seq,
-                        ts: e.ts,
-                        kind: e.kind,
-                        refs: e.refs,
-                        body: e.body,
-                    };
-                    if !self.filter.keeps(&entry, self.since_key.as_ref()) {
-                        continue;
-                    }
-                    self.heap.push(Reverse((Key::of(&entry), i)));
-                    self.pending[i] = Some(entry);
-                    return Ok(());
+            let src = &mut self.sources[i];
+            if let Some((ts, seq, item)) = src.batch.next() {
+                self.heap.push(Reverse((ts, i, seq)));
+                self.pending[i] = Some(item);
+                return Ok(());
+            }
+            if src.done {
+                return Ok(());
+            }
+            match src.rx.recv() {
+                Ok(Msg::Batch(b)) => src.batch = b.into_iter(),
+                Ok(Msg::Problem(p)) => (self.on_problem)(p),
+                Ok(Msg::Failed(e)) => {
+                    src.done = true;
+                    return Err(e);
                 }
-                Some(Record::Repair { .. }) => {}
-                Some(Record::Garbage { pos, why }) => (self.on_problem)(problem(
-                    pos.line,
-                    format!("skipped {} bytes: {why}", pos.len),
-                )),
-                Some(Record::Tail { pos }) => (self.on_problem)(problem(
-                    pos.line,
-                    format!(
-                        "skipped {} bytes at the end: not a complete entry (a write in progress, or a torn write)",
-                        pos.len
-                    ),
-                )),
+                Err(_) => src.done = true,
             }
         }
     }
 
-    /// The next entry in timeline order.
-    pub fn next_entry(&mut self) -> Result<Option<Entry>, Error> {
+    /// The next item in timeline order.
+    pub fn next_entry(&mut self) -> Result<Option<T>, Error> {
         if !self.primed {
             self.primed = true;
             for i in 0..self.sources.len() {
                 self.advance(i)?;
             }
         }
-        let Some(Reverse((_, i))) = self.heap.pop() else {
+        let Some(Reverse((_, i, _))) = self.heap.pop() else {
             return Ok(None);
         };
-        let entry = self.pending[i].take().expect("a heap slot has its entry");
+        let item = self.pending[i].take().expect("a heap slot has its item");
         self.advance(i)?;
-        Ok(Some(entry))
+        Ok(Some(item))
     }
 }
 
-impl Iterator for Merge<'_> {
-    type Item = Result<Entry, Error>;
+impl<T: Send + 'static> Iterator for Merge<'_, T> {
+    type Item = Result<T, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         self.next_entry().transpose()
+    }
+}
+
+/// One author file's reading thread.
+struct Reader {
+    author: Author,
+    path: PathBuf,
+    channel: std::sync::Arc<str>,
+    filter: std::sync::Arc<Filter>,
+    since_key: Option<Key>,
+}
+
+impl Reader {
+    fn run<T>(
+        self,
+        file: File,
+        map: &dyn Fn(Entry) -> T,
+        tx: &std::sync::mpsc::SyncSender<Msg<T>>,
+    ) {
+        let mut scanner = Scanner::new(file, 0, 1);
+        let mut batch = Vec::with_capacity(BATCH);
+        let problem = |line: u64, message: String| {
+            Msg::Problem(Problem {
+                path: self.path.clone(),
+                line,
+                message,
+            })
+        };
+        loop {
+            let rec = match scanner.next_record() {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Msg::Failed(Error::io("cannot read", &self.path)(e)));
+                    return;
+                }
+            };
+            let msg = match rec {
+                None => break,
+                Some(Record::Entry(e)) if !e.sum_ok => problem(
+                    e.pos.line,
+                    format!(
+                        "skipped entry {}#{}: it does not match its checksum (run `warroom verify`)",
+                        e.author, e.seq
+                    ),
+                ),
+                Some(Record::Entry(e)) if e.author != self.author => problem(
+                    e.pos.line,
+                    format!(
+                        "skipped entry {}#{}: it is not {}'s",
+                        e.author, e.seq, self.author
+                    ),
+                ),
+                Some(Record::Entry(e)) => {
+                    let entry = e.into_entry(self.channel.to_string());
+                    if self.filter.keeps(&entry, self.since_key.as_ref()) {
+                        let (ts, seq) = (entry.ts, entry.seq);
+                        batch.push((ts, seq, map(entry)));
+                        if batch.len() == BATCH
+                            && tx
+                                .send(Msg::Batch(std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(BATCH),
+                                )))
+                                .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    continue;
+                }
+                Some(Record::Repair { .. }) => continue,
+                Some(Record::Garbage { pos, why }) => {
+                    problem(pos.line, format!("skipped {} bytes: {why}", pos.len))
+                }
+                Some(Record::Tail { pos }) => problem(
+                    pos.line,
+                    format!(
+                        "skipped {} bytes at the end: not a complete entry (a write in progress, or a torn write)",
+                        pos.len
+                    ),
+                ),
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.send(Msg::Batch(batch));
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use crate::channel::{Entry, Kind};
+use crate::channel::{Entry, Kind, Timestamp};
 
 /// Output format of reading commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -61,21 +61,44 @@ impl<W: Write> Renderer<W> {
     }
 
     pub fn entry(&mut self, e: &Entry) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(256 + e.body.len());
+        render_entry(self.format, self.color, e, &mut buf);
+        self.rendered(e.ts, &buf)
+    }
+
+    /// Writes an entry already rendered by [`render_entry`] (with this renderer's format and
+    /// colour), adding what depends on its place in the output.
+    pub fn rendered(&mut self, ts: Timestamp, bytes: &[u8]) -> io::Result<()> {
         match self.format {
-            Format::Ndjson => {
-                serde_json::to_writer(&mut self.out, e)?;
-                self.out.write_all(b"\n")?;
+            Format::Json => self
+                .out
+                .write_all(if self.count == 0 { b"\n" } else { b",\n" })?,
+            Format::Text => {
+                let date = ts.datetime().date_naive();
+                if self.last_date != Some(date) {
+                    self.last_date = Some(date);
+                    let line = format!("── {} ──", date.format("%Y-%m-%d"));
+                    if self.color {
+                        writeln!(self.out, "\x1b[2m{line}\x1b[0m")?;
+                    } else {
+                        writeln!(self.out, "{line}")?;
+                    }
+                }
             }
-            Format::Json => {
-                self.out
-                    .write_all(if self.count == 0 { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut self.out, e)?;
-            }
-            Format::Md => self.markdown(e)?,
-            Format::Text => self.text(e)?,
+            Format::Md | Format::Ndjson => {}
         }
+        self.out.write_all(bytes)?;
         self.count += 1;
         Ok(())
+    }
+
+    /// Whether this renderer colours its text.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
     }
 
     /// Writes what closes the output and flushes.
@@ -91,81 +114,89 @@ impl<W: Write> Renderer<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
 
-    fn refs(e: &Entry) -> String {
-        e.refs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+fn refs(e: &Entry) -> String {
+    e.refs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
-    fn markdown(&mut self, e: &Entry) -> io::Result<()> {
-        let t = e.ts.datetime();
-        write!(
-            self.out,
-            "### {} · {} · {}",
-            t.format("%Y-%m-%d %H:%M:%S%.3fZ"),
-            e.id,
-            e.kind
-        )?;
-        if !e.refs.is_empty() {
-            write!(self.out, " · re {}", Self::refs(e))?;
+/// Renders the part of one entry that does not depend on its neighbours (no JSON separator,
+/// no date header), so reader threads can do it in parallel.
+pub fn render_entry(format: Format, color: bool, e: &Entry, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = match format {
+        Format::Ndjson => {
+            e.write_json(out);
+            out.write_all(b"\n")
         }
-        writeln!(self.out, "\n\n{}\n", e.body.trim_end())
-    }
-
-    fn text(&mut self, e: &Entry) -> io::Result<()> {
-        let t = e.ts.datetime();
-        let date = t.date_naive();
-        if self.last_date != Some(date) {
-            self.last_date = Some(date);
-            let line = format!("── {} ──", date.format("%Y-%m-%d"));
-            if self.color {
-                writeln!(self.out, "\x1b[2m{line}\x1b[0m")?;
-            } else {
-                writeln!(self.out, "{line}")?;
-            }
+        Format::Json => {
+            e.write_json(out);
+            Ok(())
         }
-        let time = t.format("%H:%M:%S%.3fZ");
-        let refs = if e.refs.is_empty() {
-            String::new()
-        } else {
-            format!("  re {}", Self::refs(e))
+        Format::Md => markdown(out, e),
+        Format::Text => text(out, e, color && format == Format::Text),
+    };
+}
+
+fn markdown(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {
+    let t = e.ts.datetime();
+    write!(
+        out,
+        "### {} · {} · {}",
+        t.format("%Y-%m-%d %H:%M:%S%.3fZ"),
+        e.id,
+        e.kind
+    )?;
+    if !e.refs.is_empty() {
+        write!(out, " · re {}", refs(e))?;
+    }
+    writeln!(out, "\n\n{}\n", e.body.trim_end())
+}
+
+fn text(out: &mut Vec<u8>, e: &Entry, color: bool) -> io::Result<()> {
+    let ts = e.ts.as_str();
+    let time = &ts[11..];
+    let refs = if e.refs.is_empty() {
+        String::new()
+    } else {
+        format!("  re {}", refs(e))
+    };
+    if color {
+        let c = author_color(e.author.as_str());
+        let kind = match e.kind {
+            Kind::Alert => "\x1b[1;97;41m ALERT \x1b[0m".to_owned(),
+            Kind::Decision => "\x1b[1;30;43m decision \x1b[0m".to_owned(),
+            k => format!("\x1b[2m{k}\x1b[0m"),
         };
-        if self.color {
-            let c = author_color(e.author.as_str());
-            let kind = match e.kind {
-                Kind::Alert => "\x1b[1;97;41m ALERT \x1b[0m".to_owned(),
-                Kind::Decision => "\x1b[1;30;43m decision \x1b[0m".to_owned(),
-                k => format!("\x1b[2m{k}\x1b[0m"),
-            };
-            writeln!(
-                self.out,
-                "\x1b[2m{time}\x1b[0m  \x1b[1;38;5;{c}m{}\x1b[0m  {kind}\x1b[2m{refs}\x1b[0m",
-                e.id
-            )?;
-        } else {
-            let kind = match e.kind {
-                Kind::Alert => "ALERT",
-                k => k.as_str(),
-            };
-            writeln!(self.out, "{time}  {}  {kind}{refs}", e.id)?;
-        }
-        for line in e.body.trim_end().lines() {
-            // Bodies are untrusted: control characters (escape sequences) never reach a terminal.
-            let line: String = line
-                .chars()
-                .map(|c| {
-                    if c.is_control() && c != '\t' {
-                        '\u{fffd}'
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            writeln!(self.out, "    {line}")?;
-        }
-        writeln!(self.out)
+        writeln!(
+            out,
+            "\x1b[2m{time}\x1b[0m  \x1b[1;38;5;{c}m{}\x1b[0m  {kind}\x1b[2m{refs}\x1b[0m",
+            e.id
+        )?;
+    } else {
+        let kind = match e.kind {
+            Kind::Alert => "ALERT",
+            k => k.as_str(),
+        };
+        writeln!(out, "{time}  {}  {kind}{refs}", e.id)?;
     }
+    for line in e.body.trim_end().lines() {
+        // Bodies are untrusted: control characters (escape sequences) never reach a terminal.
+        let line: String = line
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        writeln!(out, "    {line}")?;
+    }
+    writeln!(out)
 }

@@ -1,0 +1,351 @@
+//! The HTTP routes of the relay and their guards.
+//!
+//! Every request passes the `Host` allowlist (a browser on a rebinding DNS name is refused).
+//! WebSocket upgrades and posts with a foreign `Origin` are refused. Channel names in URLs are
+//! validated before they touch the disk (`..` and friends are a 400). Handlers only parse,
+//! check and hand over: file I/O runs on blocking threads, the live feed in [`super::live`].
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Relay;
+use super::live::{Cursor, session};
+use crate::channel::store::PostOptions;
+use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, Kind};
+use crate::timeline::{Filter, Merge, Since};
+
+/// An HTTP error with a JSON body `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, Json(json!({ "error": self.message }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Store errors as HTTP statuses: bad input 400, not allowed 403, missing 404, I/O 500.
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::Sealed { .. } | Error::NotOnRoster { .. } => StatusCode::FORBIDDEN,
+            Error::UnknownChannel { .. } | Error::NoChannel { .. } => StatusCode::NOT_FOUND,
+            Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnknownRef { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            e if e.exit_code() == 2 => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!("{e:#}");
+        }
+        ApiError::new(status, e.to_string())
+    }
+}
+
+impl From<super::token::TokenError> for ApiError {
+    fn from(e: super::token::TokenError) -> Self {
+        tracing::error!("{e:#}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot read the token file",
+        )
+    }
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "task failed",
+        ))
+    })
+}
+
+pub fn router(relay: Relay) -> Router {
+    let body_limit = relay.config().max_body * 2 + 4096;
+    Router::new()
+        .route("/", get(page))
+        .route("/api/channels", get(channels))
+        .route("/api/channels/{ch}/entries", get(entries).post(post_entry))
+        .route("/api/channels/{ch}/live", get(live))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(relay.clone(), check_host))
+        .with_state(relay)
+}
+
+/// Refuses a `Host` not on the allowlist (DNS rebinding).
+async fn check_host(State(relay): State<Relay>, req: Request<Body>, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    match host {
+        Some(h) if relay.host_allowed(h) => next.run(req).await,
+        Some(h) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("host {h:?} is not allowed; start the relay with --allow-host {h}"),
+        )
+        .into_response(),
+        None => ApiError::new(StatusCode::BAD_REQUEST, "missing Host header").into_response(),
+    }
+}
+
+/// An `Origin` header, when present, must be this relay's own page.
+fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(()); // not a browser: command-line clients send none
+    };
+    let ok = origin
+        .to_str()
+        .ok()
+        .and_then(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+        })
+        .is_some_and(|host| relay.host_allowed(host));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused: open the relay's own page",
+        ))
+    }
+}
+
+/// A channel named in a URL: a full, valid name, existing under the root.
+fn channel(relay: &Relay, name: &str) -> Result<Channel, ApiError> {
+    ChannelName::parse(name).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid channel name: use YYYY-MM-DD--theme as listed by /api/channels",
+        )
+    })?;
+    Ok(relay.store().channel(Some(name))?)
+}
+
+async fn page(State(relay): State<Relay>) -> Result<Response, ApiError> {
+    let root = relay.store().root().to_owned();
+    // A fresh nonce per page: only the page's own inline script and style run, never markup
+    // that slipped into an entry body.
+    let nonce = {
+        use rand::RngCore;
+        let mut raw = [0u8; 16];
+        rand::rng().fill_bytes(&mut raw);
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    );
+    let html = blocking(move || {
+        crate::templates::render(&root, "page.html", minijinja::context! { nonce }).map_err(|e| {
+            tracing::error!("{e:#}");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        })
+    })
+    .await?;
+    let mut resp = Html(html).into_response();
+    // The page runs only its own inline code and talks only to this relay.
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    Ok(resp)
+}
+
+async fn channels(State(relay): State<Relay>) -> Result<Response, ApiError> {
+    let store = relay.store().clone();
+    let infos = blocking(move || {
+        let mut out = Vec::new();
+        for c in store.channels()? {
+            out.push(c.info()?);
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(Json(infos).into_response())
+}
+
+#[derive(Deserialize)]
+struct EntriesQuery {
+    since: Option<String>,
+}
+
+async fn entries(
+    State(relay): State<Relay>,
+    Path(ch): Path<String>,
+    Query(q): Query<EntriesQuery>,
+) -> Result<Response, ApiError> {
+    let channel = channel(&relay, &ch)?;
+    let since = q
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(Since::parse)
+        .transpose()
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+    let list = blocking(move || {
+        let filter = Filter {
+            since,
+            ..Filter::default()
+        };
+        let merge = Merge::open(&channel, filter, |_| {})?;
+        Ok(merge.collect::<Result<Vec<_>, _>>()?)
+    })
+    .await?;
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostBody {
+    #[serde(default)]
+    kind: Option<String>,
+    body: String,
+    #[serde(default)]
+    refs: Vec<String>,
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+async fn post_entry(
+    State(relay): State<Relay>,
+    Path(ch): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    check_origin(&relay, &headers)?;
+    let channel = channel(&relay, &ch)?;
+    let Some(token) = bearer(&headers) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "posting needs a token: create one with `warroom token add --role ROLE --channel CH` and send `Authorization: Bearer TOKEN`",
+        ));
+    };
+    let tokens = relay.tokens().clone();
+    let token = token.to_owned();
+    // Read fresh on every request: a revoked token stops working at once.
+    let record = blocking(move || Ok(tokens.check(&token)?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or revoked token: see `warroom token ls`",
+            )
+        })?;
+    if record.channel != channel.name().to_string() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token is for channel {}, not {}",
+                record.channel,
+                channel.name()
+            ),
+        ));
+    }
+    let req: PostBody = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("body must be JSON {{\"kind\",\"body\",\"refs\"}}: {e}"),
+        )
+    })?;
+    let kind = match req.kind.as_deref() {
+        None | Some("") => Kind::Observation,
+        Some(k) => k.parse::<Kind>()?,
+    };
+    let refs = req
+        .refs
+        .iter()
+        .map(|r| EntryId::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let draft = Draft {
+        kind,
+        refs,
+        body: req.body,
+    };
+    let opts = PostOptions {
+        max_body: relay.config().max_body,
+        sync: true,
+    };
+    let author: Author = record.role;
+    let entry = blocking(move || Ok(channel.post(&author, &draft, &opts)?)).await?;
+    Ok((StatusCode::CREATED, Json(entry)).into_response())
+}
+
+#[derive(Deserialize)]
+struct LiveQuery {
+    cursor: Option<String>,
+}
+
+async fn live(
+    State(relay): State<Relay>,
+    Path(ch): Path<String>,
+    Query(q): Query<LiveQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_origin(&relay, &headers)?;
+    let channel = channel(&relay, &ch)?;
+    let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+    let cfg = relay.config().clone();
+    let tasks = relay.tasks().clone();
+    Ok(ws
+        // Clients send only small control messages: a small read buffer keeps a thousand
+        // idle connections cheap (the default is 128 KiB each).
+        .read_buffer_size(4096)
+        .max_message_size(cfg.max_ws_message)
+        .max_frame_size(cfg.max_ws_message)
+        .write_buffer_size(0)
+        .max_write_buffer_size(cfg.write_buffer)
+        .on_upgrade(move |socket| {
+            tasks.track_future(async move {
+                let (sink, stream) = socket.split();
+                let end = session(sink, stream, relay, channel, cursor).await;
+                tracing::debug!("live client ended: {end:?}");
+            })
+        }))
+}

@@ -1,0 +1,449 @@
+//! The live feed of one WebSocket client: replay after its cursor, `ready`, then live entries.
+//!
+//! The order of operations is the whole point: the session subscribes to the relay's broadcast
+//! *before* it replays the files, so nothing appended in between is missed, and it drops every
+//! entry whose seq is not above the client's cursor for that author, so nothing is sent twice.
+//! When the broadcast has moved on without this client (it lagged), the session re-reads the
+//! files from the client's cursor: a slow client gets slower, never misses an entry.
+//!
+//! [`session`] is generic over `Sink`/`Stream` of messages so it can be driven by channels in
+//! a unit test and by a real socket in the server. It does not parse HTTP or check tokens.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures::{Sink, SinkExt, Stream, StreamExt};
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{Instant, MissedTickBehavior, timeout};
+
+use super::{Live, Relay};
+use crate::channel::{Author, Channel, Entry};
+use crate::timeline::{Filter, Merge};
+
+/// Close code sent when a client stops answering pings (application range).
+pub const CLOSE_SILENT: u16 = 4000;
+/// Close code sent when a client does not take its messages in time; it resumes by cursor.
+pub const CLOSE_SLOW: u16 = 4001;
+/// Close code sent on shutdown ("going away").
+pub const CLOSE_SHUTDOWN: u16 = 1001;
+/// Close code sent for a message over the size limit.
+pub const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Per author, the highest seq a client has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub BTreeMap<Author, u64>);
+
+impl Cursor {
+    /// Parses `pipeline:12,traffic:40` (empty: from the beginning).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let mut map = BTreeMap::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let bad =
+                || format!("bad cursor part {part:?}: a cursor looks like pipeline:12,traffic:40");
+            let (a, seq) = part.split_once(':').ok_or_else(bad)?;
+            let author = Author::new(a).map_err(|_| bad())?;
+            let seq: u64 = seq.parse().map_err(|_| bad())?;
+            map.insert(author, seq);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn get(&self, author: &Author) -> u64 {
+        self.0.get(author).copied().unwrap_or(0)
+    }
+
+    fn set(&mut self, author: &Author, seq: u64) {
+        let s = self.0.entry(author.clone()).or_insert(0);
+        *s = (*s).max(seq);
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (a, s)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{a}:{s}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The JSON of an `entry` message: the entry and its body as sanitized HTML.
+#[derive(Serialize)]
+struct EntryMessage<'a> {
+    r#type: &'static str,
+    entry: &'a Entry,
+    html: String,
+}
+
+/// Serializes an entry as a live-feed message.
+pub fn entry_message(entry: &Entry) -> Utf8Bytes {
+    let msg = EntryMessage {
+        r#type: "entry",
+        entry,
+        html: super::markdown::to_html(&entry.body),
+    };
+    serde_json::to_string(&msg)
+        .unwrap_or_else(|_| {
+            r#"{"type":"alert","alert":{"message":"an entry could not be encoded"}}"#.to_owned()
+        })
+        .into()
+}
+
+fn ready_message(cursor: &Cursor) -> Message {
+    Message::Text(
+        serde_json::json!({"type": "ready", "cursor": cursor.to_string()})
+            .to_string()
+            .into(),
+    )
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+/// Why a session ended (for the log).
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    ClientClosed,
+    Silent,
+    Slow,
+    TooBig,
+    Shutdown,
+    SendFailed,
+    Store(String),
+}
+
+/// Sends one message, giving up after the write timeout.
+async fn send<S>(sink: &mut S, msg: Message, limit: Duration) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    match timeout(limit, sink.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::SendFailed),
+        Err(_) => Err(End::Slow),
+    }
+}
+
+/// Sends every entry of `channel` after `cursor` (timeline order) and advances the cursor.
+/// The files are read on a blocking thread; a small queue keeps memory bounded however much
+/// there is to replay.
+async fn replay<S>(
+    sink: &mut S,
+    relay: &Relay,
+    channel: &Channel,
+    cursor: &mut Cursor,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    let (tx, mut rx) = mpsc::channel::<Result<(Author, u64, Utf8Bytes), String>>(64);
+    let channel = channel.clone();
+    let after = cursor.0.clone();
+    tokio::task::spawn_blocking(move || {
+        let filter = Filter {
+            after,
+            ..Filter::default()
+        };
+        // Problems in the files reach clients as alerts from the follower, once.
+        let merge = match Merge::open(&channel, filter, |_| {}) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e.to_string()));
+                return;
+            }
+        };
+        for item in merge {
+            let msg = item
+                .map(|e| (e.author.clone(), e.seq, entry_message(&e)))
+                .map_err(|e| e.to_string());
+            if tx.blocking_send(msg).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    let limit = relay.config().write_timeout;
+    while let Some(item) = rx.recv().await {
+        let (author, seq, text) = item.map_err(End::Store)?;
+        if seq <= cursor.get(&author) {
+            continue;
+        }
+        send(sink, Message::Text(text), limit).await?;
+        cursor.set(&author, seq);
+    }
+    Ok(())
+}
+
+/// Runs one client's feed until it closes, falls silent, is too slow, or the relay shuts down.
+pub async fn session<S, R, E>(
+    mut sink: S,
+    mut incoming: R,
+    relay: Relay,
+    channel: Channel,
+    mut cursor: Cursor,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let end = run(&mut sink, &mut incoming, &relay, &channel, &mut cursor).await;
+    let frame = match &end {
+        End::Silent => Some(close(
+            CLOSE_SILENT,
+            "no pong for 60 s; reconnect with your cursor",
+        )),
+        End::Slow => Some(close(CLOSE_SLOW, "too slow; reconnect with your cursor")),
+        End::TooBig => Some(close(CLOSE_TOO_BIG, "message too big")),
+        End::Shutdown => Some(close(CLOSE_SHUTDOWN, "relay shutting down")),
+        End::Store(_) => Some(close(1011, "cannot read the channel")),
+        End::ClientClosed | End::SendFailed => None,
+    };
+    if let Some(f) = frame {
+        let _ = timeout(Duration::from_secs(1), sink.send(f)).await;
+    }
+    let _ = timeout(Duration::from_secs(1), sink.close()).await;
+    end
+}
+
+async fn run<S, R, E>(
+    sink: &mut S,
+    incoming: &mut R,
+    relay: &Relay,
+    channel: &Channel,
+    cursor: &mut Cursor,
+) -> End
+where
+    S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
+{
+    let cfg = relay.config().clone();
+    let name = channel.name().to_string();
+    // Subscribe first: whatever is appended while we replay is waiting in `rx`.
+    let mut rx = relay.subscribe();
+    if let Err(end) = replay(sink, relay, channel, cursor).await {
+        return end;
+    }
+    if let Err(end) = send(sink, ready_message(cursor), cfg.write_timeout).await {
+        return end;
+    }
+    let cancel = relay.cancel_token();
+    let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_every, cfg.ping_every);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut heard = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return End::Shutdown,
+            live = rx.recv() => {
+                let result = match live {
+                    Ok(live) => deliver(sink, relay, channel, &name, cursor, &live).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let r = replay(sink, relay, channel, cursor).await;
+                        // Progress on the socket is a sign of life.
+                        heard = Instant::now();
+                        r
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return End::Shutdown,
+                };
+                if let Err(end) = result {
+                    return end;
+                }
+            }
+            msg = incoming.next() => match msg {
+                None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
+                // The transport refuses over-long messages (and other protocol errors).
+                Some(Err(_)) => return End::TooBig,
+                Some(Ok(_)) => heard = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if heard.elapsed() >= cfg.silence {
+                    return End::Silent;
+                }
+                if let Err(end) = send(sink, Message::Ping(Default::default()), cfg.write_timeout).await {
+                    return end;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one broadcast item if it is for this channel and new to this client.
+async fn deliver<S>(
+    sink: &mut S,
+    relay: &Relay,
+    channel: &Channel,
+    name: &str,
+    cursor: &mut Cursor,
+    live: &Live,
+) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    if live.channel.as_deref().is_some_and(|c| c != name) {
+        return Ok(());
+    }
+    let limit = relay.config().write_timeout;
+    match &live.entry {
+        Some((author, seq)) => {
+            let have = cursor.get(author);
+            if *seq <= have {
+                return Ok(()); // already sent by the replay
+            }
+            if *seq > have + 1 {
+                // A gap: the files have what the broadcast skipped.
+                replay(sink, relay, channel, cursor).await?;
+                if *seq <= cursor.get(author) {
+                    return Ok(());
+                }
+            }
+            send(sink, Message::Text(live.text.clone()), limit).await?;
+            cursor.set(author, *seq);
+            Ok(())
+        }
+        None => send(sink, Message::Text(live.text.clone()), limit).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::store::{PostOptions, Role};
+    use crate::channel::{Draft, Kind, Store, Theme};
+    use futures::channel::mpsc as fmpsc;
+
+    fn post(ch: &Channel, author: &str, body: &str) -> Entry {
+        ch.post(
+            &Author::new(author).unwrap(),
+            &Draft {
+                kind: Kind::Note,
+                refs: vec![],
+                body: body.to_owned(),
+            },
+            &PostOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn kind_of(m: &Message) -> (String, Option<String>) {
+        let Message::Text(t) = m else {
+            return (format!("{m:?}"), None);
+        };
+        let v: serde_json::Value = serde_json::from_str(t).unwrap();
+        (
+            v["type"].as_str().unwrap().to_owned(),
+            v.pointer("/entry/id")
+                .and_then(|i| i.as_str())
+                .map(str::to_owned),
+        )
+    }
+
+    #[tokio::test]
+    async fn replays_after_cursor_then_streams_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("x").unwrap(),
+                vec![Role {
+                    name: Author::new("pipeline").unwrap(),
+                    title: None,
+                    lane: None,
+                }],
+            )
+            .unwrap();
+        for i in 1..=3 {
+            post(&ch, "pipeline", &format!("p{i}"));
+        }
+        let relay = Relay::new(
+            super::super::Config::new(dir.path()),
+            "127.0.0.1:7700".parse().unwrap(),
+        )
+        .unwrap();
+        let (sink, mut out) = fmpsc::unbounded::<Message>();
+        let (client, incoming) = fmpsc::unbounded::<Result<Message, std::convert::Infallible>>();
+        let cursor = Cursor::parse("pipeline:1").unwrap();
+        let task = tokio::spawn(session(sink, incoming, relay.clone(), ch.clone(), cursor));
+        let mut got = Vec::new();
+        while let Some(m) = out.next().await {
+            let k = kind_of(&m);
+            let done = k.0 == "ready";
+            got.push(k);
+            if done {
+                break;
+            }
+        }
+        let ids: Vec<_> = got.iter().filter_map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids, ["pipeline#2", "pipeline#3"]);
+        // A duplicate from the broadcast (#3, already replayed) is dropped; #4 is delivered.
+        let e4 = post(&ch, "pipeline", "p4");
+        let e3 = Entry {
+            seq: 3,
+            id: crate::channel::EntryId::parse("pipeline#3").unwrap(),
+            body: "p3".into(),
+            ..e4.clone()
+        };
+        for e in [&e3, &e4] {
+            relay.publish(Live {
+                channel: Some(e.channel.clone()),
+                entry: Some((e.author.clone(), e.seq)),
+                text: entry_message(e),
+            });
+        }
+        let next = out.next().await.unwrap();
+        assert_eq!(kind_of(&next).1.as_deref(), Some("pipeline#4"));
+        drop(client);
+        assert_eq!(task.await.unwrap(), End::ClientClosed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_every_20_s_and_closes_a_silent_client_after_60_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("quiet").unwrap(),
+                vec![],
+            )
+            .unwrap();
+        let relay = Relay::new(
+            super::super::Config::new(dir.path()),
+            "127.0.0.1:7700".parse().unwrap(),
+        )
+        .unwrap();
+        let (sink, mut out) = fmpsc::unbounded::<Message>();
+        // A client that keeps its connection open and never says anything.
+        let (_client, incoming) = fmpsc::unbounded::<Result<Message, std::convert::Infallible>>();
+        let end = session(sink, incoming, relay, ch, Cursor::default()).await;
+        assert_eq!(end, End::Silent);
+        let mut kinds = Vec::new();
+        while let Ok(m) = out.try_recv() {
+            kinds.push(match m {
+                Message::Text(t) => kind_of(&Message::Text(t)).0,
+                Message::Ping(_) => "ping".into(),
+                Message::Close(Some(f)) => format!("close {}", f.code),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(kinds, ["ready", "ping", "ping", "close 4000"]);
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_junk() {
+        let c = Cursor::parse("traffic:40,pipeline:12").unwrap();
+        assert_eq!(c.to_string(), "pipeline:12,traffic:40");
+        assert_eq!(Cursor::parse("").unwrap(), Cursor::default());
+        for bad in ["x", "x:y", "../a:1", "A:1", "a:-1"] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
