@@ -296,13 +296,20 @@ pub fn workload_ref_leak(
     let deploy = deployments
         .iter()
         .find(|d| d.metadata.name == wref.name && d.metadata.namespace == ro.metadata.namespace)?;
-    // The Rollout's pods copy the Deployment's labels; its own carry the rollouts hash.
+    // The Rollout's pods copy the Deployment's labels; its own carry the rollouts hash. Pods of
+    // other controllers that share the labels (a migration Job's, say) are not the Deployment's:
+    // only ReplicaSet-owned pods (or unowned ones, as in hand-written fixtures) count.
     let deploy_pods = pods
         .iter()
         .filter(|p| {
             p.metadata.namespace == deploy.metadata.namespace
                 && p.metadata.deletion_timestamp.is_none()
                 && !p.metadata.labels.contains_key(POD_TEMPLATE_HASH_LABEL)
+                && (p.metadata.owner_references.is_empty()
+                    || p.metadata
+                        .owner_references
+                        .iter()
+                        .any(|o| o.kind == "ReplicaSet"))
                 && labels_match(&deploy.spec.selector.match_labels, &p.metadata.labels)
         })
         .count();
@@ -1012,6 +1019,10 @@ spec:
             ),
             yaml(
                 "metadata: {name: r1, namespace: prod, labels: {app: web, rollouts-pod-template-hash: new}}\n",
+            ),
+            // A migration Job's pod shares the app label but is not the Deployment's.
+            yaml(
+                "metadata: {name: migrate-1, namespace: prod, labels: {app: web, job-name: migrate}, ownerReferences: [{kind: Job, name: migrate}]}\n",
             ),
         ];
         ro.spec.workload_ref = Some(yaml("{apiVersion: apps/v1, kind: Deployment, name: web}"));
