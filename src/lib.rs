@@ -11,6 +11,8 @@
 //! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
 //!   and commit the record with git.
+//! - [`observe`]: the observer runtime (watch, resync, lost/back, posting) and the three
+//!   observers: pipeline, data plane, traffic.
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
 //! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
 //! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
@@ -19,6 +21,7 @@
 pub mod archive;
 pub mod channel;
 pub mod cli;
+pub mod observe;
 pub mod relay;
 pub mod roles;
 pub mod rollout;

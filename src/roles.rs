@@ -16,6 +16,22 @@ pub struct RoleDef {
     pub lane: String,
     #[serde(default)]
     pub kinds: Vec<String>,
+    /// What `warroom agent ROLE` uses when a flag is not given (observer roles only).
+    #[serde(default)]
+    pub defaults: RoleDefaults,
+}
+
+/// An observer role's `[defaults]` table; every field optional, unknown fields ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RoleDefaults {
+    /// Namespace to watch (else the kubeconfig context's).
+    pub namespace: Option<String>,
+    /// Label selector (data-plane).
+    pub selector: Option<String>,
+    /// Coalescing or tally window, as a duration (`3s`).
+    pub window: Option<String>,
+    /// Request rate (traffic), `10/s`.
+    pub rate: Option<String>,
 }
 
 /// The built-in role files: (name, TOML text).
@@ -55,6 +71,9 @@ mod tests {
         for name in super::builtin() {
             let def = super::definition(name).unwrap();
             assert!(!def.lane.trim().is_empty(), "{name}");
+            if let Some(w) = &def.defaults.window {
+                humantime::parse_duration(w).unwrap();
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent;
 mod archive;
 mod channel;
 mod follow;
@@ -64,6 +65,8 @@ pub enum Command {
     Archive(archive::ArchiveArgs),
     /// Serve a simulated Kubernetes API playing a scenario, until killed.
     Sim(sim::SimArgs),
+    /// Run a built-in observer (pipeline, data-plane, traffic) that posts to a channel.
+    Agent(agent::AgentArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -104,6 +107,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Rollout(args) => rollout::run(args),
         Command::Archive(args) => archive::archive(&root, args),
         Command::Sim(args) => sim::run(args),
+        Command::Agent(args) => agent::run(&root, args),
     }
 }
 
@@ -151,6 +155,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
             .is_some()
         {
             return EXIT_IO;
+        }
+        if let Some(e) = cause.downcast_ref::<crate::observe::ObserveError>() {
+            return e.exit_code();
         }
         if let Some(e) = cause.downcast_ref::<crate::rollout::RolloutError>() {
             return e.exit_code();

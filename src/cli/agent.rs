@@ -1,0 +1,280 @@
+//! `warroom agent pipeline|data-plane|traffic`: run a built-in observer until Ctrl-C/SIGTERM
+//! (or, for traffic, until its bound), posting to a local channel or through a relay.
+//!
+//! Glue only: flags -> validated configs -> [`crate::observe`]. Stdout carries the ids of the
+//! entries posted, one per line; progress and warnings go to stderr.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{EXIT_USAGE, Failure};
+use crate::channel::{Author, Store};
+use crate::observe::{self, Observation, Poster, data_plane, pipeline, traffic};
+use crate::roles;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub role: AgentRole,
+}
+
+#[derive(Debug, Subcommand)]
+#[command(allow_external_subcommands = true)]
+pub enum AgentRole {
+    /// Watch one Argo Rollout: transitions with snapshots, analysis measurements, detector alerts.
+    Pipeline(PipelineArgs),
+    /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
+    DataPlane(DataPlaneArgs),
+    /// Drive bounded synthetic HTTP traffic at a URL and tally it per route and window.
+    Traffic(TrafficArgs),
+    #[command(external_subcommand)]
+    Unknown(Vec<String>),
+}
+
+/// Where entries go.
+#[derive(Debug, Args)]
+pub struct Destination {
+    /// Channel name or theme (default: WARROOM_CHANNEL, else the newest unsealed channel).
+    #[arg(long, env = "WARROOM_CHANNEL")]
+    pub channel: Option<String>,
+    /// Post through this relay (`warroom serve`) instead of the local store; needs --token and
+    /// --channel.
+    #[arg(long, env = "WARROOM_RELAY", requires = "token")]
+    pub relay: Option<String>,
+    /// Bearer token from `warroom token add` for --relay.
+    #[arg(long, env = "WARROOM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Post as this role (default: the observer's own name; must be on the roster).
+    #[arg(long = "as", value_name = "ROLE")]
+    pub author: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub to: Destination,
+    /// The Rollout to watch.
+    #[arg(long)]
+    pub rollout: String,
+    /// Namespace (default: agents/pipeline.toml, else the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// How long observedGeneration may lag generation (cluster time) before the alert.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub spec_threshold: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct DataPlaneArgs {
+    #[command(flatten)]
+    pub to: Destination,
+    /// Namespace (default: agents/data-plane.toml, else the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Label selector for pods, ReplicaSets, Deployments and Jobs (e.g. app=litellm).
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Coalescing window: changes within one window become one entry (wall time).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub window: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    #[command(flatten)]
+    pub to: Destination,
+    /// Base URL of the service (http or https).
+    #[arg(long)]
+    pub url: String,
+    /// A route: `[METHOD] PATH [BODY]`, e.g. `POST /v1/embeddings {"input":"hi"}`; repeat for
+    /// several (requests rotate through them).
+    #[arg(long = "route", value_name = "SPEC", required = true)]
+    pub routes: Vec<String>,
+    /// Requests per second, over all routes (`10/s` or `10`).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Stop after this long (a bound is required: --duration or --count).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this many requests.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Tally window: one entry per window.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub window: Option<Duration>,
+    /// Response header naming the backend that answered (per-backend spread).
+    #[arg(long)]
+    pub backend_header: Option<String>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Alert when a route's failure ratio in a window exceeds this (0–1).
+    #[arg(long, default_value_t = 0.05)]
+    pub failure_threshold: f64,
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// Runs `warroom agent ROLE`.
+pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
+    let role = match &args.role {
+        AgentRole::Pipeline(_) => "pipeline",
+        AgentRole::DataPlane(_) => "data-plane",
+        AgentRole::Traffic(_) => "traffic",
+        AgentRole::Unknown(words) => {
+            let name = words.first().map(String::as_str).unwrap_or("");
+            return Err(usage(format!(
+                "unknown observer role {name:?}: use pipeline, data-plane or traffic (see `warroom agent --help`)"
+            )));
+        }
+    };
+    let defaults = roles::definition(role)
+        .map(|d| d.defaults)
+        .unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match args.role {
+            AgentRole::Pipeline(a) => {
+                let poster = poster(root, &a.to, role)?;
+                let client = observe::connect().await?;
+                let namespace = a
+                    .namespace
+                    .or(defaults.namespace)
+                    .unwrap_or_else(|| client.default_namespace().to_string());
+                let mut config = pipeline::PipelineConfig::new(&a.rollout, &namespace);
+                config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
+                    .map_err(|_| usage("--spec-threshold is too large"))?;
+                drive(poster, |out, cancel| {
+                    pipeline::run(client, config, out, cancel)
+                })
+                .await
+            }
+            AgentRole::DataPlane(a) => {
+                let poster = poster(root, &a.to, role)?;
+                let client = observe::connect().await?;
+                let namespace = a
+                    .namespace
+                    .or(defaults.namespace)
+                    .unwrap_or_else(|| client.default_namespace().to_string());
+                let window = match (a.window, defaults.window.as_deref()) {
+                    (Some(w), _) => w,
+                    (None, Some(w)) => humantime::parse_duration(w)
+                        .map_err(|e| usage(format!("agents/data-plane.toml: window {w:?}: {e}")))?,
+                    (None, None) => Duration::from_secs(3),
+                };
+                let config = data_plane::DataPlaneConfig {
+                    namespace,
+                    selector: a.selector.or(defaults.selector),
+                    window,
+                };
+                drive(poster, |out, cancel| {
+                    data_plane::run(client, config, out, cancel)
+                })
+                .await
+            }
+            AgentRole::Traffic(a) => {
+                let config = traffic_config(&a, &defaults)?;
+                for w in config.warnings() {
+                    eprintln!("warning: {w}");
+                }
+                let poster = poster(root, &a.to, role)?;
+                drive(poster, |out, cancel| traffic::run(config, out, cancel)).await
+            }
+            AgentRole::Unknown(_) => Ok(EXIT_USAGE),
+        }
+    })
+}
+
+fn traffic_config(
+    a: &TrafficArgs,
+    defaults: &roles::RoleDefaults,
+) -> anyhow::Result<traffic::TrafficConfig> {
+    let routes = a
+        .routes
+        .iter()
+        .map(|r| traffic::Route::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rate = match a.rate.as_deref().or(defaults.rate.as_deref()) {
+        Some(r) => traffic::parse_rate(r)?,
+        None => 10.0,
+    };
+    let window = match (a.window, defaults.window.as_deref()) {
+        (Some(w), _) => w,
+        (None, Some(w)) => humantime::parse_duration(w)
+            .map_err(|e| usage(format!("agents/traffic.toml: window {w:?}: {e}")))?,
+        (None, None) => Duration::from_secs(10),
+    };
+    let bound = match (a.duration, a.count) {
+        (Some(d), None) => traffic::Bound::Duration(d),
+        (None, Some(n)) => traffic::Bound::Count(n),
+        (Some(_), Some(_)) => return Err(usage("give one bound: --duration or --count, not both")),
+        (None, None) => {
+            return Err(usage(
+                "traffic needs a bound: add --duration D (e.g. 60s) or --count N; it never runs unbounded",
+            ));
+        }
+    };
+    Ok(traffic::TrafficConfig::new(
+        &a.url,
+        routes,
+        rate,
+        bound,
+        window,
+        a.backend_header.clone(),
+        a.timeout,
+        a.failure_threshold,
+    )?)
+}
+
+fn poster(root: &std::path::Path, to: &Destination, role: &str) -> anyhow::Result<Poster> {
+    let author = Author::new(to.author.as_deref().unwrap_or(role))?;
+    if let Some(relay) = &to.relay {
+        let channel = to
+            .channel
+            .as_deref()
+            .ok_or_else(|| usage("--relay needs --channel CH (the channel the token is for)"))?;
+        let token = to.token.as_deref().unwrap_or_default();
+        return Ok(Poster::remote(relay, channel, token));
+    }
+    let store = Store::open(root)?;
+    let channel = store.channel(to.channel.as_deref())?;
+    Ok(Poster::local(channel, author)?)
+}
+
+/// Runs an observer with a posting task until it ends or Ctrl-C/SIGTERM; the queue is drained
+/// within a deadline.
+async fn drive<F, Fut>(poster: Poster, observer: F) -> anyhow::Result<u8>
+where
+    F: FnOnce(mpsc::Sender<Observation>, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<(), observe::ObserveError>>,
+{
+    let cancel = CancellationToken::new();
+    let (tx, rx) = mpsc::channel(256);
+    let delivery = tokio::spawn(observe::deliver(rx, poster, CancellationToken::new()));
+    let stop = cancel.clone();
+    let signal = tokio::spawn(async move {
+        observe::shutdown_signal().await;
+        eprintln!("stopping: finishing posts (up to 10 s)");
+        stop.cancel();
+    });
+    let result = observer(tx, cancel.clone()).await;
+    signal.abort();
+    // The observer dropped its sender: delivery ends when the queue is drained.
+    let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
+    result?;
+    Ok(0)
+}

@@ -1,0 +1,928 @@
+//! The data-plane observer: what actually runs in a namespace. ReplicaSets, Deployments,
+//! Pods, Jobs and Warning events (plus `Pulled` events, for image-pull durations).
+//!
+//! It posts a baseline first (ReplicaSets with replicas, Deployments, pods per node, Jobs),
+//! then coalesced transitions, one compact markdown table per window: ReplicaSet created or
+//! scaled (5 → 4), Deployment replica changes, pods scheduled / Ready / NotReady / restarted /
+//! CrashLoopBackOff / ImagePullBackOff, image pulls with their duration, Jobs started and
+//! finished, Warning events with their counts. Crash loops, image-pull failures and failed
+//! Jobs also raise an `alert`.
+//!
+//! Only slim per-object state is kept ([`PodState`] and friends: a few strings and numbers),
+//! so a 5,000-pod namespace stays small. The pure part is [`DataPlaneState`] (watcher events in,
+//! [`Row`]s out) and [`render_window`] (rows in, one readable entry out).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kube::Client;
+use kube::api::DynamicObject;
+use kube::runtime::watcher::Event as WatchEvent;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Diff, Mirror, Observation, ObserveError, Signal, Update, cell, watch, watch_config};
+use crate::rollout::cluster::{self, Kind as ClusterKind};
+use crate::rollout::model::{Deployment, Event, Pod, ReplicaSet};
+
+/// batch/v1 Jobs (not in [`cluster`]: only this observer reads them).
+pub const JOBS: ClusterKind = ClusterKind {
+    group: "batch",
+    version: "v1",
+    kind: "Job",
+    plural: "jobs",
+};
+
+/// What the data-plane observer watches.
+#[derive(Debug, Clone)]
+pub struct DataPlaneConfig {
+    pub namespace: String,
+    /// Label selector for pods, ReplicaSets, Deployments and Jobs.
+    pub selector: Option<String>,
+    /// Coalescing window (wall time).
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Watched {
+    ReplicaSets,
+    Deployments,
+    Pods,
+    Jobs,
+    Events,
+}
+
+impl Watched {
+    pub const ALL: [Watched; 5] = [
+        Watched::ReplicaSets,
+        Watched::Deployments,
+        Watched::Pods,
+        Watched::Jobs,
+        Watched::Events,
+    ];
+
+    pub fn kind(self) -> ClusterKind {
+        match self {
+            Watched::ReplicaSets => cluster::REPLICA_SETS,
+            Watched::Deployments => cluster::DEPLOYMENTS,
+            Watched::Pods => cluster::PODS,
+            Watched::Jobs => JOBS,
+            Watched::Events => cluster::EVENTS,
+        }
+    }
+}
+
+/// The part of a ReplicaSet this observer reports on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaSetState {
+    pub desired: i32,
+    pub ready: i32,
+    pub owner: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentState {
+    pub desired: i32,
+    pub replicas: i32,
+    pub ready: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodState {
+    pub owner: String,
+    pub node: String,
+    pub phase: String,
+    pub ready: bool,
+    pub restarts: i32,
+    /// A container's waiting reason (ContainerCreating, CrashLoopBackOff, ImagePullBackOff…).
+    pub waiting: String,
+    pub created: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub active: i32,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub start: Option<DateTime<Utc>>,
+    pub completion: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventState {
+    pub type_: String,
+    pub reason: String,
+    pub object: String,
+    pub message: String,
+    pub count: i32,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct Job {
+    metadata: crate::rollout::model::ObjectMeta,
+    status: JobStatus,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct JobStatus {
+    active: i32,
+    succeeded: i32,
+    failed: i32,
+    start_time: Option<DateTime<Utc>>,
+    completion_time: Option<DateTime<Utc>>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(kind: &'static str, obj: DynamicObject) -> Option<T> {
+    match cluster::decode::<T>(kind, obj) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            None
+        }
+    }
+}
+
+fn owner(meta: &crate::rollout::model::ObjectMeta) -> String {
+    meta.owner_references
+        .first()
+        .map(|o| format!("{} {}", o.kind, o.name))
+        .unwrap_or_default()
+}
+
+fn project_rs(obj: DynamicObject) -> Option<(String, ReplicaSetState)> {
+    let rs: ReplicaSet = decode("ReplicaSet", obj)?;
+    Some((
+        rs.metadata.name.clone(),
+        ReplicaSetState {
+            desired: rs.spec.replicas.unwrap_or(rs.status.replicas),
+            ready: rs.status.ready_replicas,
+            owner: owner(&rs.metadata),
+        },
+    ))
+}
+
+fn project_deployment(obj: DynamicObject) -> Option<(String, DeploymentState)> {
+    let d: Deployment = decode("Deployment", obj)?;
+    Some((
+        d.metadata.name.clone(),
+        DeploymentState {
+            desired: d.spec.replicas.unwrap_or(d.status.replicas),
+            replicas: d.status.replicas,
+            ready: d.status.ready_replicas,
+        },
+    ))
+}
+
+fn project_pod(obj: DynamicObject) -> Option<(String, PodState)> {
+    let p: Pod = decode("Pod", obj)?;
+    let statuses = p
+        .status
+        .init_container_statuses
+        .iter()
+        .chain(&p.status.container_statuses);
+    let mut waiting = String::new();
+    let mut restarts = 0;
+    for c in statuses {
+        restarts += c.restart_count;
+        if let Some(w) = &c.state.waiting
+            && waiting.is_empty()
+        {
+            waiting = w.reason.clone();
+        }
+    }
+    let ready = !p.status.container_statuses.is_empty()
+        && p.status.container_statuses.iter().all(|c| c.ready);
+    Some((
+        p.metadata.name.clone(),
+        PodState {
+            owner: owner(&p.metadata),
+            node: p.spec.node_name.clone(),
+            phase: p.status.phase.clone(),
+            ready,
+            restarts,
+            waiting,
+            created: p.metadata.creation_timestamp,
+        },
+    ))
+}
+
+fn project_job(obj: DynamicObject) -> Option<(String, JobState)> {
+    let j: Job = decode("Job", obj)?;
+    Some((
+        j.metadata.name.clone(),
+        JobState {
+            active: j.status.active,
+            succeeded: j.status.succeeded,
+            failed: j.status.failed,
+            start: j.status.start_time,
+            completion: j.status.completion_time,
+        },
+    ))
+}
+
+fn project_event(obj: DynamicObject) -> Option<(String, EventState)> {
+    let e: Event = decode("Event", obj)?;
+    if e.type_ != "Warning" && e.reason != "Pulled" {
+        return None;
+    }
+    Some((
+        e.metadata.name.clone(),
+        EventState {
+            type_: e.type_.clone(),
+            reason: e.reason.clone(),
+            object: format!("{} `{}`", e.involved_object.kind, e.involved_object.name),
+            message: e.message.clone(),
+            count: e.count.max(1),
+            at: e.last_seen(),
+        },
+    ))
+}
+
+/// One line of a window's table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// `ReplicaSet web-7f6b8d9c5e`, `Pod web-…`.
+    pub object: String,
+    pub change: String,
+    /// Crash loops, image-pull failures, failed Jobs: also alerted.
+    pub bad: bool,
+    /// Rows of one burst that can be counted together: (owner, what happened).
+    pub group: Option<(String, String)>,
+    /// A later row with the same key in the same window supersedes this one (a Warning
+    /// event's count going up: only the latest is worth a line).
+    pub supersede: Option<String>,
+}
+
+fn row(object: String, change: String) -> Row {
+    Row {
+        object,
+        change,
+        bad: false,
+        group: None,
+        supersede: None,
+    }
+}
+
+const BAD_WAITING: [&str; 4] = [
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+];
+
+/// The objects seen so far; watcher events in, rows out. Nothing is reported before the
+/// baseline (every kind listed once), and a resync reports only real differences.
+#[derive(Debug, Default)]
+pub struct DataPlaneState {
+    replica_sets: Mirror<ReplicaSetState>,
+    deployments: Mirror<DeploymentState>,
+    pods: Mirror<PodState>,
+    jobs: Mirror<JobState>,
+    events: Mirror<EventState>,
+    baseline_done: bool,
+}
+
+impl DataPlaneState {
+    pub fn synced(&self) -> bool {
+        self.replica_sets.is_synced()
+            && self.deployments.is_synced()
+            && self.pods.is_synced()
+            && self.jobs.is_synced()
+            && self.events.is_synced()
+    }
+
+    /// Applies one watcher event; returns the rows it makes (none before the baseline).
+    pub fn apply(&mut self, update: Update<Watched>) -> Vec<Row> {
+        let ev = update.event;
+        let mut rows = Vec::new();
+        match update.tag {
+            Watched::ReplicaSets => {
+                for d in self.replica_sets.apply(ev, project_rs) {
+                    rs_rows(&d, &mut rows);
+                }
+            }
+            Watched::Deployments => {
+                for d in self.deployments.apply(ev, project_deployment) {
+                    deployment_rows(&d, &mut rows);
+                }
+            }
+            Watched::Pods => {
+                for d in self.pods.apply(ev, project_pod) {
+                    pod_rows(&d, &mut rows);
+                }
+            }
+            Watched::Jobs => {
+                for d in self.jobs.apply(ev, project_job) {
+                    job_rows(&d, &mut rows);
+                }
+            }
+            Watched::Events => {
+                for d in self.events.apply(ev, project_event) {
+                    event_rows(&d, &mut rows);
+                }
+            }
+        }
+        if self.baseline_done { rows } else { Vec::new() }
+    }
+
+    /// The baseline entry, once, when every kind has been listed.
+    pub fn baseline(&mut self, namespace: &str, selector: Option<&str>) -> Option<Observation> {
+        if self.baseline_done || !self.synced() {
+            return None;
+        }
+        self.baseline_done = true;
+        let mut out = format!(
+            "**baseline of namespace `{namespace}`**{}\n\n",
+            selector
+                .map(|s| format!(" (selector `{s}`)"))
+                .unwrap_or_default()
+        );
+        let (active, idle): (Vec<_>, Vec<_>) =
+            self.replica_sets.iter().partition(|(_, rs)| rs.desired > 0);
+        out.push_str("| ReplicaSet | replicas | ready | owner |\n|---|---|---|---|\n");
+        for (name, rs) in &active {
+            out.push_str(&format!(
+                "| `{name}` | {} | {} | {} |\n",
+                rs.desired,
+                rs.ready,
+                cell(&rs.owner)
+            ));
+        }
+        if !idle.is_empty() {
+            out.push_str(&format!(
+                "| ({} more at 0 replicas) | 0 | 0 | |\n",
+                idle.len()
+            ));
+        }
+        if !self.deployments.is_empty() {
+            out.push_str("\n| Deployment | replicas | ready |\n|---|---|---|\n");
+            for (name, d) in self.deployments.iter() {
+                out.push_str(&format!("| `{name}` | {} | {} |\n", d.desired, d.ready));
+            }
+        }
+        let mut nodes: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+        for p in self.pods.values() {
+            let n = nodes
+                .entry(if p.node.is_empty() {
+                    "(unscheduled)"
+                } else {
+                    &p.node
+                })
+                .or_default();
+            n.0 += 1;
+            if p.ready {
+                n.1 += 1;
+            }
+        }
+        out.push_str(&format!(
+            "\n{} pods. | node | pods | ready |\n|---|---|---|\n",
+            self.pods.len()
+        ));
+        for (node, (pods, ready)) in nodes {
+            out.push_str(&format!("| {node} | {pods} | {ready} |\n"));
+        }
+        if !self.jobs.is_empty() {
+            out.push_str("\n| Job | active | succeeded | failed |\n|---|---|---|---|\n");
+            for (name, j) in self.jobs.iter() {
+                out.push_str(&format!(
+                    "| `{name}` | {} | {} | {} |\n",
+                    j.active, j.succeeded, j.failed
+                ));
+            }
+        }
+        let warnings: Vec<_> = self
+            .events
+            .values()
+            .filter(|e| e.type_ == "Warning")
+            .collect();
+        if !warnings.is_empty() {
+            out.push_str("\nWarning events so far:\n");
+            for e in warnings {
+                out.push_str(&format!(
+                    "- {} ×{} on {}: {}\n",
+                    e.reason, e.count, e.object, e.message
+                ));
+            }
+        }
+        Some(Observation::report(out))
+    }
+}
+
+fn rs_rows(d: &Diff<ReplicaSetState>, rows: &mut Vec<Row>) {
+    let object = format!("ReplicaSet `{}`", d.key);
+    match (&d.before, &d.after) {
+        (None, Some(a)) => rows.push(row(
+            object,
+            format!("created at replicas {} ({})", a.desired, a.owner),
+        )),
+        (Some(b), Some(a)) if b.desired != a.desired => {
+            rows.push(row(object, format!("scaled {} → {}", b.desired, a.desired)));
+        }
+        (Some(b), None) => rows.push(row(object, format!("deleted (was at {})", b.desired))),
+        _ => {}
+    }
+}
+
+fn deployment_rows(d: &Diff<DeploymentState>, rows: &mut Vec<Row>) {
+    let object = format!("Deployment `{}`", d.key);
+    match (&d.before, &d.after) {
+        (None, Some(a)) => rows.push(row(object, format!("created at replicas {}", a.desired))),
+        (Some(b), Some(a)) => {
+            if b.desired != a.desired {
+                rows.push(row(
+                    object.clone(),
+                    format!("scaled {} → {}", b.desired, a.desired),
+                ));
+            }
+            if b.replicas != a.replicas {
+                rows.push(row(
+                    object,
+                    format!("running replicas {} → {}", b.replicas, a.replicas),
+                ));
+            }
+        }
+        (Some(_), None) => rows.push(row(object, "deleted".into())),
+        _ => {}
+    }
+}
+
+fn pod_rows(d: &Diff<PodState>, rows: &mut Vec<Row>) {
+    let object = format!("Pod `{}`", d.key);
+    let mut push = |owner: &str, change: String, label: &str, bad: bool| {
+        rows.push(Row {
+            object: object.clone(),
+            change,
+            bad,
+            group: Some((owner.to_string(), label.to_string())),
+            supersede: None,
+        });
+    };
+    match (&d.before, &d.after) {
+        (None, Some(a)) => {
+            let on = if a.node.is_empty() {
+                "not scheduled yet".to_string()
+            } else {
+                format!("scheduled on {}", a.node)
+            };
+            push(
+                &a.owner,
+                format!("created ({}), {on}", a.owner),
+                "created",
+                false,
+            );
+            if a.ready {
+                push(&a.owner, format!("Ready on {}", a.node), "Ready", false);
+            }
+            if BAD_WAITING.contains(&a.waiting.as_str()) {
+                push(&a.owner, a.waiting.clone(), &a.waiting, true);
+            }
+        }
+        (Some(b), Some(a)) => {
+            if b.node.is_empty() && !a.node.is_empty() {
+                push(
+                    &a.owner,
+                    format!("scheduled on {}", a.node),
+                    "scheduled",
+                    false,
+                );
+            }
+            if !b.ready && a.ready {
+                let on = if a.node.is_empty() {
+                    String::new()
+                } else {
+                    format!(" on {}", a.node)
+                };
+                push(&a.owner, format!("Ready{on}"), "Ready", false);
+            }
+            if b.ready && !a.ready && a.phase != "Succeeded" {
+                let why = if a.waiting.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", a.waiting)
+                };
+                push(&a.owner, format!("NotReady{why}"), "NotReady", false);
+            }
+            if a.restarts > b.restarts {
+                push(
+                    &a.owner,
+                    format!("restarted (restarts {} → {})", b.restarts, a.restarts),
+                    "restarted",
+                    false,
+                );
+            }
+            if a.waiting != b.waiting && BAD_WAITING.contains(&a.waiting.as_str()) {
+                let since = a
+                    .created
+                    .map(|c| format!(" (pod created {})", c.format("%H:%M:%SZ")))
+                    .unwrap_or_default();
+                push(&a.owner, format!("{}{since}", a.waiting), &a.waiting, true);
+            }
+            if a.phase != b.phase && (a.phase == "Succeeded" || a.phase == "Failed") {
+                push(
+                    &a.owner,
+                    format!("phase {}", a.phase),
+                    &a.phase,
+                    a.phase == "Failed",
+                );
+            }
+        }
+        (Some(b), None) => push(&b.owner, "deleted".into(), "deleted", false),
+        _ => {}
+    }
+}
+
+fn job_rows(d: &Diff<JobState>, rows: &mut Vec<Row>) {
+    let object = format!("Job `{}`", d.key);
+    let took = |j: &JobState| match (j.start, j.completion) {
+        (Some(s), Some(c)) => format!(" in {}", crate::rollout::view::human_duration(c - s)),
+        _ => String::new(),
+    };
+    match (&d.before, &d.after) {
+        (None, Some(a)) => {
+            rows.push(row(object.clone(), "started".into()));
+            if a.succeeded > 0 {
+                rows.push(row(object, format!("finished: succeeded{}", took(a))));
+            }
+        }
+        (Some(b), Some(a)) => {
+            if a.succeeded > b.succeeded {
+                rows.push(row(
+                    object.clone(),
+                    format!("finished: succeeded{}", took(a)),
+                ));
+            }
+            if a.failed > b.failed {
+                rows.push(Row {
+                    object,
+                    change: format!("pod failed (failures {} → {})", b.failed, a.failed),
+                    bad: true,
+                    group: None,
+                    supersede: None,
+                });
+            }
+        }
+        (Some(_), None) => rows.push(row(object, "deleted".into())),
+        _ => {}
+    }
+}
+
+/// "Successfully pulled image "x" in 13.2s (…)" -> "13.2s".
+fn pull_duration(message: &str) -> Option<&str> {
+    let rest = &message[message.find("\" in ")? + 5..];
+    rest.split([' ', '(']).next().filter(|s| !s.is_empty())
+}
+
+fn event_rows(d: &Diff<EventState>, rows: &mut Vec<Row>) {
+    let Some(a) = &d.after else { return };
+    let before = d.before.as_ref().map_or(0, |b| b.count);
+    if a.count <= before {
+        return;
+    }
+    if a.reason == "Pulled" {
+        if let Some(took) = pull_duration(&a.message) {
+            rows.push(row(a.object.clone(), format!("image pulled in {took}")));
+        }
+        return;
+    }
+    rows.push(Row {
+        supersede: Some(format!("{}|{}", a.object, a.reason)),
+        ..row(
+            a.object.clone(),
+            format!("Warning {} ×{}: {}", a.reason, a.count, cell(&a.message)),
+        )
+    });
+}
+
+/// How many rows a window shows one by one before it counts pod rows together.
+pub const ROWS_SHOWN: usize = 30;
+
+/// One entry for a window's rows: a table, with pod rows of one owner and change counted
+/// together when the window is busy.
+pub fn render_window(rows: &[Row]) -> String {
+    // Superseded rows go; the survivor says how many it stands for.
+    let mut last: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(k) = &r.supersede {
+            let e = last.entry(k.as_str()).or_insert((i, 0));
+            *e = (i, e.1 + 1);
+        }
+    }
+    let kept: Vec<Row> = rows
+        .iter()
+        .enumerate()
+        .filter_map(
+            |(i, r)| match r.supersede.as_deref().and_then(|k| last.get(k)) {
+                Some((at, _)) if *at != i => None,
+                Some((_, n)) if *n > 1 => Some(Row {
+                    change: format!("{} ({n} this window)", r.change),
+                    ..r.clone()
+                }),
+                _ => Some(r.clone()),
+            },
+        )
+        .collect();
+    let rows = &kept[..];
+    let mut lines: Vec<(String, String)> = Vec::new();
+    if rows.len() <= ROWS_SHOWN {
+        lines.extend(rows.iter().map(|r| (r.object.clone(), r.change.clone())));
+    } else {
+        let mut groups: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+        for r in rows {
+            match &r.group {
+                Some(g) => groups.entry(g.clone()).or_default().push(r),
+                None => lines.push((r.object.clone(), r.change.clone())),
+            }
+        }
+        for ((owner, label), members) in groups {
+            let examples: Vec<&str> = members.iter().take(3).map(|r| r.object.as_str()).collect();
+            let more = if members.len() > 3 { ", …" } else { "" };
+            lines.push((
+                format!(
+                    "{} pods of {}",
+                    members.len(),
+                    if owner.is_empty() {
+                        "(no owner)"
+                    } else {
+                        &owner
+                    }
+                ),
+                format!("{label} (e.g. {}{more})", examples.join(", ")),
+            ));
+        }
+    }
+    let mut out = format!(
+        "**{} change(s)**\n\n| object | change |\n|---|---|\n",
+        rows.len()
+    );
+    for (object, change) in lines {
+        out.push_str(&format!("| {object} | {change} |\n"));
+    }
+    out
+}
+
+/// Runs the data-plane observer until `cancel`.
+pub async fn run(
+    client: Client,
+    config: DataPlaneConfig,
+    out: mpsc::Sender<Observation>,
+    cancel: CancellationToken,
+) -> Result<(), ObserveError> {
+    let ns = config.namespace.clone();
+    super::check_namespace(&client, &ns).await?;
+    let kinds: Vec<ClusterKind> = Watched::ALL.iter().map(|w| w.kind()).collect();
+    let denied = super::access_check(&client, &ns, &kinds).await?;
+    if let Some(alert) = super::access_alert("data-plane", &ns, &denied) {
+        let _ = out.send(alert).await;
+    }
+    let mut state = DataPlaneState::default();
+    let tasks = TaskTracker::new();
+    let (updates_tx, mut updates) = mpsc::channel::<Update<Watched>>(4096);
+    let (signals_tx, signals) = mpsc::channel::<Signal>(64);
+    for w in Watched::ALL {
+        if denied.iter().any(|a| a.kind == w.kind()) {
+            // Not watchable: treat it as an empty, listed kind so the baseline comes.
+            state.apply(Update {
+                tag: w,
+                event: WatchEvent::Init,
+            });
+            state.apply(Update {
+                tag: w,
+                event: WatchEvent::InitDone,
+            });
+            continue;
+        }
+        let labels = (w != Watched::Events)
+            .then_some(config.selector.as_deref())
+            .flatten();
+        tasks.spawn(watch(
+            super::WatchTarget {
+                client: client.clone(),
+                namespace: ns.clone(),
+                kind: w.kind(),
+                config: watch_config(labels, None),
+            },
+            w,
+            updates_tx.clone(),
+            signals_tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    drop(updates_tx);
+    drop(signals_tx);
+    tasks.spawn(super::health(
+        client.clone(),
+        "data-plane",
+        signals,
+        out.clone(),
+        Duration::from_millis(500),
+        cancel.clone(),
+    ));
+    tasks.close();
+
+    let mut pending: Vec<Row> = Vec::new();
+    let mut window = tokio::time::interval(config.window);
+    window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    window.tick().await;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            update = updates.recv() => {
+                let Some(update) = update else { break };
+                pending.extend(state.apply(update));
+                if let Some(baseline) = state.baseline(&ns, config.selector.as_deref()) {
+                    let _ = out.send(baseline).await;
+                }
+            }
+            _ = window.tick() => flush(&mut pending, &out).await,
+        }
+    }
+    flush(&mut pending, &out).await;
+    cancel.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
+    Ok(())
+}
+
+async fn flush(pending: &mut Vec<Row>, out: &mpsc::Sender<Observation>) {
+    if pending.is_empty() {
+        return;
+    }
+    let rows = std::mem::take(pending);
+    let _ = out.send(Observation::report(render_window(&rows))).await;
+    let bad: Vec<&Row> = rows.iter().filter(|r| r.bad).collect();
+    if !bad.is_empty() {
+        let mut body = String::from("**pods or Jobs failing**\n\n");
+        for r in bad.iter().take(ROWS_SHOWN) {
+            body.push_str(&format!("- {}: {}\n", r.object, r.change));
+        }
+        if bad.len() > ROWS_SHOWN {
+            body.push_str(&format!("- … and {} more\n", bad.len() - ROWS_SHOWN));
+        }
+        let _ = out.send(Observation::alert(body)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: serde_json::Value) -> DynamicObject {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn rs(name: &str, replicas: i32) -> DynamicObject {
+        obj(json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": name, "ownerReferences": [{"kind": "Rollout", "name": "web"}]},
+            "spec": {"replicas": replicas}, "status": {"replicas": replicas, "readyReplicas": replicas}}))
+    }
+
+    fn pod(name: &str, node: &str, ready: bool, waiting: Option<&str>) -> DynamicObject {
+        let state = match waiting {
+            Some(r) => json!({"waiting": {"reason": r}}),
+            None => json!({"running": {}}),
+        };
+        obj(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-a"}]},
+            "spec": {"nodeName": node},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "c", "ready": ready, "restartCount": 0, "state": state}]}}))
+    }
+
+    fn listed(state: &mut DataPlaneState, tag: Watched, objects: Vec<DynamicObject>) {
+        state.apply(Update {
+            tag,
+            event: WatchEvent::Init,
+        });
+        for o in objects {
+            state.apply(Update {
+                tag,
+                event: WatchEvent::InitApply(o),
+            });
+        }
+        state.apply(Update {
+            tag,
+            event: WatchEvent::InitDone,
+        });
+    }
+
+    fn baseline_state() -> DataPlaneState {
+        let mut s = DataPlaneState::default();
+        listed(&mut s, Watched::ReplicaSets, vec![rs("web-a", 5)]);
+        listed(&mut s, Watched::Pods, vec![pod("p1", "node-a", true, None)]);
+        for w in [Watched::Deployments, Watched::Jobs, Watched::Events] {
+            listed(&mut s, w, vec![]);
+        }
+        s
+    }
+
+    #[test]
+    fn the_baseline_comes_once_and_first() {
+        let mut s = baseline_state();
+        let b = s.baseline("shop", None).unwrap();
+        assert!(b.body.contains("| `web-a` | 5 | 5 |"), "{}", b.body);
+        assert!(b.body.contains("| node-a | 1 | 1 |"), "{}", b.body);
+        assert!(s.baseline("shop", None).is_none());
+    }
+
+    #[test]
+    fn transitions_and_no_duplicates_after_a_relist() {
+        let mut s = baseline_state();
+        s.baseline("shop", None);
+        let rows = s.apply(Update {
+            tag: Watched::ReplicaSets,
+            event: WatchEvent::Apply(rs("web-a", 4)),
+        });
+        assert_eq!(rows[0].change, "scaled 5 → 4");
+        let rows = s.apply(Update {
+            tag: Watched::Pods,
+            event: WatchEvent::Apply(pod("p2", "node-b", false, Some("ImagePullBackOff"))),
+        });
+        assert!(
+            rows.iter().any(|r| r.bad && r.change == "ImagePullBackOff"),
+            "{rows:?}"
+        );
+        let rows = s.apply(Update {
+            tag: Watched::Pods,
+            event: WatchEvent::Apply(pod("p2", "node-b", true, None)),
+        });
+        assert_eq!(rows[0].change, "Ready on node-b");
+        // A relist with the same objects: nothing.
+        listed(&mut s, Watched::ReplicaSets, vec![rs("web-a", 4)]);
+        listed(
+            &mut s,
+            Watched::Pods,
+            vec![
+                pod("p1", "node-a", true, None),
+                pod("p2", "node-b", true, None),
+            ],
+        );
+        let mut rows = Vec::new();
+        for w in [Watched::ReplicaSets, Watched::Pods] {
+            rows.extend(s.apply(Update {
+                tag: w,
+                event: WatchEvent::Init,
+            }));
+            rows.extend(s.apply(Update {
+                tag: w,
+                event: WatchEvent::InitDone,
+            }));
+        }
+        // (the relist above replaced state; an empty relist now deletes)
+        assert!(
+            rows.iter().all(|r| r.change.starts_with("deleted")),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn busy_windows_count_pod_rows_together() {
+        let rows: Vec<Row> = (0..100)
+            .map(|i| Row {
+                object: format!("Pod `p{i}`"),
+                change: "Ready on node-a".into(),
+                bad: false,
+                group: Some(("ReplicaSet web-a".into(), "Ready".into())),
+                supersede: None,
+            })
+            .collect();
+        let text = render_window(&rows);
+        assert!(
+            text.contains("| 100 pods of ReplicaSet web-a | Ready (e.g. Pod `p0`"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 5, "{text}");
+    }
+
+    #[test]
+    fn a_warning_counting_up_in_one_window_is_one_line() {
+        let rows: Vec<Row> = (1..=3)
+            .map(|n| Row {
+                supersede: Some("Rollout web|ReconcileError".into()),
+                ..row(
+                    "Rollout web".into(),
+                    format!("Warning ReconcileError ×{n}: x"),
+                )
+            })
+            .collect();
+        let text = render_window(&rows);
+        assert!(
+            text.contains("| Rollout web | Warning ReconcileError ×3: x (3 this window) |"),
+            "{text}"
+        );
+        assert!(!text.contains("×2"), "{text}");
+    }
+
+    #[test]
+    fn image_pull_durations_come_from_the_pulled_event() {
+        assert_eq!(
+            pull_duration("Successfully pulled image \"x:1\" in 13.2s (13.2s including waiting)."),
+            Some("13.2s")
+        );
+        assert_eq!(pull_duration("Pulling image \"x\""), None);
+    }
+}
