@@ -302,11 +302,12 @@ impl Demo {
         demo.observe("data-plane", move |out, cancel| {
             data_plane::run(client, data_plane_config, out, cancel)
         })?;
-        // Traffic runs until the scenario's end (wall), a bound it needs anyway.
+        // Traffic runs until the scenario's end (wall, rounded up to a second so its intro
+        // reads "for 17s"), a bound it needs anyway.
         let left = sim
             .clock()
-            .wall(scenario_end.saturating_sub(sim.clock().elapsed()))
-            .max(Duration::from_secs(1));
+            .wall(scenario_end.saturating_sub(sim.clock().elapsed()));
+        let left = Duration::from_secs(left.as_secs_f64().ceil().max(1.0) as u64);
         let traffic_config = traffic::TrafficConfig::new(
             &backend_url,
             routes,
