@@ -204,12 +204,27 @@ async fn main() {
     let windows = all.iter().filter(|e| e.contains("change(s)**")).count();
     let per_minute = windows as f64 / (elapsed.as_secs_f64() / 60.0);
     let biggest = all.iter().map(String::len).max().unwrap_or(0);
+    // Changes the observer reported: the sum of the windows' "**N change(s)**" headers.
+    let reported: u64 = all
+        .iter()
+        .filter_map(|e| {
+            let at = e.find(" change(s)**")?;
+            let start = e[..at].rfind("**")? + 2;
+            e[start..at].parse::<u64>().ok()
+        })
+        .sum();
+    if let Some(sample) = all.iter().find(|e| e.contains("change(s)**")) {
+        eprintln!(
+            "a window entry, as posted:\n{}",
+            &sample[..sample.len().min(1500)]
+        );
+    }
     println!(
-        "| pods | changes/s | run | changes made | CPU (cores) | RSS after baseline | peak RSS | RSS at end | entries/min | largest entry | baseline after |"
+        "| pods | changes/s | run | changes made | changes reported | CPU (cores) | RSS after baseline | peak RSS | RSS at end | entries/min | largest entry | baseline after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {RATE} | {:.0} s | {changes} | {cores:.3} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {per_minute:.1} | {:.1} KiB | {:.2} s |",
+        "| {} | {RATE} | {:.0} s | {changes} | {reported} | {cores:.3} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {per_minute:.1} | {:.1} KiB | {:.2} s |",
         REPLICA_SETS * PODS_PER_RS,
         elapsed.as_secs_f64(),
         rss_after_baseline as f64 / 1024.0,

@@ -225,3 +225,79 @@ fn one_route_is_warned_about_before_the_run() {
         run.stdout
     );
 }
+
+#[test]
+fn an_observer_posts_through_the_relay_with_a_token() {
+    use std::io::BufRead;
+    let sb = Sandbox::new();
+    let channel = sb
+        .run(&["open", "relay-post"])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let token = sb
+        .run(&["token", "add", "--role", "traffic", "--channel", &channel])
+        .ok()
+        .stdout
+        .trim()
+        .to_string();
+    let mut serve = sb
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start warroom serve");
+    let mut line = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("serve prints its URL");
+    let relay = line.trim().trim_end_matches('/').to_string();
+    let mut c = sb.command(&[
+        "agent",
+        "traffic",
+        "--relay",
+        &relay,
+        "--token",
+        &token,
+        "--channel",
+        &channel,
+        "--url",
+        "http://127.0.0.1:9",
+        "--route",
+        "GET /a",
+        "--route",
+        "GET /b",
+        "--count",
+        "4",
+        "--rate",
+        "50/s",
+        "--timeout",
+        "1s",
+    ]);
+    c.env(traffic::LOOPBACK_ONLY_ENV, "1");
+    let run = run_command(c);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(serve.id().to_string())
+        .status();
+    let _ = serve.wait();
+    assert_eq!(run.code, 0, "{run:?}");
+    // The ids the relay answered with, in order.
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        ["traffic#1", "traffic#2", "traffic#3"]
+    );
+    let timeline = sb.run(&["timeline", "--channel", &channel]).ok().stdout;
+    assert!(timeline.contains("traffic#3"), "{timeline}");
+    assert!(
+        timeline.contains("**traffic summary**: 4 requests"),
+        "{timeline}"
+    );
+    // Connection refused is an error, and an error is a failure.
+    assert!(
+        timeline.contains("| `GET /a` | 2 | 0 | 0 | 0 | 0 | 2 | 0 | **2** |"),
+        "{timeline}"
+    );
+}

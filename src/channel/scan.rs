@@ -36,6 +36,25 @@ pub struct Scanned {
     pub pos: Pos,
 }
 
+impl Scanned {
+    /// The entry as readers see it, in `channel`.
+    pub fn into_entry(self, channel: String) -> super::Entry {
+        super::Entry {
+            id: EntryId {
+                author: self.author.clone(),
+                seq: self.seq,
+            },
+            channel,
+            author: self.author,
+            seq: self.seq,
+            ts: self.ts,
+            kind: self.kind,
+            refs: self.refs,
+            body: self.body,
+        }
+    }
+}
+
 /// Where a record starts and how long it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pos {
@@ -189,6 +208,20 @@ fn next_marker_line(buf: &[u8], from: usize) -> Option<usize> {
         .map(|i| search_from + i + 1)
 }
 
+/// At the end of the input the rest is a tail; otherwise more bytes are needed.
+fn rest_is_tail(buf: &[u8], eof: bool, pos: &impl Fn(usize) -> Pos) -> Step {
+    if eof {
+        Step::Done(
+            Record::Tail {
+                pos: pos(buf.len()),
+            },
+            buf.len(),
+        )
+    } else {
+        Step::NeedMore
+    }
+}
+
 /// One record from the front of `buf`, or a request for more bytes.
 fn step(buf: &[u8], offset: u64, line: u64, eof: bool) -> Step {
     let pos = |len: usize| Pos {
@@ -197,16 +230,7 @@ fn step(buf: &[u8], offset: u64, line: u64, eof: bool) -> Step {
         len: len as u64,
     };
     let Some(nl) = memchr::memchr(b'\n', buf) else {
-        return if eof {
-            Step::Done(
-                Record::Tail {
-                    pos: pos(buf.len()),
-                },
-                buf.len(),
-            )
-        } else {
-            Step::NeedMore
-        };
+        return rest_is_tail(buf, eof, &pos);
     };
     let first = &buf[..=nl];
     if first.starts_with(BEGIN_PREFIX)
@@ -348,16 +372,7 @@ fn entry(buf: &[u8], after_begin: usize, h: Begin, eof: bool, pos: impl Fn(usize
         };
     };
     let Some(end_nl) = memchr::memchr(b'\n', &buf[m..]).map(|i| m + i) else {
-        return if eof {
-            Step::Done(
-                Record::Tail {
-                    pos: pos(buf.len()),
-                },
-                buf.len(),
-            )
-        } else {
-            Step::NeedMore
-        };
+        return rest_is_tail(buf, eof, &pos);
     };
     let torn = Record::Garbage {
         pos: pos(m),

@@ -45,17 +45,7 @@ pub struct Sealed {
 
 /// The seal marker with its reason, if the channel is sealed.
 pub fn read_record(channel: &Channel) -> Result<Option<SealRecord>, Error> {
-    let path = marker_path(channel);
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| Error::Corrupt {
-                path,
-                detail: format!("seal marker is not valid JSON ({e}); restore it from git"),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", &path)(e)),
-    }
+    super::store::read_marker(&marker_path(channel))
 }
 
 fn marker_path(channel: &Channel) -> PathBuf {

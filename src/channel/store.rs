@@ -297,17 +297,7 @@ impl Channel {
 
     /// The seal, if the channel is sealed.
     pub fn seal(&self) -> Result<Option<Seal>, Error> {
-        let path = self.state_path("sealed.json");
-        match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::Corrupt {
-                    path,
-                    detail: format!("seal marker is not valid JSON ({e}); restore it from git"),
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io("cannot read", &path)(e)),
-        }
+        read_seal(&self.state_path("sealed.json"))
     }
 
     /// The author files present, sorted by author.
@@ -458,6 +448,11 @@ impl Channel {
 
 /// Reads a seal marker file (`None` when absent).
 pub fn read_seal(path: &Path) -> Result<Option<Seal>, Error> {
+    read_marker(path)
+}
+
+/// Reads the seal marker file as `T` (`None` when absent).
+pub fn read_marker<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, Error> {
     match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

@@ -644,7 +644,7 @@ pub fn render_window(rows: &[Row]) -> String {
             let more = if members.len() > 3 { ", …" } else { "" };
             lines.push((
                 format!(
-                    "{} pods of {}",
+                    "{} pod(s) of {}",
                     members.len(),
                     if owner.is_empty() {
                         "(no owner)"
@@ -892,7 +892,7 @@ mod tests {
             .collect();
         let text = render_window(&rows);
         assert!(
-            text.contains("| 100 pods of ReplicaSet web-a | Ready (e.g. Pod `p0`"),
+            text.contains("| 100 pod(s) of ReplicaSet web-a | Ready (e.g. Pod `p0`"),
             "{text}"
         );
         assert_eq!(text.lines().count(), 5, "{text}");

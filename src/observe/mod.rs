@@ -915,6 +915,72 @@ mod tests {
         );
     }
 
+    /// The relay's contract (DESIGN.md): `POST /api/channels/{ch}/entries`, bearer token,
+    /// `{"kind","body","refs"}`, 201 with the entry. Checked against a stand-in that records
+    /// what it got (the relay itself lives on its own branch).
+    #[tokio::test]
+    async fn the_remote_poster_speaks_the_relay_contract() {
+        use axum::http::{HeaderMap, StatusCode};
+        use axum::routing::post;
+        use std::sync::{Arc, Mutex};
+
+        let seen: Arc<Mutex<Vec<(String, String, serde_json::Value)>>> = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().route(
+            "/api/channels/{ch}/entries",
+            post(
+                move |axum::extract::Path(ch): axum::extract::Path<String>,
+                      headers: HeaderMap,
+                      axum::Json(body): axum::Json<serde_json::Value>| {
+                    let log = log.clone();
+                    async move {
+                        let auth = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string();
+                        log.lock().unwrap().push((ch, auth.clone(), body));
+                        if auth == "Bearer good" {
+                            (StatusCode::CREATED, r#"{"id":"pipeline#7"}"#.to_string())
+                        } else {
+                            (StatusCode::UNAUTHORIZED, "bad token".to_string())
+                        }
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        let poster = Poster::remote(&format!("{url}/"), "2026-05-04--canary", "good");
+        let id = poster.post(&Observation::alert("**x**")).await.unwrap();
+        assert_eq!(id, "pipeline#7");
+        let (ch, auth, body) = seen.lock().unwrap()[0].clone();
+        assert_eq!(ch, "2026-05-04--canary");
+        assert_eq!(auth, "Bearer good");
+        assert_eq!(body, json!({"kind": "alert", "body": "**x**", "refs": []}));
+
+        let refused = Poster::remote(&url, "c", "bad")
+            .post(&Observation::report("y"))
+            .await
+            .unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("refused the entry (401): bad token; check --token"),
+            "{refused}"
+        );
+        let unreachable = Poster::remote("http://127.0.0.1:9", "c", "t")
+            .post(&Observation::report("y"))
+            .await
+            .unwrap_err();
+        assert!(
+            unreachable.to_string().contains("cannot reach the relay"),
+            "{unreachable}"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_cluster_clock_follows_timestamps_and_never_goes_back() {
         let mut c = ClusterClock::default();

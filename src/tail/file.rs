@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{AlertReason, StoreAlert, TailEvent};
+use crate::channel::Author;
 use crate::channel::append::read_tail;
 use crate::channel::scan::{Break, Chain, Record, Scanner};
-use crate::channel::{Author, Entry, EntryId};
 
 /// Bytes at the end of a file that stay incomplete this long are reported as a torn tail.
 pub const TORN_AFTER: Duration = Duration::from_secs(2);
@@ -274,19 +274,9 @@ impl FileState {
             return; // an altered or misplaced entry is reported, never shown
         }
         self.emitted = e.seq;
-        out.push(TailEvent::Entry(Box::new(Entry {
-            id: EntryId {
-                author: e.author.clone(),
-                seq: e.seq,
-            },
-            channel: self.channel.clone(),
-            author: e.author,
-            seq: e.seq,
-            ts: e.ts,
-            kind: e.kind,
-            refs: e.refs,
-            body: e.body,
-        })));
+        out.push(TailEvent::Entry(Box::new(
+            e.into_entry(self.channel.clone()),
+        )));
     }
 }
 

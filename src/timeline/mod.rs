@@ -297,19 +297,7 @@ impl Reader {
                     ),
                 ),
                 Some(Record::Entry(e)) => {
-                    let entry = Entry {
-                        id: EntryId {
-                            author: e.author.clone(),
-                            seq: e.seq,
-                        },
-                        channel: self.channel.to_string(),
-                        author: e.author,
-                        seq: e.seq,
-                        ts: e.ts,
-                        kind: e.kind,
-                        refs: e.refs,
-                        body: e.body,
-                    };
+                    let entry = e.into_entry(self.channel.to_string());
                     if self.filter.keeps(&entry, self.since_key.as_ref()) {
                         let (ts, seq) = (entry.ts, entry.seq);
                         batch.push((ts, seq, map(entry)));
