@@ -12,7 +12,7 @@
 //! # async fn demo() -> Result<(), warroom::demo::DemoError> {
 //! use warroom::demo::{Demo, DemoConfig};
 //! let stop = tokio_util::sync::CancellationToken::new();
-//! let demo = Demo::start(DemoConfig::new("channels".into(), 20.0)).await?;
+//! let mut demo = Demo::start(DemoConfig::new("channels".into(), 20.0)).await?;
 //! println!("{} {}", demo.channel(), demo.url());
 //! demo.run_scenario(stop.clone().cancelled_owned()).await;
 //! let summary = demo.finish().await?;
