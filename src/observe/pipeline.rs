@@ -42,6 +42,7 @@ pub struct PipelineConfig {
     /// How long `observedGeneration < generation` may last (cluster time) before the alert.
     pub spec_threshold: TimeDelta,
     /// Quiet time (wall) after a change before the state is judged: a step arrives as a burst.
+    /// Under a steady stream of changes the state is judged at least every 4 × settle.
     pub settle: Duration,
     /// How long (wall) a finding about the rollout's shape (replica math, canary Service,
     /// workloadRef leak) must persist before it is alerted: the watches of different kinds
@@ -717,6 +718,10 @@ pub async fn run(
     tasks.close();
 
     let mut dirty = false;
+    // When the first change not yet judged arrived: a steady stream of changes (a busy
+    // namespace, or a fast simulator) must delay the judgement, never starve it.
+    let mut dirty_since = tokio::time::Instant::now();
+    let max_wait = config.settle * 4;
     let settle = tokio::time::sleep(config.settle);
     tokio::pin!(settle);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -727,8 +732,12 @@ pub async fn run(
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 state.apply(update);
-                dirty = true;
-                settle.as_mut().reset(tokio::time::Instant::now() + config.settle);
+                let now = tokio::time::Instant::now();
+                if !dirty {
+                    dirty = true;
+                    dirty_since = now;
+                }
+                settle.as_mut().reset((now + config.settle).min(dirty_since + max_wait));
             }
             () = &mut settle, if dirty => {
                 dirty = false;
