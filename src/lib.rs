@@ -16,11 +16,13 @@
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
 //! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
 //! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
+//! - [`demo`]: `warroom demo` — the simulator, the relay and the three observers in one run.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
 pub mod archive;
 pub mod channel;
 pub mod cli;
+pub mod demo;
 pub mod observe;
 pub mod relay;
 pub mod roles;

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod archive;
 mod channel;
+mod demo;
 mod follow;
 mod read;
 mod relay;
@@ -67,6 +68,8 @@ pub enum Command {
     Sim(sim::SimArgs),
     /// Run a built-in observer (pipeline, data-plane, traffic) that posts to a channel.
     Agent(agent::AgentArgs),
+    /// Play the canary story in the simulator with the three observers and the live page.
+    Demo(demo::DemoArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Archive(args) => archive::archive(&root, args),
         Command::Sim(args) => sim::run(args),
         Command::Agent(args) => agent::run(&root, args),
+        Command::Demo(args) => demo::run(&root, args),
     }
 }
 

@@ -381,7 +381,7 @@ impl DataPlaneState {
             }
         }
         out.push_str(&format!(
-            "\n{} pods. | node | pods | ready |\n|---|---|---|\n",
+            "\n{} pods.\n\n| node | pods | ready |\n|---|---|---|\n",
             self.pods.len()
         ));
         for (node, (pods, ready)) in nodes {

@@ -42,6 +42,7 @@ pub struct PipelineConfig {
     /// How long `observedGeneration < generation` may last (cluster time) before the alert.
     pub spec_threshold: TimeDelta,
     /// Quiet time (wall) after a change before the state is judged: a step arrives as a burst.
+    /// Under a steady stream of changes the state is judged at least every 4 × settle.
     pub settle: Duration,
     /// How long (wall) a finding about the rollout's shape (replica math, canary Service,
     /// workloadRef leak) must persist before it is alerted: the watches of different kinds
@@ -218,9 +219,30 @@ impl PipelineState {
 
     /// Applies one watcher event. Fresh timestamps (a live Event, a measurement, a newly
     /// created object) advance the cluster clock; initial lists do not.
+    /// Whether an object of this kind and name is already known.
+    fn knows(&self, kind: Watched, name: &str) -> bool {
+        fn has<T: Clone + PartialEq>(m: &Mirror<T>, name: &str) -> bool {
+            m.iter().any(|(k, _)| k == name)
+        }
+        match kind {
+            Watched::Rollouts => has(&self.rollouts, name),
+            Watched::ReplicaSets => has(&self.replica_sets, name),
+            Watched::Pods => has(&self.pods, name),
+            Watched::Deployments => has(&self.deployments, name),
+            Watched::AnalysisRuns => has(&self.analysis_runs, name),
+            Watched::AnalysisTemplates => has(&self.analysis_templates, name),
+            Watched::Services => has(&self.services, name),
+            Watched::Events => has(&self.events, name),
+        }
+    }
+
     pub fn apply(&mut self, update: Update<Watched>) {
         let live = matches!(update.event, kube::runtime::watcher::Event::Apply(_));
+        // A creation time says "now" only for an object created just now: a patch to a
+        // 39-day-old Rollout carries its old creationTimestamp, and taking that as the
+        // cluster's clock dated the spec-not-observed stall 39 days back.
         if let kube::runtime::watcher::Event::Apply(obj) = &update.event
+            && !self.knows(update.tag, obj.metadata.name.as_deref().unwrap_or(""))
             && let Some(t) = obj.metadata.creation_timestamp.as_ref()
             && let Some(t) = DateTime::from_timestamp(
                 t.0.as_second(),
@@ -234,8 +256,17 @@ impl PipelineState {
             Watched::Rollouts => {
                 for d in self.rollouts.apply(ev, |o| project("Rollout", o)) {
                     if let (true, Some(ro)) = (live, d.after.as_ref()) {
+                        // Only condition times this change wrote are "now".
+                        let before: Vec<_> = d
+                            .before
+                            .iter()
+                            .flat_map(|b| &b.value.status.conditions)
+                            .filter_map(|c| c.last_update_time)
+                            .collect();
                         for c in &ro.value.status.conditions {
-                            if let Some(t) = c.last_update_time {
+                            if let Some(t) = c.last_update_time
+                                && !before.contains(&t)
+                            {
                                 self.clock.saw(t);
                             }
                         }
@@ -687,6 +718,10 @@ pub async fn run(
     tasks.close();
 
     let mut dirty = false;
+    // When the first change not yet judged arrived: a steady stream of changes (a busy
+    // namespace, or a fast simulator) must delay the judgement, never starve it.
+    let mut dirty_since = tokio::time::Instant::now();
+    let max_wait = config.settle * 4;
     let settle = tokio::time::sleep(config.settle);
     tokio::pin!(settle);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -697,8 +732,12 @@ pub async fn run(
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 state.apply(update);
-                dirty = true;
-                settle.as_mut().reset(tokio::time::Instant::now() + config.settle);
+                let now = tokio::time::Instant::now();
+                if !dirty {
+                    dirty = true;
+                    dirty_since = now;
+                }
+                settle.as_mut().reset((now + config.settle).min(dirty_since + max_wait));
             }
             () = &mut settle, if dirty => {
                 dirty = false;
@@ -765,6 +804,40 @@ mod tests {
             init(&mut s, *w, vec![]);
         }
         s
+    }
+
+    #[test]
+    fn a_patch_to_an_old_object_does_not_set_the_cluster_clock() {
+        // A Rollout created 39 days ago, listed, then patched (a spec update): its
+        // creationTimestamp and untouched condition times say nothing about now.
+        let old = |rv: &str| {
+            let mut r = rollout(rv, 3);
+            r["metadata"]["creationTimestamp"] = json!("2026-10-14T00:00:00Z");
+            r["status"]["conditions"] = json!([{"type": "Available", "status": "True",
+                "lastUpdateTime": "2026-10-14T00:00:00Z", "lastTransitionTime": "2026-10-14T00:00:00Z"}]);
+            r
+        };
+        let mut s = PipelineState::new(PipelineConfig::new("web", "shop"));
+        init(&mut s, Watched::Rollouts, vec![old("1")]);
+        for w in &Watched::ALL[1..] {
+            init(&mut s, *w, vec![]);
+        }
+        let mut patched = old("2");
+        patched["metadata"]["generation"] = json!(3);
+        s.apply(Update {
+            tag: Watched::Rollouts,
+            event: WatchEvent::Apply(object(patched)),
+        });
+        assert!(s.clock.now().is_none(), "{:?}", s.clock.now());
+        // A new object's creation time is now.
+        s.apply(Update {
+            tag: Watched::Pods,
+            event: WatchEvent::Apply(object(json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "web-a-1", "namespace": "shop", "resourceVersion": "3",
+                             "creationTimestamp": "2026-11-22T00:00:00Z"}}))),
+        });
+        let now = s.clock.now().unwrap();
+        assert!(now >= "2026-11-22T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
     }
 
     #[test]

@@ -628,10 +628,12 @@ pub fn blind_analysis_query(template: &AnalysisTemplate) -> Vec<Finding> {
                         detector: Detector::BlindAnalysisQuery,
                         subject: subject.clone(),
                         summary: format!(
+                            // Matchers in code spans: a bare `=~"5.."` pair of tildes
+                            // renders as strikethrough on GitHub and on the page.
                             "metric `{}` counts only 5xx as errors ({}): 404s and 429s count as success, so a route failing with 4xx passes analysis. \
-                             Count everything that is not 2xx/3xx, e.g. status!~\"2..|3..\".",
+                             Count everything that is not 2xx/3xx, e.g. `status!~\"2..|3..\"`.",
                             metric.name,
-                            blind.join(", ")
+                            blind.iter().map(|b| format!("`{b}`")).collect::<Vec<_>>().join(", ")
                         ),
                         evidence: vec![evidence(&subject, &format!("{field}.provider.prometheus.query"), &prom.query, None)],
                     });
