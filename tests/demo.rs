@@ -218,12 +218,17 @@ fn ctrl_c_ends_the_demo_cleanly_and_a_second_run_gets_its_own_channel() {
     let root = dir.path().join("channels");
     let run = start_demo(&root, "2");
     let first = run.channel.clone();
-    // Let the observers post something, then interrupt mid-scenario.
-    let start = Instant::now();
-    while entries(&root, &first).len() < 3 {
-        assert!(start.elapsed() < DEADLINE, "no entries from the demo");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Let the observers post something, then interrupt mid-scenario (polls bounded by the
+    // deadline's worth of 200 ms naps).
+    let polls = DEADLINE.as_millis() / 200;
+    let posted = (0..polls).any(|_| {
+        let enough = entries(&root, &first).len() >= 3;
+        if !enough {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        enough
+    });
+    assert!(posted, "no entries from the demo within {DEADLINE:?}");
     let kill = Command::new("kill")
         .args(["-INT", &run.child.id().to_string()])
         .status()
