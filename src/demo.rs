@@ -483,7 +483,7 @@ fn open_channel(store: &Store, date: NaiveDate) -> Result<Channel, DemoError> {
         let theme = Theme::new(&theme)?;
         match store.open_channel(date, theme.clone(), roles.clone()) {
             Ok(channel) => {
-                write_brief(store, &channel, &theme, date)?;
+                crate::templates::write_brief(store.root(), &channel)?;
                 return Ok(channel);
             }
             Err(crate::channel::Error::ChannelExists { .. }) => continue,
@@ -493,39 +493,6 @@ fn open_channel(store: &Store, date: NaiveDate) -> Result<Channel, DemoError> {
     Err(DemoError::NoTheme {
         root: store.root().to_owned(),
     })
-}
-
-/// The channel's README.md from the `channel.md` template, as `warroom open` writes it.
-fn write_brief(
-    store: &Store,
-    channel: &Channel,
-    theme: &Theme,
-    date: NaiveDate,
-) -> Result<(), DemoError> {
-    #[derive(Serialize)]
-    struct BriefRole {
-        name: String,
-        title: Option<String>,
-        lane: Option<String>,
-    }
-    let roster = channel.roster()?;
-    let brief = crate::templates::render(
-        store.root(),
-        "channel.md",
-        minijinja::context! {
-            theme => theme.as_str(),
-            date => date.format("%Y-%m-%d").to_string(),
-            channel => channel.name().to_string(),
-            opened_at => roster.opened_at.to_string(),
-            roles => roster.roles.iter().map(|r| BriefRole {
-                name: r.name.to_string(),
-                title: r.title.clone(),
-                lane: r.lane.clone(),
-            }).collect::<Vec<_>>(),
-        },
-    )?;
-    crate::channel::store::write_atomic(&channel.dir().join("README.md"), brief.as_bytes())?;
-    Ok(())
 }
 
 /// The routes the traffic observer rotates through: every route of the scenario's backend,

@@ -36,6 +36,8 @@ pub enum TemplateError {
         #[source]
         source: minijinja::Error,
     },
+    #[error("cannot write the channel's brief")]
+    Write(#[from] crate::channel::Error),
 }
 
 /// Renders template `name` with `ctx`, preferring `<root>/templates/<name>`.
@@ -61,4 +63,34 @@ pub fn render(root: &Path, name: &str, ctx: impl Serialize) -> Result<String, Te
     env.get_template(name)
         .and_then(|t| t.render(ctx))
         .map_err(render_err)
+}
+
+/// Writes a channel's `README.md` brief from the `channel.md` template: theme, date, each role
+/// with its lane, how to post and read, and the go / no-go protocol.
+pub fn write_brief(root: &Path, channel: &crate::channel::Channel) -> Result<(), TemplateError> {
+    #[derive(Serialize)]
+    struct BriefRole<'a> {
+        name: &'a str,
+        title: Option<&'a str>,
+        lane: Option<&'a str>,
+    }
+    let roster = channel.roster()?;
+    let name = channel.name();
+    let brief = render(
+        root,
+        "channel.md",
+        minijinja::context! {
+            theme => name.theme().as_str(),
+            date => name.date().format("%Y-%m-%d").to_string(),
+            channel => name.to_string(),
+            opened_at => roster.opened_at.to_string(),
+            roles => roster.roles.iter().map(|r| BriefRole {
+                name: r.name.as_str(),
+                title: r.title.as_deref(),
+                lane: r.lane.as_deref(),
+            }).collect::<Vec<_>>(),
+        },
+    )?;
+    crate::channel::store::write_atomic(&channel.dir().join("README.md"), brief.as_bytes())?;
+    Ok(())
 }

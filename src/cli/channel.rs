@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::{EXIT_USAGE, Failure};
 use crate::channel::entry::DEFAULT_MAX_BODY;
@@ -113,13 +112,6 @@ fn parse_roles(names: &[String]) -> Result<Vec<Role>, Error> {
     Ok(out)
 }
 
-#[derive(Serialize)]
-struct BriefRole<'a> {
-    name: &'a str,
-    title: Option<&'a str>,
-    lane: Option<&'a str>,
-}
-
 pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
     let theme = Theme::new(&args.theme)?;
     let date = match &args.date {
@@ -130,23 +122,8 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
     let roles = parse_roles(&args.roles)?;
     let store = Store::create(root)?;
     let channel = store.open_channel(date, theme.clone(), roles)?;
+    crate::templates::write_brief(root, &channel)?;
     let roster = channel.roster()?;
-    let brief = crate::templates::render(
-        root,
-        "channel.md",
-        minijinja::context! {
-            theme => theme.as_str(),
-            date => date.format("%Y-%m-%d").to_string(),
-            channel => channel.name().to_string(),
-            opened_at => roster.opened_at.to_string(),
-            roles => roster.roles.iter().map(|r| BriefRole {
-                name: r.name.as_str(),
-                title: r.title.as_deref(),
-                lane: r.lane.as_deref(),
-            }).collect::<Vec<_>>(),
-        },
-    )?;
-    crate::channel::store::write_atomic(&channel.dir().join("README.md"), brief.as_bytes())?;
     println!("{}", channel.name());
     eprintln!(
         "opened {} with roles {}; post with `warroom post --as ROLE TEXT`",
