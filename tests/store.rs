@@ -561,3 +561,48 @@ fn library_writers_with_64k_bodies() {
         assert_eq!(sorted, (1..=4 * PER as u64).collect::<Vec<_>>(), "{a}");
     }
 }
+
+/// `post --bulk` holds the author file's lock only while input is already buffered: a bulk
+/// writer waiting on a quiet pipe does not hold up a `post` as the same role.
+#[test]
+fn an_idle_bulk_writer_does_not_block_other_posts() {
+    let sb = Sandbox::new();
+    sb.ok(&["open", "bulk", "--roles", "pipeline"]);
+    let mut bulk = sb
+        .command(&["post", "--as", "pipeline", "--bulk"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = bulk.stdin.take().unwrap();
+    stdin.write_all(b"{\"body\":\"from bulk\"}\n").unwrap();
+    let mut out = BufReader::new(bulk.stdout.take().unwrap());
+    let mut id = String::new();
+    out.read_line(&mut id).unwrap();
+    assert_eq!(id, "pipeline#1\n");
+    // The bulk writer now waits for input. A post as the same role must finish.
+    let mut post = sb
+        .command(&["post", "--as", "pipeline", "meanwhile"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let finished = (0..300).any(|_| {
+        let done = post.try_wait().unwrap().is_some();
+        if !done {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        done
+    });
+    if !finished {
+        let _ = post.kill();
+    }
+    stdin.write_all(b"{\"body\":\"bulk again\"}\n").unwrap();
+    drop(stdin);
+    assert!(bulk.wait().unwrap().success());
+    assert!(finished, "a post waited on an idle bulk writer's lock");
+    let tl = entries(&sb.ok(&["timeline", "--format", "ndjson"]));
+    let bodies: Vec<&str> = tl.iter().map(|e| e["body"].as_str().unwrap()).collect();
+    assert_eq!(bodies, ["from bulk", "meanwhile", "bulk again"]);
+    sb.ok(&["verify"]);
+}

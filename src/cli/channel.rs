@@ -247,6 +247,9 @@ struct BulkDraft {
     refs: Vec<EntryId>,
 }
 
+/// Appends drafts from standard input. Whatever input is already buffered is appended under one
+/// lock (a [`crate::channel::append::Session`]); the lock is released before waiting for more
+/// input, so a slow producer never holds other writers of this file up.
 fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> anyhow::Result<u8> {
     use std::io::BufRead;
     let opts = PostOptions {
@@ -254,29 +257,57 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
         sync: false,
     };
     let mut writer = channel.writer(author, false)?;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, std::io::stdin().lock());
     let mut out = std::io::stdout().lock();
-    let mut n = 0u64;
-    for (i, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.with_context(|| {
-            format!("standard input line {}: cannot read (is it UTF-8?)", i + 1)
-        })?;
-        if line.trim().is_empty() {
-            continue;
+    let (mut n, mut line_no) = (0u64, 0usize);
+    let mut line = String::new();
+    let mut read_draft = |input: &mut std::io::BufReader<_>,
+                          line_no: &mut usize|
+     -> anyhow::Result<Option<Draft>> {
+        loop {
+            line.clear();
+            *line_no += 1;
+            let at = *line_no;
+            if input
+                .read_line(&mut line)
+                .with_context(|| format!("standard input line {at}: cannot read (is it UTF-8?)"))?
+                == 0
+            {
+                return Ok(None);
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            let d: BulkDraft = serde_json::from_str(&line).map_err(|e| {
+                usage(format!("standard input line {at}: {e}; expected {{\"body\":\"...\"}} with optional \"kind\" and \"refs\""))
+            })?;
+            let draft = Draft {
+                kind: d.kind.unwrap_or(Kind::Observation),
+                refs: d.refs,
+                body: d.body,
+            };
+            channel
+                .check_draft(&draft, &opts)
+                .with_context(|| format!("standard input line {at}"))?;
+            return Ok(Some(draft));
         }
-        let d: BulkDraft = serde_json::from_str(&line)
-            .map_err(|e| usage(format!("standard input line {}: {e}; expected {{\"body\":\"...\"}} with optional \"kind\" and \"refs\"", i + 1)))?;
-        let draft = Draft {
-            kind: d.kind.unwrap_or(Kind::Observation),
-            refs: d.refs,
-            body: d.body,
-        };
-        channel
-            .check_draft(&draft, &opts)
-            .with_context(|| format!("standard input line {}", i + 1))?;
-        let entry = writer.append(&draft)?;
-        writeln!(out, "{}", entry.id)?;
+    };
+    // Blocks for the first draft of a burst without holding the lock.
+    while let Some(first) = read_draft(&mut input, &mut line_no)? {
+        let mut session = writer.session()?;
+        let mut next = Some(first);
+        while let Some(draft) = next.take() {
+            let entry = session.append(&draft)?;
+            writeln!(out, "{}", entry.id)?;
+            n += 1;
+            // Only input already buffered (a whole line) continues the burst.
+            if input.buffer().contains(&b'\n') {
+                next = read_draft(&mut input, &mut line_no)?;
+            }
+        }
+        session.finish()?;
+        // Ids are printed once their entries are in the file.
         out.flush()?;
-        n += 1;
     }
     writer.sync()?;
     eprintln!("appended {n} entries as {author}");
