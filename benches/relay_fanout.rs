@@ -8,8 +8,7 @@
 //! `cargo bench --bench relay_fanout`; `WARROOM_BENCH_CLIENTS`, `WARROOM_BENCH_RATE` and
 //! `WARROOM_BENCH_SECONDS` override.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -17,6 +16,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use warroom::channel::{Author, Draft, Kind, Store};
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_warroom");
 
@@ -76,25 +77,8 @@ fn main() {
     assert!(out.status.success());
     let ch = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
-    let mut server = Command::new(BIN)
-        .arg("--root")
-        .arg(&root)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("WARROOM_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let (mut server, addr) = common::start_relay(&root);
     let pid = server.id();
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let addr = url
-        .trim()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
     let rss_idle = mem_kib(pid, "VmRSS:");
 
     let t0 = Instant::now();

@@ -18,6 +18,8 @@ use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use warroom::channel::{Author, Draft, Kind, Store};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_warroom");
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -76,24 +78,7 @@ fn main() {
     run(&["post", "--channel", &ch, "--as", "traffic", "warm-up"]);
     let file = root.join(&ch).join("traffic.md");
 
-    let mut server = Command::new(BIN)
-        .arg("--root")
-        .arg(&root)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("WARROOM_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let addr = url
-        .trim()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let (mut server, addr) = common::start_relay(&root);
 
     // Receive instants per seq, for each reader.
     let t0 = Instant::now();

@@ -54,3 +54,28 @@ pub fn peak_rss_kib(cmd: &mut std::process::Command) -> (u64, Duration) {
         .unwrap_or_else(|| panic!("no RSS from /usr/bin/time: {text}"));
     (kib, took)
 }
+
+/// Starts `warroom serve` on a free loopback port over `root`; returns the child and its
+/// `host:port` (read from the URL it prints on stdout).
+pub fn start_relay(root: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_warroom"))
+        .arg("--root")
+        .arg(root)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("WARROOM_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start warroom serve");
+    let mut url = String::new();
+    BufReader::new(server.stdout.take().expect("piped stdout"))
+        .read_line(&mut url)
+        .expect("read the relay's URL");
+    let addr = url
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    (server, addr)
+}
