@@ -118,27 +118,6 @@ impl AuthorWriter {
         &self.path
     }
 
-    /// The tail state as of the last append or [`Self::refresh`].
-    pub fn state(&self) -> Option<TailState> {
-        self.state
-    }
-
-    /// Re-reads the end of the file (without the lock: for a quick look, e.g. ref checks).
-    pub fn refresh(&mut self) -> Result<TailState, Error> {
-        let len = self.len()?;
-        let st = read_tail(&self.file, len).map_err(Error::io("cannot read", &self.path))?;
-        self.state = Some(st);
-        Ok(st)
-    }
-
-    fn len(&self) -> Result<u64, Error> {
-        Ok(self
-            .file
-            .metadata()
-            .map_err(Error::io("cannot stat", &self.path))?
-            .len())
-    }
-
     /// Appends one entry and returns it as readers will see it.
     pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
         self.append_then(draft, |_| Ok(()))

@@ -1,7 +1,6 @@
 //! Renderers for a stream of entries: text (coloured on a terminal), markdown, JSON, ndjson.
 
 use std::io::{self, Write};
-use std::str::FromStr;
 
 use crate::channel::{Entry, Kind, Timestamp};
 
@@ -12,13 +11,6 @@ pub enum Format {
     Md,
     Json,
     Ndjson,
-}
-
-impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        <Self as clap::ValueEnum>::from_str(s, false)
-    }
 }
 
 /// Writes entries one at a time in a format.
@@ -90,15 +82,6 @@ impl<W: Write> Renderer<W> {
         self.out.write_all(bytes)?;
         self.count += 1;
         Ok(())
-    }
-
-    /// Whether this renderer colours its text.
-    pub fn color(&self) -> bool {
-        self.color
-    }
-
-    pub fn format(&self) -> Format {
-        self.format
     }
 
     /// Writes what closes the output and flushes.
