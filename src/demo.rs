@@ -290,6 +290,7 @@ impl Demo {
         let client = observe::connect_url(&api_url).await?;
         let mut pipeline_config = pipeline::PipelineConfig::new(ROLLOUT, NAMESPACE);
         pipeline_config.settle = config.pipeline_settle();
+        pipeline_config.state = demo.publish_state("pipeline")?;
         let c = client.clone();
         demo.observe("pipeline", move |out, cancel| {
             pipeline::run(c, pipeline_config, out, cancel)
@@ -298,6 +299,7 @@ impl Demo {
             namespace: NAMESPACE.to_string(),
             selector: None,
             window: config.data_plane_window(),
+            state: demo.publish_state("data-plane")?,
         };
         demo.observe("data-plane", move |out, cancel| {
             data_plane::run(client, data_plane_config, out, cancel)
@@ -308,7 +310,7 @@ impl Demo {
             .clock()
             .wall(scenario_end.saturating_sub(sim.clock().elapsed()));
         let left = Duration::from_secs(left.as_secs_f64().ceil().max(1.0) as u64);
-        let traffic_config = traffic::TrafficConfig::new(
+        let mut traffic_config = traffic::TrafficConfig::new(
             &backend_url,
             routes,
             config.rate,
@@ -318,6 +320,7 @@ impl Demo {
             Duration::from_secs(5),
             0.05,
         )?;
+        traffic_config.state = demo.publish_state("traffic")?;
         demo.observe("traffic", move |out, cancel| {
             traffic::run(traffic_config, out, cancel)
         })?;
@@ -333,6 +336,20 @@ impl Demo {
     /// The page, on the relay, opened on the demo's channel.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Starts the task publishing `role`'s state in the channel; it writes the last state
+    /// (marked stopped) when the observer ends, and the demo waits for it with the observers.
+    fn publish_state(&self, role: &str) -> Result<observe::state::StatePublisher, DemoError> {
+        let (publisher, task) = observe::state::StatePublisher::spawn(
+            observe::state::Target::Local(self.channel.clone()),
+            Author::new(role)?,
+            Duration::from_millis(crate::state::DEFAULT_HEARTBEAT_MS),
+        );
+        self.observers.spawn(async move {
+            let _ = task.await;
+        });
+        Ok(publisher)
     }
 
     /// Runs one observer with its own posting task, under the demo's stop switch.

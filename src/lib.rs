@@ -14,11 +14,15 @@
 //! - [`observe`]: the observer runtime (watch, resync, lost/back, posting) and the three
 //!   observers: pipeline, data plane, traffic.
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
-//! - [`tail`]: follows a store root as a stream of complete entries and store alerts.
+//! - [`state`]: state beside history — each observer's current view, one JSON file per role,
+//!   replaced atomically.
+//! - [`alerts`]: which alerts are open, acked or resolved, and which questions are unanswered.
+//! - [`tail`]: follows a store root as a stream of complete entries, states and store alerts.
 //! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
 //! - [`demo`]: `warroom demo` — the simulator, the relay and the three observers in one run.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 
+pub mod alerts;
 pub mod archive;
 pub mod channel;
 pub mod cli;
@@ -28,6 +32,7 @@ pub mod relay;
 pub mod roles;
 pub mod rollout;
 pub mod sim;
+pub mod state;
 pub mod tail;
 pub mod templates;
 pub mod timeline;

@@ -97,6 +97,7 @@ async fn the_timeline_matches_the_scenario_through_a_restart_and_a_410() {
         namespace: "shop".into(),
         selector: Some("app=web".into()),
         window: Duration::from_millis(500),
+        state: Default::default(),
     };
     observe(
         &record,
@@ -190,6 +191,7 @@ async fn the_story_shows_the_migration_job_the_image_pull_and_the_extra_pods() {
         namespace: "llm".into(),
         selector: None,
         window: Duration::from_millis(500),
+        state: Default::default(),
     };
     observe(
         &record,
@@ -228,6 +230,7 @@ async fn a_missing_namespace_is_a_clear_error() {
         namespace: "nope".into(),
         selector: None,
         window: Duration::from_secs(1),
+        state: Default::default(),
     };
     let err = data_plane::run(client, config, tx, Default::default())
         .await

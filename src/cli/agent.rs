@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{EXIT_USAGE, Failure};
 use crate::channel::{Author, Store};
+use crate::observe::state::{StatePublisher, Target};
 use crate::observe::{self, Observation, Poster, data_plane, pipeline, traffic};
 use crate::roles;
 
@@ -158,10 +159,14 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                 let mut config = pipeline::PipelineConfig::new(&a.rollout, &namespace);
                 config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
                     .map_err(|_| usage("--spec-threshold is too large"))?;
-                drive(poster, |out, cancel| {
+                let (state, published) = state_publisher(root, &a.to, role)?;
+                config.state = state;
+                let code = drive(poster, |out, cancel| {
                     pipeline::run(client, config, out, cancel)
                 })
-                .await
+                .await;
+                finish_state(published).await;
+                code
             }
             AgentRole::DataPlane(a) => {
                 let poster = poster(root, &a.to, role)?;
@@ -176,23 +181,31 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                         .map_err(|e| usage(format!("agents/data-plane.toml: window {w:?}: {e}")))?,
                     (None, None) => Duration::from_secs(3),
                 };
+                let (state, published) = state_publisher(root, &a.to, role)?;
                 let config = data_plane::DataPlaneConfig {
                     namespace,
                     selector: a.selector.or(defaults.selector),
                     window,
+                    state,
                 };
-                drive(poster, |out, cancel| {
+                let code = drive(poster, |out, cancel| {
                     data_plane::run(client, config, out, cancel)
                 })
-                .await
+                .await;
+                finish_state(published).await;
+                code
             }
             AgentRole::Traffic(a) => {
-                let config = traffic_config(&a, &defaults)?;
+                let mut config = traffic_config(&a, &defaults)?;
                 for w in config.warnings() {
                     eprintln!("warning: {w}");
                 }
                 let poster = poster(root, &a.to, role)?;
-                drive(poster, |out, cancel| traffic::run(config, out, cancel)).await
+                let (state, published) = state_publisher(root, &a.to, role)?;
+                config.state = state;
+                let code = drive(poster, |out, cancel| traffic::run(config, out, cancel)).await;
+                finish_state(published).await;
+                code
             }
             AgentRole::Unknown(_) => Ok(EXIT_USAGE),
         }
@@ -253,6 +266,37 @@ fn poster(root: &std::path::Path, to: &Destination, role: &str) -> anyhow::Resul
     let store = Store::open(root)?;
     let channel = store.channel(to.channel.as_deref())?;
     Ok(Poster::local(channel, author)?)
+}
+
+/// The task that publishes the observer's state beside the channel (locally, or through the
+/// relay with the same token).
+fn state_publisher(
+    root: &std::path::Path,
+    to: &Destination,
+    role: &str,
+) -> anyhow::Result<(StatePublisher, tokio::task::JoinHandle<()>)> {
+    let author = Author::new(to.author.as_deref().unwrap_or(role))?;
+    let target = match &to.relay {
+        Some(relay) => {
+            let channel = to.channel.as_deref().ok_or_else(|| {
+                usage("--relay needs --channel CH (the channel the token is for)")
+            })?;
+            Target::remote(
+                relay,
+                channel,
+                &author,
+                to.token.as_deref().unwrap_or_default(),
+            )
+        }
+        None => Target::Local(Store::open(root)?.channel(to.channel.as_deref())?),
+    };
+    let heartbeat = Duration::from_millis(crate::state::DEFAULT_HEARTBEAT_MS);
+    Ok(StatePublisher::spawn(target, author, heartbeat))
+}
+
+/// Waits (bounded) for the state task to write the observer's last state, marked stopped.
+async fn finish_state(task: tokio::task::JoinHandle<()>) {
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
 }
 
 /// Runs an observer with a posting task until it ends or Ctrl-C/SIGTERM; the queue is drained

@@ -110,7 +110,7 @@ pub fn local(
                 Some(Ok(TailEvent::Alert(a))) if a.channel == name => {
                     eprintln!("ALERT: {}", a.message)
                 }
-                Some(Ok(TailEvent::Alert(_))) => {}
+                Some(Ok(TailEvent::Alert(_) | TailEvent::State(_))) => {}
                 Some(Err(e)) => eprintln!("warning: {e}"),
             }
         }

@@ -44,6 +44,8 @@ pub struct DataPlaneConfig {
     pub selector: Option<String>,
     /// Coalescing window (wall time).
     pub window: Duration,
+    /// Where pods per ReplicaSet go (state beside history).
+    pub state: super::state::StatePublisher,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -289,6 +291,11 @@ pub struct DataPlaneState {
 }
 
 impl DataPlaneState {
+    /// Pods ready and not ready per ReplicaSet, for the observer's state.
+    pub fn replica_set_pods(&self) -> Vec<crate::state::ReplicaSetPods> {
+        super::state::replica_sets(self.replica_sets.iter(), self.pods.values())
+    }
+
     pub fn synced(&self) -> bool {
         self.replica_sets.is_synced()
             && self.deployments.is_synced()
@@ -739,7 +746,13 @@ pub async fn run(
                     let _ = out.send(baseline).await;
                 }
             }
-            _ = window.tick() => flush(&mut pending, &out).await,
+            _ = window.tick() => {
+                flush(&mut pending, &out).await;
+                if state.synced() {
+                    let sets = state.replica_set_pods();
+                    config.state.update(|d| d.replica_sets = sets);
+                }
+            }
         }
     }
     flush(&mut pending, &out).await;

@@ -22,6 +22,7 @@
 
 pub mod data_plane;
 pub mod pipeline;
+pub mod state;
 pub mod traffic;
 
 use std::collections::BTreeMap;

@@ -48,6 +48,8 @@ pub struct PipelineConfig {
     /// workloadRef leak) must persist before it is alerted: the watches of different kinds
     /// arrive in no common order, so a step can look wrong for a moment.
     pub confirm: Duration,
+    /// Where the current view of the Rollouts goes (state beside history).
+    pub state: super::state::StatePublisher,
 }
 
 impl PipelineConfig {
@@ -58,6 +60,7 @@ impl PipelineConfig {
             spec_threshold: TimeDelta::seconds(60),
             settle: Duration::from_millis(300),
             confirm: Duration::from_secs(1),
+            state: super::state::StatePublisher::none(),
         }
     }
 }
@@ -745,6 +748,9 @@ pub async fn run(
                     if out.send(obs).await.is_err() {
                         break;
                     }
+                }
+                if state.synced() {
+                    config.state.rollouts(|| state.snapshot(), state.clock.now());
                 }
             }
             // Time passes in the cluster even when nothing changes (detector 1's threshold).

@@ -112,6 +112,8 @@ pub struct TrafficConfig {
     pub timeout: Duration,
     /// Failure ratio (0–1) above which a route alerts.
     pub failure_threshold: f64,
+    /// Where each route's last window goes (state beside history).
+    pub state: super::state::StatePublisher,
 }
 
 impl TrafficConfig {
@@ -177,6 +179,7 @@ impl TrafficConfig {
             backend_header,
             timeout,
             failure_threshold,
+            state: super::state::StatePublisher::none(),
         })
     }
 
@@ -587,6 +590,8 @@ async fn emit_window(
     out: &mpsc::Sender<Observation>,
 ) {
     let tallies: Vec<Tally> = window.iter_mut().map(std::mem::take).collect();
+    let routes = super::state::routes(&config.routes, &tallies, config.window);
+    config.state.update(|d| d.routes = routes);
     if tallies.iter().all(|t| t.total() == 0) {
         return;
     }

@@ -32,7 +32,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -80,7 +80,7 @@ impl From<super::token::TokenError> for ApiError {
 }
 
 /// Runs blocking store work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
@@ -98,6 +98,7 @@ pub fn router(relay: Relay) -> Router {
         .route("/api/channels", get(channels))
         .route("/api/channels/{ch}/entries", get(entries).post(post_entry))
         .route("/api/channels/{ch}/live", get(live))
+        .merge(super::console::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(relay.clone(), check_host))
@@ -123,7 +124,7 @@ async fn check_host(State(relay): State<Relay>, req: Request<Body>, next: Next) 
 }
 
 /// An `Origin` header, when present, must be this relay's own page.
-fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(()); // not a browser: command-line clients send none
     };
@@ -146,7 +147,7 @@ fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// A channel named in a URL: a full, valid name, existing under the root.
-fn channel(relay: &Relay, name: &str) -> Result<Channel, ApiError> {
+pub(super) fn channel(relay: &Relay, name: &str) -> Result<Channel, ApiError> {
     ChannelName::parse(name).map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -249,6 +250,42 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
+}
+
+/// The token of a write request, checked fresh (a revoked token stops working at once) and
+/// against the channel.
+pub(super) async fn authorize(
+    relay: &Relay,
+    headers: &HeaderMap,
+    channel: &Channel,
+) -> Result<super::token::TokenRecord, ApiError> {
+    let Some(token) = bearer(headers) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "writing needs a token: create one with `warroom token add --role ROLE --channel CH` and send `Authorization: Bearer TOKEN`",
+        ));
+    };
+    let tokens = relay.tokens().clone();
+    let token = token.to_owned();
+    let record = blocking(move || Ok(tokens.check(&token)?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unknown or revoked token: see `warroom token ls`",
+            )
+        })?;
+    if record.channel != channel.name().to_string() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!(
+                "this token is for channel {}, not {}",
+                record.channel,
+                channel.name()
+            ),
+        ));
+    }
+    Ok(record)
 }
 
 async fn post_entry(

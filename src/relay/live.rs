@@ -183,6 +183,22 @@ where
     Ok(())
 }
 
+/// Sends the channel's alert states and every role's state (see [`super::console`]).
+async fn console_snapshot<S>(sink: &mut S, relay: &Relay, channel: &Channel) -> Result<(), End>
+where
+    S: Sink<Message> + Unpin,
+{
+    let (r, ch) = (relay.clone(), channel.clone());
+    let messages = tokio::task::spawn_blocking(move || super::console::snapshot(&r, &ch))
+        .await
+        .map_err(|e| End::Store(e.to_string()))?
+        .map_err(End::Store)?;
+    for text in messages {
+        send(sink, Message::Text(text), relay.config().write_timeout).await?;
+    }
+    Ok(())
+}
+
 /// Runs one client's feed until it closes, falls silent, is too slow, or the relay shuts down.
 pub async fn session<S, R, E>(
     mut sink: S,
@@ -232,6 +248,9 @@ where
     if let Err(end) = replay(sink, relay, channel, cursor).await {
         return end;
     }
+    if let Err(end) = console_snapshot(sink, relay, channel).await {
+        return end;
+    }
     if let Err(end) = send(sink, ready_message(cursor), cfg.write_timeout).await {
         return end;
     }
@@ -246,7 +265,11 @@ where
                 let result = match live {
                     Ok(live) => deliver(sink, relay, channel, &name, cursor, &live).await,
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let r = replay(sink, relay, channel, cursor).await;
+                        let mut r = replay(sink, relay, channel, cursor).await;
+                        // States and alert states skipped with the broadcast: send them anew.
+                        if r.is_ok() {
+                            r = console_snapshot(sink, relay, channel).await;
+                        }
                         // Progress on the socket is a sign of life.
                         heard = Instant::now();
                         r
@@ -434,7 +457,8 @@ mod tests {
                 other => format!("{other:?}"),
             });
         }
-        assert_eq!(kinds, ["ready", "ping", "ping", "close 4000"]);
+        // The alert states (none yet) come before `ready`.
+        assert_eq!(kinds, ["alerts", "ready", "ping", "ping", "close 4000"]);
     }
 
     #[test]

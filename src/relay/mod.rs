@@ -16,8 +16,10 @@
 //! - [`live`]: one client's live feed.
 //! - [`token`]: the token file.
 //! - [`markdown`]: bodies as sanitized HTML.
+//! - [`console`]: observers' states and alert states for the page.
 
 pub mod api;
+pub mod console;
 pub mod live;
 pub mod markdown;
 pub mod token;
@@ -123,6 +125,8 @@ struct Shared {
     config: Config,
     store: Store,
     tokens: token::Tokens,
+    /// Alert states per channel, for the page.
+    console: console::Console,
     /// Entries and alerts from the follower to every client. A tokio broadcast because each
     /// client reads at its own pace and a lagging one must be told (it then re-reads files).
     live: broadcast::Sender<Arc<Live>>,
@@ -141,6 +145,7 @@ impl Relay {
             shared: Arc::new(Shared {
                 hosts: allowed_hosts(addr, &config.allow_hosts),
                 tokens: token::Tokens::new(store.root()),
+                console: console::Console::default(),
                 store,
                 live,
                 cancel: CancellationToken::new(),
@@ -166,6 +171,10 @@ impl Relay {
 
     pub fn tokens(&self) -> &token::Tokens {
         &self.shared.tokens
+    }
+
+    pub fn console(&self) -> &console::Console {
+        &self.shared.console
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Live>> {
@@ -291,10 +300,26 @@ impl crate::tail::Consumer for Publisher {
                 }
                 return true;
             }
-            Ok(TailEvent::Entry(e)) => Live {
-                channel: Some(e.channel.clone()),
-                entry: Some((e.author.clone(), e.seq)),
-                text: live::entry_message(&e),
+            Ok(TailEvent::Entry(e)) => {
+                self.relay.publish(Live {
+                    channel: Some(e.channel.clone()),
+                    entry: Some((e.author.clone(), e.seq)),
+                    text: live::entry_message(&e),
+                });
+                // After the entry: a page marks the alert card it just got.
+                match self.relay.console().entry(&self.relay, &e) {
+                    Some(text) => Live {
+                        channel: Some(e.channel.clone()),
+                        entry: None,
+                        text,
+                    },
+                    None => return !self.gone(),
+                }
+            }
+            Ok(TailEvent::State(s)) => Live {
+                channel: Some(s.channel.clone()),
+                entry: None,
+                text: console::state_message(&s.channel, &s.doc, s.modified),
             },
             Ok(TailEvent::Alert(mut a)) => {
                 tracing::warn!("{}", a.message);
@@ -327,14 +352,19 @@ impl crate::tail::Consumer for Publisher {
 }
 
 fn alert_live(channel: Option<String>, a: &StoreAlert) -> Live {
-    let text = serde_json::to_string(&AlertMessage {
-        r#type: "alert",
-        alert: a,
-    })
-    .unwrap_or_else(|_| r#"{"type":"alert","alert":{"message":"store alert"}}"#.to_owned());
     Live {
         channel,
         entry: None,
-        text: text.into(),
+        text: alert_text(a),
     }
+}
+
+/// A store alert as a live-feed message.
+pub(crate) fn alert_text(a: &StoreAlert) -> Utf8Bytes {
+    serde_json::to_string(&AlertMessage {
+        r#type: "alert",
+        alert: a,
+    })
+    .unwrap_or_else(|_| r#"{"type":"alert","alert":{"message":"store alert"}}"#.to_owned())
+    .into()
 }

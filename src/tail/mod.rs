@@ -16,6 +16,7 @@
 //! This module only reads files; it must not write to the store or know about the network.
 
 pub mod file;
+pub mod state;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,8 @@ pub enum TailEvent {
     Entry(Box<Entry>),
     /// Something is wrong with the store, or a channel was sealed.
     Alert(StoreAlert),
+    /// A role published a new state document ([`crate::state`]).
+    State(Box<state::StateUpdate>),
     /// The first sweep is done: with `from_end`, everything appended from now on will be
     /// emitted, so a reader can read the history from the files and then rely on the stream.
     /// Emitted once.
@@ -68,6 +71,8 @@ pub enum AlertReason {
     Sealed,
     /// The follower itself has a problem (watch limits, an unreadable file).
     Follow,
+    /// A state file is malformed, huge or not its role's: ignored.
+    State,
 }
 
 /// A store problem or event worth the operator's attention.
@@ -354,6 +359,7 @@ struct ChannelState {
     dir: PathBuf,
     sealed: bool,
     files: BTreeMap<PathBuf, FileState>,
+    states: state::StateFiles,
 }
 
 /// The state of a whole store root. Pure file reading; the loop above drives it.
@@ -407,6 +413,7 @@ impl Follower {
                     // A channel sealed before we started is no news.
                     sealed: initial && ch.seal().ok().flatten().is_some(),
                     files: BTreeMap::new(),
+                    states: state::StateFiles::default(),
                 });
             self.check_seal(&name, out);
             match ch.author_files() {
@@ -421,6 +428,8 @@ impl Follower {
                 }),
             }
             if let Some(c) = self.channels.get_mut(&name) {
+                let quiet = self.initial && self.from_end;
+                c.states.sweep(&name, &c.dir, quiet, out);
                 for f in c.files.values_mut() {
                     if let Err(e) = f.poll(now, out) {
                         errs.push(TailError::Read {
@@ -495,6 +504,22 @@ impl Follower {
             return true;
         };
         let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        // <root>/<channel>/.warroom/state/<role>.json: a state document.
+        if parent.file_name().is_some_and(|n| n == "state")
+            && let Some(dot) = parent.parent()
+            && dot.file_name().is_some_and(|n| n == ".warroom")
+        {
+            if let Some(ch) = dot
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| n.to_str())
+                && let Some(c) = self.channels.get_mut(ch)
+            {
+                let ch = ch.to_owned();
+                c.states.hint(&ch, path, out);
+            }
+            return false;
+        }
         // <root>/<channel>/.warroom/<file>: only the seal marker matters.
         if parent.file_name().is_some_and(|n| n == ".warroom") {
             if file_name == "sealed.json"
