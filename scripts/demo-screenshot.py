@@ -1,26 +1,35 @@
 #!/usr/bin/env python3
-"""Screenshot of the operator's page during a real `warroom demo` run (docs/demo-page.png).
+"""Screenshots of the operator's page during a real `warroom demo` run (docs/demo-page*.png).
 
-    scripts/demo-screenshot.py [OUT.png] [--speed X] [--at SECONDS]
+    scripts/demo-screenshot.py [--speed X] [--at SECONDS] [--view feed|lanes]
+                               [--shot WxH:OUT.png]...
 
 Starts `warroom demo --keep-serving --bind 127.0.0.1:0` in a temporary store, opens the page in
 headless Chromium over WebDriver (chromedriver, as tests/browser.rs does), waits until the page
-is live, takes the screenshot AT seconds after the start (default: after the scenario ends),
-then stops the demo with SIGINT. Only 127.0.0.1 traffic.
+is live, and AT seconds after the start (default: after the scenario ends) takes one screenshot
+per --shot at that window size (default 1400x1000:docs/demo-page.png), then stops the demo with
+SIGINT. Only 127.0.0.1 traffic. Set WARROOM to the binary (default target/debug/warroom).
 """
 import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 args = sys.argv[1:]
-out = "docs/demo-page.png"
-speed, at = "20", None
+speed, at, view, shots = "20", None, "feed", []
 while args:
     a = args.pop(0)
     if a == "--speed":
         speed = args.pop(0)
     elif a == "--at":
         at = float(args.pop(0))
+    elif a == "--view":
+        view = args.pop(0)
+    elif a == "--shot":
+        size, out = args.pop(0).split(":", 1)
+        w, h = size.split("x")
+        shots.append((int(w), int(h), out))
     else:
-        out = a
+        sys.exit(f"unknown argument {a!r}; see the docstring")
+if not shots:
+    shots = [(1400, 1000, "docs/demo-page.png")]
 
 warroom = os.environ.get("WARROOM", "target/debug/warroom")
 root = tempfile.mkdtemp()
@@ -59,13 +68,17 @@ try:
     caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
         "binary": shutil.which("chromium"),
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--disable-dev-shm-usage", "--window-size=1400,1600", "--no-first-run",
+                 "--disable-dev-shm-usage", "--window-size=1400,1000", "--no-first-run",
                  "--no-default-browser-check", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-domain-reliability",
                  "--no-pings", "--disable-default-apps", "--disable-extensions",
-                 f"--user-data-dir={tempfile.mkdtemp()}"]}}}}
+                 "--hide-scrollbars", f"--user-data-dir={tempfile.mkdtemp()}"]}}}}
     session = call("POST", "/session", caps)["value"]["sessionId"]
     s = f"/session/{session}"
+
+    def js(script):
+        return call("POST", s + "/execute/sync", {"script": script, "args": []})["value"]
+
     call("POST", s + "/url", {"url": url})
     if at is None:
         # After the scenario: the demo says so on stderr once the observers have stopped.
@@ -75,10 +88,20 @@ try:
     else:
         time.sleep(max(0.0, at - (time.time() - started)))
     time.sleep(1.5)  # the last live entries render
-    png = call("GET", s + "/screenshot")["value"]
-    with open(out, "wb") as f:
-        f.write(base64.b64decode(png))
-    print(f"wrote {out} at {time.time() - started:.1f} s", file=sys.stderr)
+    if view != "feed":
+        js(f"document.querySelector('#views button[data-view={view}]').click(); return true")
+    for w, h, out in shots:
+        # The window's outer size: make the viewport (what is shown) W x H.
+        call("POST", s + "/window/rect", {"width": w, "height": h})
+        inner = js("return [window.innerWidth, window.innerHeight]")
+        call("POST", s + "/window/rect", {"width": w + (w - inner[0]), "height": h + (h - inner[1])})
+        time.sleep(0.8)
+        js("window.scrollTo(0, document.documentElement.scrollHeight); return true")
+        time.sleep(0.5)
+        png = call("GET", s + "/screenshot")["value"]
+        with open(out, "wb") as f:
+            f.write(base64.b64decode(png))
+        print(f"wrote {out} ({w}x{h}) at {time.time() - started:.1f} s", file=sys.stderr)
     call("DELETE", s)
 finally:
     driver.terminate()

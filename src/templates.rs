@@ -9,7 +9,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 /// Built-in templates: (name, text).
-const DEFAULTS: [(&str, &str); 5] = [
+const DEFAULTS: [(&str, &str); 7] = [
     ("channel.md", include_str!("../templates/channel.md")),
     (
         "archive-readme.md",
@@ -18,6 +18,8 @@ const DEFAULTS: [(&str, &str); 5] = [
     ("timeline.md", include_str!("../templates/timeline.md")),
     ("index.md", include_str!("../templates/index.md")),
     ("page.html", include_str!("../templates/page.html")),
+    ("page.css", include_str!("../templates/page.css")),
+    ("page.js", include_str!("../templates/page.js")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -40,18 +42,24 @@ pub enum TemplateError {
     Write(#[from] crate::channel::Error),
 }
 
-/// Renders template `name` with `ctx`, preferring `<root>/templates/<name>`.
-pub fn render(root: &Path, name: &str, ctx: impl Serialize) -> Result<String, TemplateError> {
+/// The text of template `name` as is (no rendering), preferring `<root>/templates/<name>`:
+/// the page's stylesheet and script, which the page template embeds.
+pub fn text(root: &Path, name: &str) -> Result<String, TemplateError> {
     let path = root.join("templates").join(name);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DEFAULTS
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULTS
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, t)| (*t).to_owned())
-            .unwrap_or_else(|| panic!("no built-in template {name}")),
-        Err(source) => return Err(TemplateError::Read { path, source }),
-    };
+            .unwrap_or_else(|| panic!("no built-in template {name}"))),
+        Err(source) => Err(TemplateError::Read { path, source }),
+    }
+}
+
+/// Renders template `name` with `ctx`, preferring `<root>/templates/<name>`.
+pub fn render(root: &Path, name: &str, ctx: impl Serialize) -> Result<String, TemplateError> {
+    let text = text(root, name)?;
     let mut env = Environment::new();
     env.set_keep_trailing_newline(true);
     let render_err = |source| TemplateError::Render {

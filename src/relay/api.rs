@@ -171,7 +171,18 @@ async fn page(State(relay): State<Relay>) -> Result<Response, ApiError> {
         "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     );
     let html = blocking(move || {
-        crate::templates::render(&root, "page.html", minijinja::context! { nonce }).map_err(|e| {
+        let page = || {
+            // The stylesheet and the script are templates of their own, embedded as is.
+            let style = crate::templates::text(&root, "page.css")?;
+            let script = crate::templates::text(&root, "page.js")?;
+            let palette = crate::palette::page_json();
+            crate::templates::render(
+                &root,
+                "page.html",
+                minijinja::context! { nonce, style, script, palette },
+            )
+        };
+        page().map_err(|e| {
             tracing::error!("{e:#}");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         })

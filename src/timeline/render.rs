@@ -22,16 +22,6 @@ pub struct Renderer<W: Write> {
     last_date: Option<chrono::NaiveDate>,
 }
 
-/// ANSI 256-colour codes that read well on dark and light backgrounds.
-const PALETTE: [u8; 8] = [33, 36, 35, 32, 172, 99, 31, 70];
-
-/// A stable colour per author name.
-pub fn author_color(author: &str) -> u8 {
-    let h = author.bytes().fold(2166136261u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(16777619)
-    });
-    PALETTE[(h as usize) % PALETTE.len()]
-}
 
 impl<W: Write> Renderer<W> {
     pub fn new(out: W, format: Format, color: bool) -> Self {
@@ -149,7 +139,8 @@ fn text(out: &mut Vec<u8>, e: &Entry, color: bool) -> io::Result<()> {
         format!("  re {}", refs(e))
     };
     if color {
-        let c = author_color(e.author.as_str());
+        // One colour rule for terminal and page ([`crate::palette`]).
+        let c = crate::palette::ansi(e.author.as_str());
         let kind = match e.kind {
             Kind::Alert => "\x1b[1;97;41m ALERT \x1b[0m".to_owned(),
             Kind::Decision => "\x1b[1;30;43m decision \x1b[0m".to_owned(),
@@ -157,7 +148,7 @@ fn text(out: &mut Vec<u8>, e: &Entry, color: bool) -> io::Result<()> {
         };
         writeln!(
             out,
-            "\x1b[2m{time}\x1b[0m  \x1b[1;38;5;{c}m{}\x1b[0m  {kind}\x1b[2m{refs}\x1b[0m",
+            "\x1b[2m{time}\x1b[0m  {c}{}\x1b[0m  {kind}\x1b[2m{refs}\x1b[0m",
             e.id
         )?;
     } else {
