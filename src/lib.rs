@@ -16,6 +16,7 @@
 //! - [`sim`]: the embedded Kubernetes API simulator and scenario player.
 //! - [`state`]: state beside history — each observer's current view, one JSON file per role,
 //!   replaced atomically.
+//! - [`gap`]: gaps in the record (altered, missing, torn), told at their place.
 //! - [`palette`]: the one colour rule for authors, terminal and page.
 //! - [`alerts`]: which alerts are open, acked or resolved, and which questions are unanswered.
 //! - [`tail`]: follows a store root as a stream of complete entries, states and store alerts.
@@ -28,6 +29,7 @@ pub mod archive;
 pub mod channel;
 pub mod cli;
 pub mod demo;
+pub mod gap;
 pub mod observe;
 pub mod palette;
 pub mod relay;

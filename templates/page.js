@@ -3,8 +3,6 @@
 // `alerts` (the alert states, computed by the relay), `state` (each observer's current view)
 // and `alert` (store problems; integrity ones become gap markers in the timeline).
 const KINDS = ["observation", "alert", "correction", "question", "answer", "decision", "note", "ack", "resolved"];
-// Store alerts that mean "something is missing or altered here": shown where they happened.
-const GAP_REASONS = new Set(["checksum", "chain", "garbage", "torn-tail", "shrunk", "replaced", "removed"]);
 const PALETTE = JSON.parse(document.getElementById("palette").textContent);
 const $ = (id) => document.getElementById(id);
 const S = {
@@ -192,19 +190,21 @@ $("pill").addEventListener("click", () => {
   window.scrollTo(0, document.documentElement.scrollHeight);
 });
 
-// ---- Gaps: integrity problems where they happened
+// ---- Gaps: damage to the record (an altered entry, a broken chain, torn or unreadable bytes,
+// a truncated file), shown where it happened; each once, however often it is replayed.
 function addGap(alert) {
-  const key = [alert.reason, alert.file, alert.line || "", alert.entry || ""].join("|");
-  if (S.gaps.has(key)) return;
-  S.gaps.add(key);
-  const text = alert.gap || alert.message || "a gap in the record: run `warroom verify`";
-  const node = el("div", { class: "gap", role: "note", "data-reason": alert.reason, "data-file": alert.file || "" }, text);
+  const g = alert.gap;
+  const id = [alert.reason, alert.file, alert.line || "", g.entry || ""].join("|");
+  if (S.gaps.has(id)) return;
+  S.gaps.add(id);
+  const node = el("div", { class: "gap", role: "note", "data-reason": alert.reason, "data-entry": g.entry || "" }, g.text);
   if (alert.message) node.title = alert.message;
-  // Placed at its time when known (e.g. an altered entry's own timestamp), else at the end.
-  const ts = alert.ts || "\uffff";
-  const key2 = sortKey(ts, alert.author || "", alert.seq || 0) + "\u0001";
-  const item = { entry: { id: "gap:" + key, author: alert.author || "", kind: "gap", body: text }, node, key: key2, gap: true };
-  const i = insertNode(node, key2);
+  // Right after the entry it follows (or, for an altered entry, in its own place); at the end
+  // when the place is unknown (a truncated file).
+  const last = S.order.length ? S.order[S.order.length - 1].key : "";
+  const key = g.ts ? sortKey(g.ts, alert.author || "", g.seq || 0) + "\u0001" : last + "\u0001";
+  const item = { entry: { id: "gap:" + id, author: alert.author || "", kind: "gap", body: g.text }, node, key, gap: true };
+  const i = insertNode(node, key);
   S.order.splice(i, 0, item);
   const empty = $("empty");
   if (empty) empty.remove();
@@ -557,7 +557,7 @@ function connect() {
       updateCounts();
       if (S.following) scheduleFollow();
     } else if (msg.type === "alert" && msg.alert) {
-      if (GAP_REASONS.has(msg.alert.reason)) addGap(msg.alert);
+      if (msg.alert.gap) addGap(msg.alert);
       if (S.ready) banner("STORE ALERT", msg.alert.message || "store problem");
     }
   };

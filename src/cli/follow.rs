@@ -21,19 +21,61 @@ fn use_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Writes entries that pass the filter and are new (per-author seq), flushing each.
+/// Writes entries that pass the filter and are new (per-author seq), flushing each, and gap
+/// markers where the record is damaged (each once).
 struct Printer {
     renderer: Renderer<std::io::Stdout>,
     filter: Filter,
     seen: BTreeMap<Author, u64>,
+    format: Format,
+    color: bool,
+    /// Gaps already shown (a reconnect replays them).
+    gaps: std::collections::BTreeSet<String>,
 }
 
 impl Printer {
     fn new(format: Format, filter: Filter) -> Self {
+        let color = use_color();
         Self {
-            renderer: Renderer::new(std::io::stdout(), format, use_color()),
+            renderer: Renderer::new(std::io::stdout(), format, color),
             filter,
             seen: BTreeMap::new(),
+            format,
+            color: color && format == Format::Text,
+            gaps: Default::default(),
+        }
+    }
+
+    /// A gap marker at this place of the output: on stdout in text and markdown, on stderr
+    /// beside ndjson (whose lines are entries only).
+    fn gap(&mut self, key: String, gap: &crate::gap::Gap) -> std::io::Result<()> {
+        if !self.gaps.insert(key) {
+            return Ok(());
+        }
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        match self.format {
+            Format::Text if self.color => {
+                writeln!(out, "\x1b[1;30;43m GAP \x1b[0m  \x1b[1m{}\x1b[0m\n", gap.text)?
+            }
+            Format::Text => writeln!(out, "GAP  {}\n", gap.text)?,
+            Format::Md => writeln!(out, "> **gap** — {}\n", gap.text)?,
+            Format::Json | Format::Ndjson => {
+                drop(out);
+                eprintln!("GAP: {}", gap.text);
+                return Ok(());
+            }
+        }
+        out.flush()
+    }
+
+    fn problem(&mut self, p: &crate::timeline::Problem) -> std::io::Result<()> {
+        match &p.gap {
+            Some(gap) => self.gap(format!("{}:{}", p.path.display(), p.line), gap),
+            None => {
+                eprintln!("warning: {p}");
+                Ok(())
+            }
         }
     }
 
@@ -115,9 +157,18 @@ pub fn local(
             }
         }
         let mut printer = Printer::new(format, filter.clone());
-        let mut history = Merge::open(&channel, filter, |p| eprintln!("warning: {p}"))?;
+        // Problems come during the read that returned the entry before them.
+        let problems = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = problems.clone();
+        let mut history = Merge::open(&channel, filter, move |p| sink.borrow_mut().push(p))?;
         while let Some(e) = history.next_entry()? {
             printer.entry(&e)?;
+            for p in problems.borrow_mut().drain(..) {
+                printer.problem(&p)?;
+            }
+        }
+        for p in problems.borrow_mut().drain(..) {
+            printer.problem(&p)?;
         }
         for e in early.into_iter().filter(|e| e.channel == name) {
             printer.entry(&e)?;
@@ -131,7 +182,10 @@ pub fn local(
                 None => anyhow::bail!("the follower stopped"),
                 Some(Ok(TailEvent::Entry(e))) if e.channel == name => printer.entry(&e)?,
                 Some(Ok(TailEvent::Alert(a))) if a.channel == name || a.channel.is_empty() => {
-                    eprintln!("ALERT: {}", a.message)
+                    match &a.gap {
+                        Some(g) => printer.gap(format!("{}:{}", a.file, a.line.unwrap_or(0)), g)?,
+                        None => eprintln!("ALERT: {}", a.message),
+                    }
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => eprintln!("warning: {e}"),
@@ -256,11 +310,34 @@ pub fn remote(
                         }
                     }
                     Some("alert") => {
-                        let m = v
-                            .pointer("/alert/message")
-                            .and_then(|m| m.as_str())
-                            .unwrap_or("store alert");
-                        eprintln!("ALERT: {m}");
+                        let gap = v
+                            .pointer("/alert/gap")
+                            .and_then(|g| serde_json::from_value::<RemoteGap>(g.clone()).ok());
+                        match gap {
+                            Some(g) => {
+                                let key = format!(
+                                    "{}:{}",
+                                    v.pointer("/alert/file").and_then(|f| f.as_str()).unwrap_or(""),
+                                    v.pointer("/alert/line").and_then(|l| l.as_u64()).unwrap_or(0)
+                                );
+                                printer.gap(
+                                    key,
+                                    &crate::gap::Gap {
+                                        text: g.text,
+                                        entry: None,
+                                        ts: None,
+                                        seq: None,
+                                    },
+                                )?;
+                            }
+                            None => {
+                                let m = v
+                                    .pointer("/alert/message")
+                                    .and_then(|m| m.as_str())
+                                    .unwrap_or("store alert");
+                                eprintln!("ALERT: {m}");
+                            }
+                        }
                     }
                     _ => {}
                 }
@@ -269,6 +346,12 @@ pub fn remote(
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     })
+}
+
+/// The part of a relay's gap marker the terminal shows.
+#[derive(serde::Deserialize)]
+struct RemoteGap {
+    text: String,
 }
 
 /// The newest unsealed channel the relay lists.

@@ -149,6 +149,7 @@ pub fn bad_state_alert(channel: &str, role: &Author, file: &str, why: &str) -> S
         message: format!(
             "{file}: the state of {role} is ignored: {why}. Only warroom observers should write it; the next good write replaces it"
         ),
+        gap: None,
     }
 }
 

@@ -134,9 +134,17 @@ where
     }
 }
 
-/// Sends every entry of `channel` after `cursor` (timeline order) and advances the cursor.
-/// The files are read on a blocking thread; a small queue keeps memory bounded however much
-/// there is to replay.
+/// What the replay thread hands over: an entry, or a gap in the record at its place.
+enum Replayed {
+    Entry(Author, u64, Utf8Bytes),
+    Gap(Utf8Bytes),
+}
+
+/// Sends every entry of `channel` after `cursor` (timeline order) and advances the cursor;
+/// damage met in the files (an altered entry, a broken chain, torn or unreadable bytes) is sent
+/// at its place as a store alert with a gap marker, so a client that connects after the damage
+/// sees it too. The files are read on a blocking thread; a small queue keeps memory bounded
+/// however much there is to replay.
 async fn replay<S>(
     sink: &mut S,
     relay: &Relay,
@@ -146,16 +154,23 @@ async fn replay<S>(
 where
     S: Sink<Message> + Unpin,
 {
-    let (tx, mut rx) = mpsc::channel::<Result<(Author, u64, Utf8Bytes), String>>(64);
+    let (tx, mut rx) = mpsc::channel::<Result<Replayed, String>>(64);
     let channel = channel.clone();
     let after = cursor.0.clone();
+    let root = relay.store().root().to_owned();
     tokio::task::spawn_blocking(move || {
         let filter = Filter {
             after,
             ..Filter::default()
         };
-        // Problems in the files reach clients as alerts from the follower, once.
-        let merge = match Merge::open(&channel, filter, |_| {}) {
+        let name = channel.name().to_string();
+        let gaps = tx.clone();
+        let on_problem = move |p: crate::timeline::Problem| {
+            if let Some(text) = gap_message(&root, &name, p) {
+                let _ = gaps.blocking_send(Ok(Replayed::Gap(text)));
+            }
+        };
+        let merge = match Merge::open(&channel, filter, on_problem) {
             Ok(m) => m,
             Err(e) => {
                 let _ = tx.blocking_send(Err(e.to_string()));
@@ -164,7 +179,7 @@ where
         };
         for item in merge {
             let msg = item
-                .map(|e| (e.author.clone(), e.seq, entry_message(&e)))
+                .map(|e| Replayed::Entry(e.author.clone(), e.seq, entry_message(&e)))
                 .map_err(|e| e.to_string());
             if tx.blocking_send(msg).is_err() {
                 return; // the client went away
@@ -173,14 +188,45 @@ where
     });
     let limit = relay.config().write_timeout;
     while let Some(item) = rx.recv().await {
-        let (author, seq, text) = item.map_err(End::Store)?;
-        if seq <= cursor.get(&author) {
-            continue;
+        match item.map_err(End::Store)? {
+            Replayed::Entry(author, seq, text) => {
+                if seq <= cursor.get(&author) {
+                    continue;
+                }
+                send(sink, Message::Text(text), limit).await?;
+                cursor.set(&author, seq);
+            }
+            Replayed::Gap(text) => send(sink, Message::Text(text), limit).await?,
         }
-        send(sink, Message::Text(text), limit).await?;
-        cursor.set(&author, seq);
     }
     Ok(())
+}
+
+/// A problem found while replaying, as the store alert the follower would have raised.
+fn gap_message(
+    root: &std::path::Path,
+    channel: &str,
+    p: crate::timeline::Problem,
+) -> Option<Utf8Bytes> {
+    use crate::tail::{AlertReason, StoreAlert};
+    use crate::timeline::ProblemKind;
+    let gap = p.gap?;
+    let reason = match p.kind {
+        ProblemKind::Checksum => AlertReason::Checksum,
+        ProblemKind::Chain | ProblemKind::Misplaced => AlertReason::Chain,
+        ProblemKind::Garbage => AlertReason::Garbage,
+        ProblemKind::Tail => AlertReason::TornTail,
+    };
+    let file = p.path.strip_prefix(root).unwrap_or(&p.path).display().to_string();
+    Some(super::alert_text(&StoreAlert {
+        channel: channel.to_owned(),
+        author: Some(p.author.to_string()),
+        reason,
+        message: format!("{file}:{}: {}", p.line, p.message),
+        file,
+        line: Some(p.line),
+        gap: Some(gap),
+    }))
 }
 
 /// Sends the channel's alert states and every role's state (see [`super::console`]).

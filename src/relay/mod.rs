@@ -338,6 +338,7 @@ impl crate::tail::Consumer for Publisher {
                     file: String::new(),
                     line: None,
                     message: e.to_string(),
+                    gap: None,
                 };
                 alert_live(None, &a)
             }

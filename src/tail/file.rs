@@ -98,7 +98,13 @@ impl FileState {
         self.emitted
     }
 
-    fn alert(&self, reason: AlertReason, line: Option<u64>, message: String) -> TailEvent {
+    fn alert(
+        &self,
+        reason: AlertReason,
+        line: Option<u64>,
+        message: String,
+        gap: crate::gap::Gap,
+    ) -> TailEvent {
         TailEvent::Alert(StoreAlert {
             channel: self.channel.clone(),
             author: Some(self.author.to_string()),
@@ -106,7 +112,24 @@ impl FileState {
             file: self.path.display().to_string(),
             line,
             message,
+            gap: Some(gap),
         })
+    }
+
+    /// The file's name, for gap sentences (`pipeline.md`).
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The last entry read from the file, where a gap after it goes.
+    fn after(&self) -> crate::gap::After {
+        self.chain
+            .last_ts
+            .filter(|_| self.chain.last_seq > 0)
+            .map(|ts| (ts, self.chain.last_seq))
     }
 
     /// Starts over at the beginning of the (rewritten) file: entries up to `emitted` are
@@ -131,6 +154,7 @@ impl FileState {
                             "{} was removed: history was rewritten; restore it from git and run `warroom verify`",
                             self.path.display()
                         ),
+                        crate::gap::rewritten(&self.file_name(), "removed", self.emitted, &self.author),
                     ));
                     self.restart();
                 }
@@ -150,6 +174,12 @@ impl FileState {
                     "{} was replaced by another file: history was rewritten; entries already shown are not shown again. Run `warroom verify`",
                     self.path.display()
                 ),
+                crate::gap::rewritten(
+                    &self.file_name(),
+                    "replaced by another file",
+                    self.emitted,
+                    &self.author,
+                ),
             ));
             self.restart();
         }
@@ -164,6 +194,7 @@ impl FileState {
                     self.offset,
                     meta.len()
                 ),
+                crate::gap::rewritten(&self.file_name(), "truncated", self.emitted, &self.author),
             ));
             self.restart();
         }
@@ -187,6 +218,7 @@ impl FileState {
                         self.path.display(),
                         self.author
                     ),
+                    crate::gap::torn(&self.author, &self.file_name(), len, self.after()),
                 ));
             }
             return Ok(());
@@ -194,11 +226,21 @@ impl FileState {
         file.seek(SeekFrom::Start(self.offset))?;
         let mut scanner = Scanner::new(file, self.offset, self.line);
         let mut tail = None;
+        // The unreadable bytes just reported: a repair marker right after them means a torn
+        // write the next writer closed off (no committed entry lost there: no gap).
+        let mut garbage_at: Option<usize> = None;
         while let Some(rec) = scanner.next_record()? {
+            let held = garbage_at.take();
             match rec {
                 Record::Entry(e) => self.entry(*e, out),
-                Record::Repair { .. } => {}
-                Record::Garbage { pos, why } => out.push(self.alert(
+                Record::Repair { .. } => {
+                    if let Some(TailEvent::Alert(a)) = held.and_then(|i| out.get_mut(i)) {
+                        a.gap = None;
+                    }
+                }
+                Record::Garbage { pos, why } => {
+                    garbage_at = Some(out.len());
+                    out.push(self.alert(
                     AlertReason::Garbage,
                     Some(pos.line),
                     format!(
@@ -207,7 +249,9 @@ impl FileState {
                         pos.len,
                         pos.offset
                     ),
-                )),
+                    crate::gap::garbage(&self.author, &self.file_name(), pos.len, self.after()),
+                    ))
+                }
                 Record::Tail { pos } => {
                     tail = Some(pos);
                     break;
@@ -230,6 +274,7 @@ impl FileState {
     }
 
     fn entry(&mut self, e: crate::channel::scan::Scanned, out: &mut Vec<TailEvent>) {
+        let (after, expected_seq) = (self.after(), self.chain.last_seq + 1);
         let breaks = self.chain.check(&self.author, &e);
         if e.seq <= self.emitted {
             // Already emitted (a rewritten file read again): never re-emitted.
@@ -254,10 +299,18 @@ impl FileState {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            let reason = if e.sum_ok {
-                AlertReason::Chain
+            let (reason, gap) = if !e.sum_ok {
+                (
+                    AlertReason::Checksum,
+                    crate::gap::checksum(&self.author, e.seq, e.ts),
+                )
+            } else if e.author != self.author {
+                let id = format!("{}#{}", e.author, e.seq);
+                let gap = crate::gap::misplaced(&self.author, &id, &self.file_name(), after);
+                (AlertReason::Chain, gap)
             } else {
-                AlertReason::Checksum
+                let gap = crate::gap::chain(&self.author, e.seq, expected_seq, after);
+                (AlertReason::Chain, gap)
             };
             out.push(self.alert(
                 reason,
@@ -268,6 +321,7 @@ impl FileState {
                     e.author,
                     e.seq
                 ),
+                gap,
             ));
         }
         if !e.sum_ok || e.author != self.author {

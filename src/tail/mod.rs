@@ -86,6 +86,9 @@ pub struct StoreAlert {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     pub message: String,
+    /// For damage to the record: the gap marker to show at its place in the timeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<crate::gap::Gap>,
 }
 
 /// Errors while following. Each is an item in the stream, not its end: after one the follower
@@ -487,6 +490,7 @@ impl Follower {
                     "channel {channel} was sealed at {} by {}; it takes no more posts",
                     seal.at, seal.by
                 ),
+                gap: None,
             }));
         }
     }

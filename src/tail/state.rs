@@ -104,6 +104,7 @@ fn bad(channel: &str, role: &Author, path: &Path, why: String) -> TailEvent {
             "{}: the state of {role} is ignored: {why}. Only warroom observers should write it; the next good write replaces it",
             path.display()
         ),
+        gap: None,
     })
 }
 

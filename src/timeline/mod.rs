@@ -89,12 +89,33 @@ impl Key {
     }
 }
 
-/// A problem met while reading, for stderr.
+/// A problem met while reading, for stderr (and, as a gap marker, for live readers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: PathBuf,
     pub line: u64,
     pub message: String,
+    pub kind: ProblemKind,
+    /// The file's author.
+    pub author: Author,
+    /// What a live reader shows at the problem's place in the timeline (`None` for a torn
+    /// write that the next writer closed off: no committed entry was lost there).
+    pub gap: Option<crate::gap::Gap>,
+}
+
+/// What kind of damage a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// An entry's bytes do not match its checksum (it is skipped).
+    Checksum,
+    /// An entry does not continue its file's chain: seq, prev or time (it is still shown).
+    Chain,
+    /// An entry in a file that is not its author's (it is skipped).
+    Misplaced,
+    /// Bytes between entries that are not an entry.
+    Garbage,
+    /// Bytes at the end that are not a complete entry.
+    Tail,
 }
 
 impl std::fmt::Display for Problem {
@@ -265,13 +286,25 @@ impl Reader {
     ) {
         let mut scanner = Scanner::new(file, 0, 1);
         let mut batch = Vec::with_capacity(BATCH);
-        let problem = |line: u64, message: String| {
+        let mut chain = crate::channel::scan::Chain::default();
+        let file_name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let problem = |line: u64, message: String, kind: ProblemKind, gap: crate::gap::Gap| {
             Msg::Problem(Problem {
                 path: self.path.clone(),
                 line,
                 message,
+                kind,
+                author: self.author.clone(),
+                gap: Some(gap),
             })
         };
+        // Unreadable bytes wait for the next record: a repair marker right after them means a
+        // torn write that was closed off (a note, not a gap).
+        let mut held: Option<Msg<T>> = None;
         loop {
             let rec = match scanner.next_record() {
                 Ok(r) => r,
@@ -280,59 +313,125 @@ impl Reader {
                     return;
                 }
             };
+            // The last entry read, where a gap after it goes.
+            let after = chain
+                .last_ts
+                .filter(|_| chain.last_seq > 0)
+                .map(|ts| (ts, chain.last_seq));
+            if let Some(Msg::Problem(mut p)) = held.take() {
+                if matches!(rec, Some(Record::Repair { .. })) {
+                    p.gap = None;
+                }
+                if !self.send_problem(&mut batch, Msg::Problem(p), tx) {
+                    return;
+                }
+            }
             let msg = match rec {
                 None => break,
-                Some(Record::Entry(e)) if !e.sum_ok => problem(
-                    e.pos.line,
-                    format!(
-                        "skipped entry {}#{}: it does not match its checksum (run `warroom verify`)",
-                        e.author, e.seq
-                    ),
-                ),
-                Some(Record::Entry(e)) if e.author != self.author => problem(
-                    e.pos.line,
-                    format!(
-                        "skipped entry {}#{}: it is not {}'s",
-                        e.author, e.seq, self.author
-                    ),
-                ),
                 Some(Record::Entry(e)) => {
-                    let entry = e.into_entry(self.channel.to_string());
-                    if self.filter.keeps(&entry, self.since_key.as_ref()) {
-                        let (ts, seq) = (entry.ts, entry.seq);
-                        batch.push((ts, seq, map(entry)));
-                        if batch.len() == BATCH
-                            && tx
-                                .send(Msg::Batch(std::mem::replace(
-                                    &mut batch,
-                                    Vec::with_capacity(BATCH),
-                                )))
-                                .is_err()
+                    let expected_seq = chain.last_seq + 1;
+                    let breaks = chain.check(&self.author, &e);
+                    if !e.sum_ok {
+                        Some(problem(
+                            e.pos.line,
+                            format!(
+                                "skipped entry {}#{}: it does not match its checksum (run `warroom verify`)",
+                                e.author, e.seq
+                            ),
+                            ProblemKind::Checksum,
+                            crate::gap::checksum(&self.author, e.seq, e.ts),
+                        ))
+                    } else if e.author != self.author {
+                        let id = format!("{}#{}", e.author, e.seq);
+                        Some(problem(
+                            e.pos.line,
+                            format!("skipped entry {id}: it is not {}'s", self.author),
+                            ProblemKind::Misplaced,
+                            crate::gap::misplaced(&self.author, &id, &file_name, after),
+                        ))
+                    } else {
+                        // A break in the chain is told, and the entry is still shown.
+                        let told = (!breaks.is_empty()).then(|| {
+                            problem(
+                                e.pos.line,
+                                format!(
+                                    "entry {}#{} does not continue the chain of {} (an entry was removed, inserted or moved; run `warroom verify`)",
+                                    e.author, e.seq, file_name
+                                ),
+                                ProblemKind::Chain,
+                                crate::gap::chain(&self.author, e.seq, expected_seq, after),
+                            )
+                        });
+                        if let Some(told) = told
+                            && !self.send_problem(&mut batch, told, tx)
                         {
                             return;
                         }
+                        let entry = e.into_entry(self.channel.to_string());
+                        if self.filter.keeps(&entry, self.since_key.as_ref()) {
+                            let (ts, seq) = (entry.ts, entry.seq);
+                            batch.push((ts, seq, map(entry)));
+                            if batch.len() == BATCH
+                                && tx
+                                    .send(Msg::Batch(std::mem::replace(
+                                        &mut batch,
+                                        Vec::with_capacity(BATCH),
+                                    )))
+                                    .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        None
                     }
-                    continue;
                 }
-                Some(Record::Repair { .. }) => continue,
+                Some(Record::Repair { .. }) => None,
                 Some(Record::Garbage { pos, why }) => {
-                    problem(pos.line, format!("skipped {} bytes: {why}", pos.len))
+                    held = Some(problem(
+                        pos.line,
+                        format!("skipped {} bytes: {why}", pos.len),
+                        ProblemKind::Garbage,
+                        crate::gap::garbage(&self.author, &file_name, pos.len, after),
+                    ));
+                    None
                 }
-                Some(Record::Tail { pos }) => problem(
+                Some(Record::Tail { pos }) => Some(problem(
                     pos.line,
                     format!(
                         "skipped {} bytes at the end: not a complete entry (a write in progress, or a torn write)",
                         pos.len
                     ),
-                ),
+                    ProblemKind::Tail,
+                    crate::gap::torn(&self.author, &file_name, pos.len, after),
+                )),
             };
-            if tx.send(msg).is_err() {
+            if let Some(msg) = msg
+                && !self.send_problem(&mut batch, msg, tx)
+            {
                 return;
             }
         }
         if !batch.is_empty() {
             let _ = tx.send(Msg::Batch(batch));
         }
+    }
+
+    /// Sends a problem after the entries before it, so it reaches the merge in file order;
+    /// false when the merge is gone.
+    fn send_problem<T>(
+        &self,
+        batch: &mut Vec<(Timestamp, u64, T)>,
+        problem: Msg<T>,
+        tx: &std::sync::mpsc::SyncSender<Msg<T>>,
+    ) -> bool {
+        if !batch.is_empty()
+            && tx
+                .send(Msg::Batch(std::mem::replace(batch, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return false;
+        }
+        tx.send(problem).is_ok()
     }
 }
 
