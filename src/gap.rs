@@ -71,7 +71,10 @@ pub fn chain(author: &Author, seq: u64, expected_seq: u64, after: After) -> Gap 
         };
         format!("{missing} before {id}")
     } else {
-        format!("{id} breaks the chain {}: an entry was removed, inserted or moved", after_text(author, after))
+        format!(
+            "{id} breaks the chain {}: an entry was removed, inserted or moved",
+            after_text(author, after)
+        )
     };
     placed(format!("{what}: {VERIFY}"), Some(id), after)
 }
@@ -133,12 +136,30 @@ mod tests {
         let a = Author::new("pipeline").unwrap();
         let ts = Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap();
         let g = checksum(&a, 7, ts);
-        assert_eq!(g.text, "pipeline#7 failed its checksum (its bytes were changed): run `warroom verify`");
+        assert_eq!(
+            g.text,
+            "pipeline#7 failed its checksum (its bytes were changed): run `warroom verify`"
+        );
         assert_eq!((g.entry.as_deref(), g.seq), (Some("pipeline#7"), Some(7)));
-        assert_eq!(chain(&a, 9, 8, Some((ts, 7))).text, "pipeline#8 is missing before pipeline#9: run `warroom verify`");
-        assert!(chain(&a, 9, 7, Some((ts, 6))).text.contains("pipeline#7…8 are missing"));
-        assert!(chain(&a, 3, 3, Some((ts, 2))).text.contains("breaks the chain after pipeline#2"));
-        assert!(torn(&a, "pipeline.md", 30, None).text.contains("before pipeline's first entry"));
+        assert_eq!(
+            chain(&a, 9, 8, Some((ts, 7))).text,
+            "pipeline#8 is missing before pipeline#9: run `warroom verify`"
+        );
+        assert!(
+            chain(&a, 9, 7, Some((ts, 6)))
+                .text
+                .contains("pipeline#7…8 are missing")
+        );
+        assert!(
+            chain(&a, 3, 3, Some((ts, 2)))
+                .text
+                .contains("breaks the chain after pipeline#2")
+        );
+        assert!(
+            torn(&a, "pipeline.md", 30, None)
+                .text
+                .contains("before pipeline's first entry")
+        );
         let r = rewritten("pipeline.md", "truncated", 4, &a);
         assert_eq!(r.ts, None);
         assert!(r.text.contains("up to pipeline#4"), "{}", r.text);

@@ -1,11 +1,13 @@
 //! The operator's page in a real headless Chromium, driven over WebDriver (chromedriver).
 //!
-//! Needs the apt packages `chromium` and `chromium-driver`. Without them the test is skipped
-//! with a note, except when `CI` is set: then it fails, so CI can never pass without it.
-//! `WARROOM_SCREENSHOT=path.png` saves a screenshot of the page as the test leaves it.
+//! Needs the apt packages `chromium` and `chromium-driver`. Without them the tests are skipped
+//! with a note, except when `CI` is set: then they fail, so CI can never pass without them.
+//! `WARROOM_SCREENSHOT=path.png` saves a screenshot of the first test's page as it leaves it.
+//! Every wait is a bounded poll (a hang guard); nothing asserts a duration.
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -130,7 +132,7 @@ impl Driver {
 
     /// Polls `script` until it returns true (bounded; a hang guard, not a timing check).
     async fn wait_for(&self, script: &str) {
-        for _ in 0..600 {
+        for _ in 0..1800 {
             if self.js(script).await == Value::Bool(true) {
                 return;
             }
@@ -174,6 +176,30 @@ impl Driver {
         .await;
     }
 
+    /// Resizes the window so that the page's viewport is `w` x `h`.
+    async fn viewport(&self, w: i64, h: i64) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": w, "height": h}),
+        )
+        .await;
+        let inner = self
+            .js("return [window.innerWidth, window.innerHeight]")
+            .await;
+        let (iw, ih) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({"width": w + (w - iw), "height": h + (h - ih)}),
+        )
+        .await;
+    }
+
+    async fn quit(&self) {
+        self.cmd(reqwest::Method::DELETE, "", Value::Null).await;
+    }
+
     async fn screenshot(&self) -> Vec<u8> {
         let v = self
             .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -206,19 +232,40 @@ fn decode_base64(s: &str) -> Vec<u8> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_page_shows_live_entries_inert_bodies_and_posts() {
-    let (Some(driver), Some(chromium)) = (
+/// chromedriver and chromium, or None (skipped, unless CI is set).
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    match (
         find(&["chromedriver"]),
         find(&["chromium", "chromium-browser", "google-chrome"]),
-    ) else {
-        let msg =
-            "headless Chromium not found: install the apt packages chromium and chromium-driver";
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{msg} (CI is set, so this fails)"
-        );
-        eprintln!("skipped: {msg}");
+    ) {
+        (Some(d), Some(c)) => Some((d, c)),
+        _ => {
+            let msg = "headless Chromium not found: install the apt packages chromium and chromium-driver";
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{msg} (CI is set, so this fails)"
+            );
+            eprintln!("skipped: {msg}");
+            None
+        }
+    }
+}
+
+/// Flips one byte of `needle` inside `file` (same length: only the checksum can tell).
+fn tamper(file: &std::path::Path, needle: &str, with: &str) {
+    assert_eq!(needle.len(), with.len());
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(
+        text.contains(needle),
+        "{needle:?} not in {}",
+        file.display()
+    );
+    std::fs::write(file, text.replacen(needle, with, 1)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
+    let Some((driver, chromium)) = browser() else {
         return;
     };
     let env = Env::new();
@@ -234,16 +281,25 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
     ]);
     env.ok(&[
         "post", "--channel", &ch, "--as", "traffic", "--kind", "alert",
-        "`/v1/models` answers **404** on 12 of 40 requests since 17:14Z (canary backend only).\n\n| route | 2xx | 4xx |\n|---|---|---|\n| /v1/chat/completions | 40 | 0 |\n| /v1/models | 28 | 12 |",
+        "`/v1/models` answers **404** on 12 of 40 requests since 17:14Z (canary backend only).\n\n| route | 2xx | 4xx | 5xx | p50 ms | p95 ms | backend | note |\n|---|---|---|---|---|---|---|---|\n| /v1/chat/completions | 40 | 0 | 0 | 17 | 20 | litellm-6c8d9f7b4f-2n7xw | fine |\n| /v1/models | 28 | 12 | 0 | 7 | 12 | litellm-67b4ccbdb4-qz8rm | canary only |",
     ]);
     env.ok(&[
         "post", "--channel", &ch, "--as", "data-plane",
         "evil body <script>window.__pwned = 1</script> and <img src=x onerror=\"window.__pwned = 2\">",
     ]);
+    env.post(
+        &ch,
+        "pipeline",
+        "Rollout `litellm`: analysis run started (the ORIGINAL text).",
+    );
+    env.post(&ch, "pipeline", "Rollout `litellm`: step 2/8.");
+    // An old entry altered on disk: the page opened afterwards marks its place.
+    tamper(&env.author_file(&ch, "pipeline"), "ORIGINAL", "ALTERED!");
     let server = Server::start(&env);
     let d = Driver::start(&driver, &chromium).await;
+    d.viewport(1400, 1000).await;
     d.goto(&format!("{}/?channel={ch}", server.url)).await;
-    d.wait_for("return document.querySelectorAll('main article').length === 4 && document.getElementById('conn').className === 'live'").await;
+    d.wait_for("return document.querySelectorAll('main article').length === 5 && document.getElementById('conn').className === 'live'").await;
 
     // The hostile body is shown as text: no script ran, no element was created.
     assert_eq!(d.js("return window.__pwned === undefined").await, true);
@@ -257,26 +313,111 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
             .await,
         true
     );
-    // The alert stands out, refs link to their entry.
+    // The altered entry is not shown; a gap marker stands in its place, between its neighbours.
+    let gap = d
+        .js("const g = document.querySelector('main .gap'); return g && [g.textContent, g.previousElementSibling.id, g.nextElementSibling.id]")
+        .await;
     assert_eq!(
-        d.js("return document.getElementById('e-traffic-1').classList.contains('alert')")
+        gap[0],
+        "pipeline#2 failed its checksum (its bytes were changed): run `warroom verify`"
+    );
+    assert_eq!(
+        (gap[1].as_str(), gap[2].as_str()),
+        (Some("e-data-plane-2"), Some("e-pipeline-3")),
+        "{gap}"
+    );
+    // The alert stands out and is open; refs link to their entry; the title counts it.
+    assert_eq!(
+        d.js("const a = document.getElementById('e-traffic-1'); return [a.classList.contains('alert'), a.dataset.state]")
             .await,
-        true
+        json!([true, "open"])
     );
     assert_eq!(
         d.js("return document.querySelector('#e-data-plane-1 a[data-ref]').getAttribute('href')")
             .await,
         "#e-pipeline-1"
     );
+    assert_eq!(
+        d.js("return document.title").await,
+        format!("(1) warroom — {ch}")
+    );
+    assert_eq!(
+        d.js("return document.querySelectorAll('#open-list li[data-id]').length")
+            .await,
+        1
+    );
+    // One colour rule: the page's author colours are the terminal's (src/palette.rs).
+    for role in ["pipeline", "traffic", "data-plane"] {
+        let shown = d
+            .js(&format!("return document.querySelector('article[data-author=\"{role}\"]').style.getPropertyValue('--c')"))
+            .await;
+        assert_eq!(shown, warroom::palette::of(role).hex, "{role}");
+    }
+    let custom = d.js("return colourOf('terminal-1').hex").await;
+    assert_eq!(custom, warroom::palette::of("terminal-1").hex);
+    // A wide table scrolls inside its card instead of widening it.
+    assert_eq!(
+        d.js("const t = document.querySelector('#e-traffic-1 table'); return getComputedStyle(t).overflowX")
+            .await,
+        "auto"
+    );
 
-    // An entry posted from the command line appears live.
+    // The feed follows new entries while at the bottom…
+    d.js("window.scrollTo(0, document.documentElement.scrollHeight); return true")
+        .await;
+    d.wait_for(
+        "return window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48",
+    )
+    .await;
+    for i in 0..6 {
+        env.post(
+            &ch,
+            "data-plane",
+            &format!("pods settle, window {i}\n\n{}", "line\n\n".repeat(8)),
+        );
+    }
+    d.wait_for("return !!document.getElementById('e-data-plane-8')")
+        .await;
+    d.wait_for("const r = document.getElementById('e-data-plane-8').getBoundingClientRect(); return r.top < window.innerHeight && window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 48").await;
+    assert_eq!(
+        d.js("return document.getElementById('pill').hidden").await,
+        true
+    );
+    // …and, scrolled up, counts what arrives in a pill instead of moving.
+    d.js("window.scrollTo(0, 0); return true").await;
+    d.wait_for("return window.scrollY === 0").await;
     env.post(
         &ch,
         "pipeline",
         "AnalysisRun `litellm-canary-1`: measurement 3 **Error** (1 of 5 allowed).",
     );
-    d.wait_for("return !!document.getElementById('e-pipeline-2')")
+    d.wait_for("return !!document.getElementById('e-pipeline-4')")
         .await;
+    d.wait_for("const p = document.getElementById('pill'); return !p.hidden && p.textContent === '1 new ↓'").await;
+    assert_eq!(d.js("return window.scrollY").await, 0);
+    d.click("#pill").await;
+    d.wait_for("return document.getElementById('pill').hidden && window.scrollY > 0")
+        .await;
+
+    // Lanes: one column per role, each entry in its author's column, rows in time order.
+    d.click("#views button[data-view=lanes]").await;
+    d.wait_for("return !document.getElementById('lanes').hidden")
+        .await;
+    let lanes = d
+        .js("return [...document.querySelectorAll('#lanes .lane-head')].map(h => h.textContent)")
+        .await;
+    assert_eq!(lanes, json!(["data-plane", "pipeline", "traffic"]));
+    assert_eq!(
+        d.js("const heads = [...document.querySelectorAll('#lanes .lane-head')]; return [...document.querySelectorAll('#lanes .cell')].every(c => heads[parseInt(c.style.gridColumnStart) - 1].textContent === c.dataset.lane)")
+            .await,
+        true
+    );
+    assert_eq!(
+        d.js("const rows = [...document.querySelectorAll('#lanes .cell, #lanes .gap')].map(c => parseInt(c.style.gridRowStart)); return rows.every((r, i) => i === 0 || r > rows[i - 1])")
+            .await,
+        true
+    );
+    d.click("#views button[data-view=feed]").await;
 
     let token = env.token(&ch, "operator");
     // The operator post box posts with a token pasted into the page.
@@ -290,7 +431,6 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
     d.js("document.getElementById('kind').value = 'decision'; return true")
         .await;
     d.click("#send").await;
-    // The entry arrives over the live feed, the post box reports the id from the 201.
     d.wait_for("return !!document.getElementById('e-operator-1')")
         .await;
     d.wait_for("return document.getElementById('post-status').textContent === 'posted operator#1'")
@@ -307,7 +447,59 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
     assert!(stored.contains("Hold the rollout"), "{stored}");
     assert!(stored.contains("\"kind\":\"decision\""), "{stored}");
 
-    // Truncating a file raises a banner on the page.
+    // Keys: j/k select entries, `a` acknowledges the selected alert; the panel empties, the
+    // title drops its count, the card says who acked, and `warroom alerts` agrees.
+    d.js("document.activeElement.blur(); return true").await;
+    d.js("jump('traffic#1'); return true").await;
+    d.wait_for("return document.querySelector('article.selected') && document.querySelector('article.selected').id === 'e-traffic-1'").await;
+    d.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'j'})); return true")
+        .await;
+    assert_eq!(
+        d.js("return document.querySelector('article.selected').id")
+            .await,
+        "e-data-plane-2"
+    );
+    d.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'k'})); document.dispatchEvent(new KeyboardEvent('keydown', {key: 'a'})); return true").await;
+    d.wait_for("return document.querySelectorAll('#open-list li[data-id]').length === 0")
+        .await;
+    d.wait_for(&format!("return document.title === 'warroom — {ch}'"))
+        .await;
+    d.wait_for("return document.getElementById('e-traffic-1').dataset.state === 'acked'")
+        .await;
+    let line = d
+        .js("return document.querySelector('#e-traffic-1 .status-line').textContent")
+        .await;
+    assert!(
+        line.as_str()
+            .unwrap()
+            .starts_with("acked by operator (operator#2)"),
+        "{line}"
+    );
+    let open: Value =
+        serde_json::from_str(&env.ok(&["alerts", "--channel", &ch, "-o", "json"])).unwrap();
+    assert_eq!(open, json!([]));
+    let acked: Value = serde_json::from_str(&env.ok(&[
+        "alerts",
+        "--channel",
+        &ch,
+        "--state",
+        "acked",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(acked[0]["id"], "traffic#1");
+    assert_eq!(acked[0]["acks"][0]["author"], "operator");
+    // `/` goes to the text filter, which hides what does not match.
+    d.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: '/'})); return true")
+        .await;
+    assert_eq!(d.js("return document.activeElement.id").await, "q");
+    d.type_into("#q", "404").await;
+    d.wait_for("return document.querySelectorAll('main article:not(.hidden)').length === 2")
+        .await;
+    d.js("const q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input')); return true").await;
+
+    // Truncating a file: a store alert banner and a gap marker at the end of the timeline.
     let file = env.author_file(&ch, "pipeline");
     let len = file_len(&file);
     std::fs::OpenOptions::new()
@@ -318,6 +510,7 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
         .unwrap();
     d.wait_for("return document.querySelectorAll('#banners .banner').length > 0")
         .await;
+    d.wait_for("return [...document.querySelectorAll('main .gap')].some(g => g.textContent.startsWith('pipeline.md was truncated'))").await;
     d.js("window.scrollTo(0, 0); return true").await;
 
     let png = d.screenshot().await;
@@ -326,5 +519,235 @@ async fn the_page_shows_live_entries_inert_bodies_and_posts() {
     if let Some(path) = std::env::var_os("WARROOM_SCREENSHOT") {
         std::fs::write(path, &png).unwrap();
     }
-    d.cmd(reqwest::Method::DELETE, "", Value::Null).await;
+    d.quit().await;
+}
+
+/// A running `warroom demo --keep-serving`: its channel and page, stderr collected.
+struct Demo {
+    child: Child,
+    channel: String,
+    url: String,
+    /// Set once the demo says its scenario ended.
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        for _ in 0..300 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_demo(env: &Env) -> Demo {
+    let mut child = env
+        .cmd(&[
+            "demo",
+            "--speed",
+            "20",
+            "--bind",
+            "127.0.0.1:0",
+            "--keep-serving",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("warroom demo starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = || {
+        let mut l = String::new();
+        out.read_line(&mut l).unwrap();
+        l.trim().to_owned()
+    };
+    let channel = line();
+    let url = line();
+    let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ended.clone();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            if l.contains("the scenario has ended") {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    Demo {
+        child,
+        channel,
+        url,
+        ended,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts() {
+    let Some((driver, chromium)) = browser() else {
+        return;
+    };
+    let env = Env::new();
+    let demo = start_demo(&env);
+    let d = Driver::start(&driver, &chromium).await;
+    d.viewport(1400, 1000).await;
+    d.goto(&demo.url).await;
+    d.wait_for("return document.getElementById('conn').className === 'live'")
+        .await;
+    // The strip as it changes: every rollout status it shows, in order, until the end.
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..3000 {
+        let now = d
+            .js("const r = document.querySelector('#strip .ro'); return r ? r.dataset.status + (r.dataset.aborted === 'true' ? ' aborted' : '') : null")
+            .await;
+        if let Some(s) = now.as_str()
+            && seen.last().map(String::as_str) != Some(s)
+        {
+            seen.push(s.to_owned());
+        }
+        if demo.ended.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        demo.ended.load(std::sync::atomic::Ordering::SeqCst),
+        "the demo never ended"
+    );
+    assert!(
+        seen.len() >= 2,
+        "the strip showed the phase change: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(|s| s.starts_with("Progressing")),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last().map(String::as_str),
+        Some("Degraded aborted"),
+        "{seen:?}"
+    );
+    // The observers stopped: the strip says so instead of passing their last state off as live.
+    d.wait_for("return [...document.querySelectorAll('#strip .fresh [data-role]')].length === 3 && [...document.querySelectorAll('#strip .fresh [data-role]')].every(s => s.dataset.fresh === 'stopped')").await;
+    let text = d
+        .js("return document.getElementById('strip').innerText")
+        .await;
+    assert!(
+        text.as_str().unwrap().contains("observer stopped at"),
+        "{text}"
+    );
+    assert_eq!(
+        d.js("return document.getElementById('strip').getAttribute('role')")
+            .await,
+        "status"
+    );
+
+    // A page opened after the end lists the open alerts, newest first, and counts them in its
+    // title, as `warroom alerts` does.
+    let open: Value =
+        serde_json::from_str(&env.ok(&["alerts", "--channel", &demo.channel, "-o", "json"]))
+            .unwrap();
+    let open = open.as_array().unwrap();
+    let threads: Vec<&Value> = open.iter().filter(|a| a["id"] == a["thread"]).collect();
+    assert!(!threads.is_empty(), "the story raises alerts");
+    d.goto(&demo.url).await;
+    d.wait_for("return document.getElementById('conn').className === 'live'")
+        .await;
+    d.wait_for(&format!(
+        "return document.querySelectorAll('#open-list li[data-id]').length === {}",
+        threads.len()
+    ))
+    .await;
+    assert_eq!(
+        d.js("return document.title").await,
+        format!("({}) warroom — {}", threads.len(), demo.channel)
+    );
+    let listed = d.js("return [...document.querySelectorAll('#open-list li[data-id] time')].map(t => t.getAttribute('datetime'))").await;
+    let listed: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(listed, sorted, "newest first");
+    // Clicking an alert jumps to it in the timeline.
+    let first = d
+        .js("return document.querySelector('#open-list li[data-id]').dataset.id")
+        .await;
+    let first = first.as_str().unwrap().to_owned();
+    d.click("#open-list li[data-id] .text").await;
+    d.wait_for("const s = document.querySelector('article.selected'); if (!s) return false; const r = s.getBoundingClientRect(); return r.bottom > 0 && r.top < window.innerHeight").await;
+
+    // Acking from the page: the alert leaves the open list and `warroom alerts` agrees.
+    let token = env.token(&demo.channel, "operator");
+    d.type_into("#token", &token).await;
+    d.click(&format!("#open-list li[data-id=\"{first}\"] button"))
+        .await;
+    d.wait_for(&format!(
+        "return !document.querySelector('#open-list li[data-id=\"{first}\"]')"
+    ))
+    .await;
+    d.wait_for(&format!(
+        "return document.title === '({}) warroom — {}'",
+        threads.len() - 1,
+        demo.channel
+    ))
+    .await;
+    let still: Value =
+        serde_json::from_str(&env.ok(&["alerts", "--channel", &demo.channel, "-o", "json"]))
+            .unwrap();
+    assert!(
+        still
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["thread"] != first.as_str()),
+        "{still}"
+    );
+    let acked: Value = serde_json::from_str(&env.ok(&[
+        "alerts",
+        "--channel",
+        &demo.channel,
+        "--state",
+        "acked",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(
+        acked
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["id"] == first.as_str() && a["acks"][0]["author"] == "operator"),
+        "{acked}"
+    );
+
+    // 420 px: the header and the post box collapse; tables scroll inside their card.
+    d.viewport(420, 900).await;
+    d.wait_for("return window.innerWidth === 420").await;
+    assert_eq!(
+        d.js("return getComputedStyle(document.getElementById('text')).display")
+            .await,
+        "none"
+    );
+    assert_eq!(
+        d.js("return getComputedStyle(document.getElementById('filters')).display")
+            .await,
+        "none"
+    );
+    assert_eq!(
+        d.js("return document.documentElement.scrollWidth <= window.innerWidth")
+            .await,
+        true,
+        "nothing is wider than the screen"
+    );
+    d.quit().await;
 }

@@ -55,9 +55,11 @@ impl Printer {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         match self.format {
-            Format::Text if self.color => {
-                writeln!(out, "\x1b[1;30;43m GAP \x1b[0m  \x1b[1m{}\x1b[0m\n", gap.text)?
-            }
+            Format::Text if self.color => writeln!(
+                out,
+                "\x1b[1;30;43m GAP \x1b[0m  \x1b[1m{}\x1b[0m\n",
+                gap.text
+            )?,
             Format::Text => writeln!(out, "GAP  {}\n", gap.text)?,
             Format::Md => writeln!(out, "> **gap** — {}\n", gap.text)?,
             Format::Json | Format::Ndjson => {
@@ -317,8 +319,12 @@ pub fn remote(
                             Some(g) => {
                                 let key = format!(
                                     "{}:{}",
-                                    v.pointer("/alert/file").and_then(|f| f.as_str()).unwrap_or(""),
-                                    v.pointer("/alert/line").and_then(|l| l.as_u64()).unwrap_or(0)
+                                    v.pointer("/alert/file")
+                                        .and_then(|f| f.as_str())
+                                        .unwrap_or(""),
+                                    v.pointer("/alert/line")
+                                        .and_then(|l| l.as_u64())
+                                        .unwrap_or(0)
                                 );
                                 printer.gap(
                                     key,

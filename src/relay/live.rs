@@ -217,7 +217,12 @@ fn gap_message(
         ProblemKind::Garbage => AlertReason::Garbage,
         ProblemKind::Tail => AlertReason::TornTail,
     };
-    let file = p.path.strip_prefix(root).unwrap_or(&p.path).display().to_string();
+    let file = p
+        .path
+        .strip_prefix(root)
+        .unwrap_or(&p.path)
+        .display()
+        .to_string();
     Some(super::alert_text(&StoreAlert {
         channel: channel.to_owned(),
         author: Some(p.author.to_string()),

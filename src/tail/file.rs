@@ -241,15 +241,15 @@ impl FileState {
                 Record::Garbage { pos, why } => {
                     garbage_at = Some(out.len());
                     out.push(self.alert(
-                    AlertReason::Garbage,
-                    Some(pos.line),
-                    format!(
-                        "{}: skipped {} bytes at offset {}: {why}. Run `warroom verify`",
-                        self.path.display(),
-                        pos.len,
-                        pos.offset
-                    ),
-                    crate::gap::garbage(&self.author, &self.file_name(), pos.len, self.after()),
+                        AlertReason::Garbage,
+                        Some(pos.line),
+                        format!(
+                            "{}: skipped {} bytes at offset {}: {why}. Run `warroom verify`",
+                            self.path.display(),
+                            pos.len,
+                            pos.offset
+                        ),
+                        crate::gap::garbage(&self.author, &self.file_name(), pos.len, self.after()),
                     ))
                 }
                 Record::Tail { pos } => {

@@ -426,7 +426,10 @@ impl Reader {
     ) -> bool {
         if !batch.is_empty()
             && tx
-                .send(Msg::Batch(std::mem::replace(batch, Vec::with_capacity(BATCH))))
+                .send(Msg::Batch(std::mem::replace(
+                    batch,
+                    Vec::with_capacity(BATCH),
+                )))
                 .is_err()
         {
             return false;

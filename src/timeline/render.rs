@@ -22,7 +22,6 @@ pub struct Renderer<W: Write> {
     last_date: Option<chrono::NaiveDate>,
 }
 
-
 impl<W: Write> Renderer<W> {
     pub fn new(out: W, format: Format, color: bool) -> Self {
         Self {
