@@ -7,9 +7,9 @@
 //! Inconclusive: they are not counted against `inconclusiveLimit` and never pause for a human.
 //!
 //! - `analysis errors`: a metric of a current run has an Error streak; the finding says how
-//!   many more errors abort the rollout and when, at the metric's interval. It escalates (level
-//!   1) when the next Error is the one that aborts. Holds until a measurement succeeds or the
-//!   run is replaced.
+//!   many more errors abort the rollout and when, at the metric's interval. It escalates
+//!   (level 1) when the next Error is the one that aborts. Holds until a measurement succeeds
+//!   or the run is replaced.
 //! - `analysis: no data`: the latest Error says the metric source returned an empty result
 //!   (`reflect: slice index out of range` from `result[0]`, or "metric result is nil or empty"
 //!   in newer controllers): a query that matches no series, typically a label or metric name
@@ -65,7 +65,7 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
         let metric_field = format!("status.metricResults[{}]", mr.name);
         let last = trailing.first().copied();
         let first_of_streak = trailing.last().and_then(|m| m.started_at.or(m.finished_at));
-        if streak > 0 && trailing.first().is_some() {
+        if streak > 0 && !trailing.is_empty() {
             let tripped = streak > limit;
             let left = limit + 1 - streak;
             let headline = if tripped {

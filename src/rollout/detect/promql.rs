@@ -165,7 +165,7 @@ pub fn evaluate(expr: &Expr, traffic: &Traffic) -> Result<Value, NotJudged> {
         traffic,
         labels: &labels,
     }
-    .eval(expr, None)
+    .eval(expr)
 }
 
 struct Evaluator<'a> {
@@ -178,16 +178,15 @@ fn not_judged<T>(why: impl Into<String>) -> Result<T, NotJudged> {
 }
 
 impl Evaluator<'_> {
-    /// `range`: seconds of the enclosing range selector, for `increase` and friends.
-    fn eval(&self, expr: &Expr, range: Option<f64>) -> Result<Value, NotJudged> {
+    fn eval(&self, expr: &Expr) -> Result<Value, NotJudged> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
             Expr::StringLiteral(s) => Ok(Value::Text(s.val.clone())),
-            Expr::Paren(p) => self.eval(&p.expr, range),
-            Expr::Unary(u) => Ok(map_values(self.eval(&u.expr, range)?, |v| -v)),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::Unary(u) => Ok(map_values(self.eval(&u.expr)?, |v| -v)),
             Expr::VectorSelector(v) => Ok(Value::Vector(self.select(v))),
             Expr::MatrixSelector(m) => Ok(Value::Vector(self.select(&m.vs))),
-            Expr::Subquery(s) => self.eval(&s.expr, range),
+            Expr::Subquery(s) => self.eval(&s.expr),
             Expr::Aggregate(a) => self.aggregate(a),
             Expr::Binary(b) => self.binary(b),
             Expr::Call(c) => self.call(c),
@@ -239,7 +238,7 @@ impl Evaluator<'_> {
         let name = c.func.name;
         let arg = |i: usize| -> Result<Value, NotJudged> {
             match c.args.args.get(i) {
-                Some(a) => self.eval(a, range_of(a)),
+                Some(a) => self.eval(a),
                 None => not_judged(format!("{name}() without argument {}", i + 1)),
             }
         };
@@ -313,7 +312,7 @@ impl Evaluator<'_> {
             // A latency quantile does not move with the status mix in this model.
             "histogram_quantile" | "quantile_over_time" => Ok(map_values(arg(1)?, |_| 0.1)),
             "label_replace" | "label_join" => {
-                let target = match c.args.args.get(1).map(|a| self.eval(a, None)) {
+                let target = match c.args.args.get(1).map(|a| self.eval(a)) {
                     Some(Ok(Value::Text(t))) => t,
                     _ => return not_judged(format!("{name}() with a computed label name")),
                 };
@@ -328,12 +327,12 @@ impl Evaluator<'_> {
 
     fn aggregate(&self, a: &AggregateExpr) -> Result<Value, NotJudged> {
         let op = a.op.to_string();
-        let inner = match self.eval(&a.expr, range_of(&a.expr))? {
+        let inner = match self.eval(&a.expr)? {
             Value::Vector(v) => v,
             _ => return not_judged(format!("{op} over a scalar")),
         };
         let param = match &a.param {
-            Some(p) => match self.eval(p, None)? {
+            Some(p) => match self.eval(p)? {
                 Value::Scalar(s) => Some(s),
                 _ => return not_judged(format!("{op} with a non-numeric parameter")),
             },
@@ -408,8 +407,8 @@ impl Evaluator<'_> {
 
     fn binary(&self, b: &BinaryExpr) -> Result<Value, NotJudged> {
         let op = b.op.to_string();
-        let lhs = self.eval(&b.lhs, range_of(&b.lhs))?;
-        let rhs = self.eval(&b.rhs, range_of(&b.rhs))?;
+        let lhs = self.eval(&b.lhs)?;
+        let rhs = self.eval(&b.rhs)?;
         let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
         let comparison = ["==", "!=", "<", "<=", ">", ">="].contains(&op.as_str());
         match (lhs, rhs) {

@@ -77,7 +77,7 @@ pub fn canary_replica_math(ro: &Rollout, replica_sets: &[ReplicaSet]) -> Option<
     let new_obj = object("ReplicaSet", &new_rs.metadata);
     let mut ev = vec![
         evidence(&subject, "spec.replicas", replicas, None),
-        evidence(&subject, "desired canary weight", weight, None),
+        evidence(&subject, "setWeight (desired canary weight)", weight, None),
         evidence(
             &subject,
             "maxSurge / maxUnavailable (pods)",
