@@ -627,7 +627,7 @@ fn the_story_shows_the_full_revision_tree() {
         .collect();
     let has = |name: &str, kind: &str| {
         tree.iter()
-            .any(|row| row.iter().any(|c| *c == name) && row.contains(&kind))
+            .any(|row| row.contains(&name) && row.contains(&kind))
     };
     assert!(has("litellm-67b4ccbdb4", "ReplicaSet"), "{view}");
     assert!(has("litellm-67b4ccbdb4-qz8rm", "Pod"), "{view}");
