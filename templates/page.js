@@ -147,7 +147,7 @@ function addEntry(msg) {
   const i = insertNode(node, item.key);
   S.order.splice(i, 0, item);
   const empty = $("empty");
-  if (empty) empty.remove();
+  if (empty) { empty.remove(); performance.mark("warroom-first-entry"); }
   if (hiddenByFilter(item)) node.classList.add("hidden");
   if (en.kind === "alert") applyStatus(item);
   if (S.ready) {
@@ -552,6 +552,7 @@ function connect() {
     else if (msg.type === "alerts") onAlerts(msg);
     else if (msg.type === "state") onState(msg);
     else if (msg.type === "ready") {
+      if (!S.everReady) performance.mark("warroom-ready");
       S.ready = true; S.everReady = true; S.backoff = 500;
       setConn("live", "live");
       updateCounts();
