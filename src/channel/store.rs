@@ -384,10 +384,8 @@ impl Channel {
             let roster = self.roster()?;
             for role in &draft.to {
                 if !roster.contains(role) {
-                    let hint = did_you_mean(
-                        role.as_str(),
-                        roster.roles.iter().map(|r| r.name.as_str()),
-                    );
+                    let hint =
+                        did_you_mean(role.as_str(), roster.roles.iter().map(|r| r.name.as_str()));
                     return Err(Error::UnknownRecipient {
                         role: role.to_string(),
                         channel: self.name.to_string(),

@@ -126,7 +126,9 @@ pub fn run(root: &Path, args: ActionArgs, action: Action) -> anyhow::Result<u8> 
     }
     if let Some((channel, author)) = recorder {
         let draft = Draft::new(Kind::Decision, decision_body(&outcome));
-        let entry = channel.post(&author, &draft, &PostOptions::default())?.entry;
+        let entry = channel
+            .post(&author, &draft, &PostOptions::default())?
+            .entry;
         eprintln!("posted decision {} to {}", entry.id, channel.name());
     }
     Ok(0)
