@@ -65,7 +65,11 @@ fn fill(ch: &Channel, n: u64) {
         .map(|a| ch.writer(&Author::new(a).unwrap(), false).unwrap())
         .collect();
     for i in 0..n {
-        let kind = if i % 97 == 0 { Kind::Alert } else { Kind::Observation };
+        let kind = if i % 97 == 0 {
+            Kind::Alert
+        } else {
+            Kind::Observation
+        };
         writers[(i % 4) as usize]
             .append(&Draft {
                 kind,

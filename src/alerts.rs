@@ -20,11 +20,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::channel::{Author, Channel, Entry, EntryId, Error, Timestamp};
+use crate::channel::{Author, Channel, Entry, EntryId, Error, Kind, Timestamp};
 use crate::timeline::{Filter, Merge, Problem};
 
 /// Longest headline kept, in characters (the body's first line; cut at a word).
 pub const HEADLINE_CHARS: usize = 160;
+
+/// The body of an `ack` posted without words (`warroom ack ID`, the page's ack button): a body
+/// is never empty. Shown as no text.
+pub const DEFAULT_ACK_TEXT: &str = "acknowledged";
 
 /// Where an alert stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -136,13 +140,16 @@ impl Book {
     /// Takes one entry. Returns true when it can change an alert's or a question's state
     /// (an alert, ack, resolved, question or answer seen for the first time).
     pub fn add(&mut self, e: &Entry) -> bool {
-        let kind = e.kind.as_str();
-        let relevant = matches!(kind, "alert" | "ack" | "resolved" | "question" | "answer");
+        let kind = e.kind.effective();
+        let relevant = matches!(
+            kind,
+            Kind::Alert | Kind::Ack | Kind::Resolved | Kind::Question | Kind::Answer
+        );
         if !relevant || !self.seen.insert(e.id.clone()) {
             return false;
         }
         match kind {
-            "alert" => {
+            Kind::Alert => {
                 self.alerts.insert(
                     e.id.clone(),
                     Raised {
@@ -153,23 +160,28 @@ impl Book {
                     },
                 );
             }
-            "ack" | "resolved" => {
+            Kind::Ack | Kind::Resolved => {
+                let text = if e.body.trim() == DEFAULT_ACK_TEXT {
+                    String::new()
+                } else {
+                    headline(&e.body)
+                };
                 let reply = Reply {
                     response: Response {
                         id: e.id.clone(),
                         author: e.author.clone(),
                         ts: e.ts,
-                        text: headline(&e.body),
+                        text,
                     },
                     refs: e.refs.clone(),
                 };
-                if kind == "ack" {
+                if kind == Kind::Ack {
                     self.acks.push(reply);
                 } else {
                     self.resolutions.push(reply);
                 }
             }
-            "question" => {
+            Kind::Question => {
                 self.questions.insert(
                     e.id.clone(),
                     QuestionStatus {
@@ -177,11 +189,11 @@ impl Book {
                         author: e.author.clone(),
                         ts: e.ts,
                         headline: headline(&e.body),
-                        to: Vec::new(), // TODO e.to once the store lands it
+                        to: e.to.clone(),
                     },
                 );
             }
-            "answer" => self.answered.extend(e.refs.iter().cloned()),
+            Kind::Answer => self.answered.extend(e.refs.iter().cloned()),
             _ => {}
         }
         true

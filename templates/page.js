@@ -327,7 +327,7 @@ async function acknowledge(id) {
     const r = await fetch("/api/channels/" + encodeURIComponent(S.channel) + "/entries", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
-      body: JSON.stringify({ kind: "ack", body: "", refs: [id] }),
+      body: JSON.stringify({ kind: "ack", body: "acknowledged", refs: [id] }),
     });
     const data = await r.json().catch(() => ({}));
     if (r.status === 201) status.textContent = "acked " + id + " (" + data.id + ")";

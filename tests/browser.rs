@@ -9,7 +9,6 @@ mod support;
 mod webdriver;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

@@ -73,11 +73,14 @@ pub fn ack(root: &Path, args: AckArgs) -> anyhow::Result<u8> {
     let draft = Draft {
         kind: Kind::Ack,
         refs,
-        body: args.message.unwrap_or_default(),
+        body: args
+            .message
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or_else(|| alerts::DEFAULT_ACK_TEXT.to_owned()),
         ..Draft::default()
     };
-    let entry = channel.post(&author, &draft, &PostOptions::default())?;
-    println!("{}", entry.id);
+    let posted = channel.post(&author, &draft, &PostOptions::default())?;
+    println!("{}", posted.entry.id);
     eprintln!(
         "{} acknowledged {} in {}",
         author,
@@ -96,12 +99,10 @@ pub fn list(root: &Path, args: AlertsArgs) -> anyhow::Result<u8> {
     let color = palette::stdout_wants_colour();
     if args.questions {
         let qs = book.unanswered();
-        write_list(&mut out, args.format, &qs, |out, q| question_text(out, q, color))?;
-        eprintln!(
-            "{} unanswered question(s) in {}",
-            qs.len(),
-            channel.name()
-        );
+        write_list(&mut out, args.format, &qs, |out, q| {
+            question_text(out, q, color)
+        })?;
+        eprintln!("{} unanswered question(s) in {}", qs.len(), channel.name());
         return Ok(0);
     }
     let all = book.alerts();
@@ -115,7 +116,9 @@ pub fn list(root: &Path, args: AlertsArgs) -> anyhow::Result<u8> {
         })
         .cloned()
         .collect();
-    write_list(&mut out, args.format, &wanted, |out, a| alert_text(out, a, color))?;
+    write_list(&mut out, args.format, &wanted, |out, a| {
+        alert_text(out, a, color)
+    })?;
     let count = |s: State| all.iter().filter(|a| a.state == s).count();
     eprintln!(
         "{} alert(s) in {}: {} open, {} acked, {} resolved",
@@ -227,8 +230,17 @@ fn question_text(out: &mut dyn Write, q: &QuestionStatus, color: bool) -> std::i
     } else {
         format!(
             "  (to {})",
-            q.to.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            q.to.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
-    writeln!(out, "{shown}{:pad$}  {}  {}{to}", "", time(&q.ts), q.headline)
+    writeln!(
+        out,
+        "{shown}{:pad$}  {}  {}{to}",
+        "",
+        time(&q.ts),
+        q.headline
+    )
 }

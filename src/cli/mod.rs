@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod agent;
-// STORE: mod alerts;
+mod alerts;
 mod archive;
 mod channel;
 mod demo;
@@ -57,9 +57,9 @@ pub enum Command {
     /// What the others wrote since ROLE last caught up.
     Catchup(read::CatchupArgs),
     /// Acknowledge alerts (an `ack` entry that refs them); prints the ack's id.
-    // STORE: Ack(alerts::AckArgs),
+    Ack(alerts::AckArgs),
     /// Alerts with their state (open, acked, resolved), or unanswered questions.
-    // STORE: Alerts(alerts::AlertsArgs),
+    Alerts(alerts::AlertsArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     Verify(read::VerifyArgs),
     /// Serve the live relay: REST, WebSocket feed and the operator's page.
@@ -112,8 +112,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Roster(cmd) => channel::roster(&root, cmd),
         Command::Timeline(args) => read::timeline(&root, args),
         Command::Catchup(args) => read::catchup(&root, args),
-        // STORE: Command::Ack(args) => alerts::ack(&root, args),
-        // STORE: Command::Alerts(args) => alerts::list(&root, args),
+        Command::Ack(args) => alerts::ack(&root, args),
+        Command::Alerts(args) => alerts::list(&root, args),
         Command::Verify(args) => read::verify(&root, args),
         Command::Serve(args) => relay::serve(&root, args),
         Command::Token(cmd) => relay::token(&root, cmd),

@@ -187,7 +187,10 @@ pub fn routes() -> Router<Relay> {
         .route("/api/channels/{ch}/state", get(get_states))
         .route(
             "/api/channels/{ch}/state/{role}",
-            axum::routing::put(put_state),
+            // Room for a clear 413 from the handler above the state limit.
+            axum::routing::put(put_state).layer(axum::extract::DefaultBodyLimit::max(
+                4 * crate::state::MAX_BYTES,
+            )),
         )
         .route("/api/channels/{ch}/alerts", get(get_alerts))
 }

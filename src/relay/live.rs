@@ -164,10 +164,13 @@ where
             ..Filter::default()
         };
         let name = channel.name().to_string();
-        let gaps = tx.clone();
+        // Problems come while the merge reads past the entry before them: they are sent after
+        // the entry that read returned.
+        let found = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let sink = found.clone();
         let on_problem = move |p: crate::timeline::Problem| {
             if let Some(text) = gap_message(&root, &name, p) {
-                let _ = gaps.blocking_send(Ok(Replayed::Gap(text)));
+                sink.borrow_mut().push(text);
             }
         };
         let merge = match Merge::open(&channel, filter, on_problem) {
@@ -184,6 +187,14 @@ where
             if tx.blocking_send(msg).is_err() {
                 return; // the client went away
             }
+            for gap in found.borrow_mut().drain(..) {
+                if tx.blocking_send(Ok(Replayed::Gap(gap))).is_err() {
+                    return;
+                }
+            }
+        }
+        for gap in found.borrow_mut().drain(..) {
+            let _ = tx.blocking_send(Ok(Replayed::Gap(gap)));
         }
     });
     let limit = relay.config().write_timeout;
@@ -230,7 +241,7 @@ fn gap_message(
         message: format!("{file}:{}: {}", p.line, p.message),
         file,
         line: Some(p.line),
-        gap: Some(gap),
+        gap: Some(Box::new(gap)),
     }))
 }
 

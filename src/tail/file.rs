@@ -112,7 +112,7 @@ impl FileState {
             file: self.path.display().to_string(),
             line,
             message,
-            gap: Some(gap),
+            gap: Some(Box::new(gap)),
         })
     }
 

@@ -88,7 +88,7 @@ pub struct StoreAlert {
     pub message: String,
     /// For damage to the record: the gap marker to show at its place in the timeline.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gap: Option<crate::gap::Gap>,
+    pub gap: Option<Box<crate::gap::Gap>>,
 }
 
 /// Errors while following. Each is an item in the stream, not its end: after one the follower
