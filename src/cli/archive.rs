@@ -27,7 +27,9 @@ pub struct ArchiveArgs {
 
 pub fn archive(root: &Path, args: ArchiveArgs) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let target = args.channel.resolve(&store)?;
+    target.announce();
+    let channel = target.channel;
     let already = channel.seal()?;
     if let (Some(seal), Some(_)) = (&already, &args.reason) {
         eprintln!(

@@ -7,12 +7,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
-use super::{EXIT_USAGE, Failure};
+use super::output::{self, Output, Table, TableOutput};
+use super::{EXIT_USAGE, Failure, target};
 use crate::channel::entry::DEFAULT_MAX_BODY;
 use crate::channel::store::{PostOptions, Role};
 use crate::channel::{Author, Draft, EntryId, Error, Kind, Store, Theme};
 use crate::roles;
-use crate::timeline::render::Format;
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
@@ -33,16 +33,11 @@ pub struct OpenArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: TableOutput,
 }
 
-#[derive(Debug, Args)]
-pub struct ChannelArg {
-    /// Channel name or theme (default: WARROOM_CHANNEL, else the newest unsealed channel).
-    #[arg(long, env = "WARROOM_CHANNEL")]
-    pub channel: Option<String>,
-}
+pub use super::target::ChannelArg;
 
 #[derive(Debug, Args)]
 pub struct PostArgs {
@@ -141,34 +136,33 @@ pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {
         .map(|c| c.info())
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &infos)?;
-            writeln!(out)?;
+    if !output::structured(&mut out, args.output.output, &infos)? {
+        let mut table = Table::new(&[
+            ("NAME", false),
+            ("STATE", false),
+            ("ENTRIES", false),
+            ("AUTHORS", false),
+            ("OPENED", true),
+            ("DIR", true),
+        ]);
+        for i in &infos {
+            let authors = i
+                .authors
+                .iter()
+                .map(|(a, n)| format!("{a}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            table.row(vec![
+                i.name.clone(),
+                if i.sealed { "sealed" } else { "open" }.into(),
+                i.entries.to_string(),
+                authors,
+                i.opened_at.to_string(),
+                root.join(&i.name).display().to_string(),
+            ]);
         }
-        Format::Ndjson => {
-            for i in &infos {
-                serde_json::to_writer(&mut out, i)?;
-                writeln!(out)?;
-            }
-        }
-        Format::Text | Format::Md => {
-            for i in &infos {
-                let authors = i
-                    .authors
-                    .iter()
-                    .map(|(a, n)| format!("{a}:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                writeln!(
-                    out,
-                    "{}  {:<6}  {:>5} entries  {}",
-                    i.name,
-                    if i.sealed { "sealed" } else { "open" },
-                    i.entries,
-                    authors
-                )?;
-            }
+        if !table.is_empty() || args.output.output == Output::Md {
+            table.write(&mut out, args.output.output)?;
         }
     }
     if infos.is_empty() {
@@ -219,11 +213,16 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         .map(|r| EntryId::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let target = args.channel.resolve(&store)?;
+    let channel = &target.channel;
     // Roster and seal first: a bad role is reported before stdin is read.
-    channel.check_can_post(&author)?;
+    channel
+        .check_can_post(&author)
+        .map_err(|e| target::explain(channel, e))?;
     if args.bulk {
-        return bulk(&channel, &author, args.max_body);
+        let code = bulk(channel, &author, args.max_body)?;
+        target.announce();
+        return Ok(code);
     }
     let body = read_body(&args.text)?;
     let draft = Draft { kind, refs, body };
@@ -231,8 +230,11 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         max_body: args.max_body,
         sync: !args.no_sync,
     };
-    let entry = channel.post(&author, &draft, &opts)?;
+    let entry = channel
+        .post(&author, &draft, &opts)
+        .map_err(|e| target::explain(channel, e))?;
     println!("{}", entry.id);
+    target.announce();
     Ok(0)
 }
 
@@ -319,12 +321,13 @@ pub fn roster(root: &Path, cmd: RosterCommand) -> anyhow::Result<u8> {
     let (channel, roster) = match cmd {
         RosterCommand::Add { roles, channel } => {
             let roles = parse_roles(&roles)?;
-            let channel = store.channel(channel.channel.as_deref())?;
-            let roster = channel.add_roles(roles)?;
-            (channel, roster)
+            let target = channel.resolve(&store)?;
+            let roster = target.channel.add_roles(roles)?;
+            target.announce();
+            (target.channel, roster)
         }
         RosterCommand::Show { channel } => {
-            let channel = store.channel(channel.channel.as_deref())?;
+            let channel = channel.resolve(&store)?.channel;
             let roster = channel.roster()?;
             (channel, roster)
         }

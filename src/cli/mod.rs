@@ -12,12 +12,18 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod archive;
 mod channel;
+pub mod color;
 mod demo;
 mod follow;
+pub mod kubeconfig;
+pub mod output;
 mod read;
 mod relay;
 pub mod rollout;
+pub mod signal;
 pub mod sim;
+pub mod suggest;
+pub mod target;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -33,6 +39,10 @@ pub struct Cli {
     /// Store root holding the channels.
     #[arg(long, global = true, env = "WARROOM_ROOT", default_value = "channels")]
     pub root: PathBuf,
+
+    /// Never colour the output (also: NO_COLOR set; CLICOLOR_FORCE colours even a pipe).
+    #[arg(long, global = true)]
+    pub no_color: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -96,6 +106,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    color::init(cli.no_color);
     let root = cli.root;
     match cli.command {
         Command::Open(args) => channel::open(&root, args),

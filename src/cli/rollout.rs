@@ -68,9 +68,6 @@ pub struct GetArgs {
     pub name: String,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Never colour the icons (colour is also off when stdout is not a terminal or NO_COLOR is set).
-    #[arg(long)]
-    pub no_color: bool,
     /// Keep re-reading and reprint the view whenever it changes, until interrupted.
     #[arg(short = 'w', long)]
     pub watch: bool,
@@ -283,18 +280,18 @@ impl Source {
     }
 }
 
-fn colour(no_color: bool) -> Colour {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    if no_color || no_color_env || !std::io::stdout().is_terminal() {
-        Colour::Never
-    } else {
+/// Colour by the one rule (global --no-color, NO_COLOR, CLICOLOR_FORCE, a terminal).
+fn colour() -> Colour {
+    if super::color::stdout() {
         Colour::Ansi
+    } else {
+        Colour::Never
     }
 }
 
 fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
-    let colour = colour(args.no_color);
+    let colour = colour();
     let mut out = std::io::stdout().lock();
     if !args.watch {
         out.write_all(source.render(shown, &args.name, colour)?.as_bytes())?;
