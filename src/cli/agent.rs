@@ -27,10 +27,19 @@ pub struct AgentArgs {
 #[command(allow_external_subcommands = true)]
 pub enum AgentRole {
     /// Watch one Argo Rollout: transitions with snapshots, analysis measurements, detector alerts.
+    #[command(after_help = "Examples:
+  warroom agent pipeline --rollout litellm -n llm
+  warroom agent pipeline --rollout litellm -n llm --kubeconfig /tmp/kc --channel litellm-canary")]
     Pipeline(PipelineArgs),
     /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
+    #[command(after_help = "Examples:
+  warroom agent data-plane -n llm
+  warroom agent data-plane -n llm -l app=litellm --window 5s --context staging")]
     DataPlane(DataPlaneArgs),
     /// Drive bounded synthetic HTTP traffic at a URL and tally it per route and window.
+    #[command(after_help = "Examples:
+  warroom agent traffic --url http://127.0.0.1:8080 --route /healthz --duration 60s
+  warroom agent traffic --url https://llm.example --route 'POST /v1/embeddings {\"input\":\"hi\"}' --rate 5/s --count 300")]
     Traffic(TrafficArgs),
     #[command(external_subcommand)]
     Unknown(Vec<String>),

@@ -71,17 +71,27 @@ pub struct PostArgs {
 #[derive(Debug, Subcommand)]
 pub enum RosterCommand {
     /// Add roles to a channel's roster; prints the roster.
+    #[command(after_help = "Examples:
+  warroom roster add terminal-1
+  warroom roster add terminal-1 terminal-2 --channel litellm-canary")]
     Add {
         /// Role names.
         #[arg(required = true)]
         roles: Vec<String>,
         #[command(flatten)]
         channel: ChannelArg,
+        #[command(flatten)]
+        output: TableOutput,
     },
     /// Print a channel's roster.
+    #[command(after_help = "Examples:
+  warroom roster show
+  warroom roster show --channel litellm-canary -o wide   # with each role's title and lane")]
     Show {
         #[command(flatten)]
         channel: ChannelArg,
+        #[command(flatten)]
+        output: TableOutput,
     },
 }
 
@@ -318,23 +328,42 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
 
 pub fn roster(root: &Path, cmd: RosterCommand) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let (channel, roster) = match cmd {
-        RosterCommand::Add { roles, channel } => {
+    let (channel, roster, format) = match cmd {
+        RosterCommand::Add {
+            roles,
+            channel,
+            output,
+        } => {
             let roles = parse_roles(&roles)?;
             let target = channel.resolve(&store)?;
             let roster = target.channel.add_roles(roles)?;
             target.announce();
-            (target.channel, roster)
+            (target.channel, roster, output.output)
         }
-        RosterCommand::Show { channel } => {
+        RosterCommand::Show { channel, output } => {
             let channel = channel.resolve(&store)?.channel;
             let roster = channel.roster()?;
-            (channel, roster)
+            (channel, roster, output.output)
         }
     };
     let mut out = std::io::stdout().lock();
-    for r in &roster.roles {
-        writeln!(out, "{}", r.name)?;
+    if !output::structured(&mut out, format, &roster.roles)? {
+        if format == Output::Text {
+            // One name per line: what a shell loop wants.
+            for r in &roster.roles {
+                writeln!(out, "{}", r.name)?;
+            }
+        } else {
+            let mut table = Table::new(&[("NAME", false), ("TITLE", true), ("LANE", true)]);
+            for r in &roster.roles {
+                table.row(vec![
+                    r.name.to_string(),
+                    r.title.clone().unwrap_or_default(),
+                    r.lane.clone().unwrap_or_default().replace('\n', " "),
+                ]);
+            }
+            table.write(&mut out, format)?;
+        }
     }
     eprintln!("roster of {}: {}", channel.name(), roster.names());
     Ok(0)

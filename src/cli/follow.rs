@@ -90,8 +90,7 @@ fn check_format(format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return Err(Failure {
             code: EXIT_USAGE,
-            message: "--follow never ends, so it cannot write one JSON array: use -o ndjson"
-                .into(),
+            message: "--follow never ends, so it cannot write one JSON array: use -o ndjson".into(),
         }
         .into());
     }
@@ -143,7 +142,10 @@ pub fn local(
             printer.entry(&e)?;
         }
         printer.release()?;
-        eprintln!("following {name} in {} (Ctrl-C to stop)", store.root().display());
+        eprintln!(
+            "following {name} in {} (Ctrl-C to stop)",
+            store.root().display()
+        );
         let mut stop = std::pin::pin!(stop);
         loop {
             let ev = tokio::select! {

@@ -73,7 +73,10 @@ impl KubeArgs {
     /// The kubeconfig to use and where it came from, or `None` for in-cluster.
     fn kubeconfig(&self) -> anyhow::Result<Option<(Kubeconfig, String)>> {
         if let Some(path) = &self.kubeconfig {
-            return Ok(Some((read(path, "--kubeconfig")?, path.display().to_string())));
+            return Ok(Some((
+                read(path, "--kubeconfig")?,
+                path.display().to_string(),
+            )));
         }
         if let Some(value) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
             let paths: Vec<PathBuf> = std::env::split_paths(&value)
@@ -119,8 +122,11 @@ impl KubeArgs {
                 if let Some(ctx) = &self.context
                     && !kubeconfig.contexts.iter().any(|c| &c.name == ctx)
                 {
-                    let names: Vec<&str> =
-                        kubeconfig.contexts.iter().map(|c| c.name.as_str()).collect();
+                    let names: Vec<&str> = kubeconfig
+                        .contexts
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect();
                     return Err(Failure {
                         code: EXIT_USAGE,
                         message: format!(

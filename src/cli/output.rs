@@ -252,7 +252,11 @@ mod tests {
         );
         let mut out = Vec::new();
         t.write(&mut out, Output::Md).unwrap();
-        assert!(String::from_utf8(out).unwrap().starts_with("| NAME | STATE | DIR |\n|---|---|---|\n"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .starts_with("| NAME | STATE | DIR |\n|---|---|---|\n")
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::channel::ChannelArg;
-use super::{EXIT_FOUND, EXIT_USAGE, Failure};
 use super::output::{self, EntriesOutput, Output, ReportOutput};
+use super::{EXIT_FOUND, EXIT_USAGE, Failure};
 use crate::channel::{Author, Kind, Store, Timestamp};
 use crate::timeline::render::{Format, Renderer, render_entry};
 use crate::timeline::{Filter, Merge, Since};

@@ -33,6 +33,9 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a bearer token for ROLE on a channel; prints the token (shown only once).
+    #[command(after_help = "Examples:
+  warroom token add --role pipeline --channel 2026-05-04--litellm-canary
+  TOKEN=$(warroom token add --role traffic) && warroom agent traffic --relay http://127.0.0.1:7700 --token \"$TOKEN\" ...")]
     Add {
         /// The role the token posts as; it must be on the channel's roster (`warroom roster
         /// show`), and every entry posted with the token is that role's.
@@ -42,11 +45,17 @@ pub enum TokenCommand {
         channel: ChannelArg,
     },
     /// Revoke a token by its id (see `token ls`) or by the token itself; effective at once.
+    #[command(after_help = "Examples:
+  warroom token revoke 3f9c0a1b2c4d
+  warroom token revoke \"$TOKEN\"")]
     Revoke {
         #[arg(value_name = "ID|TOKEN")]
         id: String,
     },
     /// List tokens (ids, roles, channels; never the tokens).
+    #[command(after_help = "Examples:
+  warroom token ls
+  warroom token ls -o json")]
     Ls {
         #[command(flatten)]
         output: TableOutput,
@@ -56,7 +65,8 @@ pub enum TokenCommand {
 /// Checks an `ADDR:PORT` listening address (a name such as `localhost:7700` is resolved when
 /// binding).
 pub(super) fn parse_bind(s: &str) -> Result<String, String> {
-    let expected = "expected ADDR:PORT, e.g. 127.0.0.1:7700 or [::1]:7700 (port 0 picks a free port)";
+    let expected =
+        "expected ADDR:PORT, e.g. 127.0.0.1:7700 or [::1]:7700 (port 0 picks a free port)";
     if s.parse::<std::net::SocketAddr>().is_ok() {
         return Ok(s.to_owned());
     }
@@ -69,9 +79,9 @@ pub(super) fn parse_bind(s: &str) -> Result<String, String> {
         {
             Ok(s.to_owned())
         }
-        Some((_, port)) if port.parse::<u16>().is_err() => {
-            Err(format!("{port:?} is not a port number (0-65535); {expected}"))
-        }
+        Some((_, port)) if port.parse::<u16>().is_err() => Err(format!(
+            "{port:?} is not a port number (0-65535); {expected}"
+        )),
         _ => Err(expected.to_owned()),
     }
 }

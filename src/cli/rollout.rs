@@ -33,12 +33,24 @@ pub struct RolloutArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Show a rollout like `kubectl argo rollouts get rollout` (exit 0 whatever its phase).
+    #[command(after_help = "Examples:
+  warroom rollout get litellm -n llm
+  warroom rollout get canary-demo -n jesse-test --from-dir fixtures/canary
+  warroom rollout get litellm -n llm --watch")]
     Get(GetArgs),
     /// Show an experiment like `kubectl argo rollouts get experiment`.
+    #[command(after_help = "Examples:
+  warroom rollout get-experiment my-experiment -n llm")]
     GetExperiment(GetArgs),
     /// Print a rollout's status in one line; exit 1 when it is Degraded.
+    #[command(after_help = "Examples:
+  warroom rollout status litellm -n llm
+  warroom rollout status litellm -n llm --watch --timeout 5m && echo promoted")]
     Status(StatusArgs),
     /// Run the failure detectors on a rollout and its namespace; exit 1 when one fires.
+    #[command(after_help = "Examples:
+  warroom rollout detect litellm -n llm
+  warroom rollout detect litellm -n llm --from-dir manifests/ --format json")]
     Detect(DetectArgs),
 }
 

@@ -41,7 +41,7 @@ pub struct SimArgs {
 
 fn parse_ip(s: &str) -> Result<IpAddr, String> {
     s.parse().map_err(|_| {
-        format!("expected an IP address such as 127.0.0.1 or ::1 (the port is --port, 0 picks a free one)")
+        "expected an IP address such as 127.0.0.1 or ::1 (the port is --port, 0 picks a free one)".to_string()
     })
 }
 

@@ -68,9 +68,7 @@ impl ChannelArg {
 
 /// Resolves `name` (as `--channel` would), with a did-you-mean when it matches none.
 pub fn resolve(store: &Store, name: Option<&str>) -> anyhow::Result<Target> {
-    let channel = store
-        .channel(name)
-        .map_err(|e| unknown_channel(store, e))?;
+    let channel = store.channel(name).map_err(|e| unknown_channel(store, e))?;
     let chosen = match name {
         None => Chosen::Newest,
         Some(n) if std::env::var("WARROOM_CHANNEL").ok().as_deref() == Some(n) => Chosen::Env,
