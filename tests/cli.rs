@@ -607,3 +607,67 @@ fn colour_follows_no_color_clicolor_force_and_the_flag() {
         &[("CLICOLOR_FORCE", "1")]
     )));
 }
+
+mod support;
+
+#[tokio::test]
+async fn http_errors_are_worded_for_http_clients_and_write_nothing() {
+    let env = support::Env::new();
+    let ch = env.open("litellm-canary");
+    env.post(&ch, "pipeline", "first");
+    let token = env.token(&ch, "pipeline");
+    let server = support::Server::start(&env);
+    let url = format!("{}/api/channels/{ch}/entries", server.url);
+    let before = std::fs::read(env.author_file(&ch, "pipeline")).unwrap();
+    let http = reqwest::Client::new();
+    let cases = [
+        (
+            serde_json::json!({"body": "  "}),
+            400,
+            "the JSON field \"body\" is empty",
+        ),
+        (
+            serde_json::json!({"body": "x", "kind": "correction"}),
+            400,
+            "put its id in \"refs\"",
+        ),
+        (
+            serde_json::json!({"body": "x", "refs": ["pipline#1"]}),
+            422,
+            "pipline#1 in \"refs\" does not exist",
+        ),
+        (
+            serde_json::json!({"body": "x", "refs": ["nonsense"]}),
+            400,
+            "\"nonsense\" in \"refs\" is not an entry id",
+        ),
+        (
+            serde_json::json!({"body": "x".repeat(70 * 1024)}),
+            413,
+            "over this relay's limit",
+        ),
+    ];
+    for (body, status, want) in cases {
+        let resp = http
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{body}");
+        let text: Value = resp.json().await.unwrap();
+        let message = text["error"].as_str().unwrap();
+        assert!(message.contains(want), "{body}: {message}");
+        for cli in ["give TEXT", "stdin", "--ref", "--max-body", "add --ref"] {
+            assert!(
+                !message.contains(cli),
+                "CLI wording in an HTTP error: {message}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(env.author_file(&ch, "pipeline")).unwrap(),
+        before
+    );
+}

@@ -13,7 +13,8 @@ use crate::channel::Store;
 pub struct ArchiveArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
-    /// Commit the channel's files and the store's index with git (one commit, nothing else).
+    /// Commit with git, in one commit: the channel's directory, the store's index (its
+    /// README.md) and its .gitignore (which keeps locks, cursors and tokens out) — nothing else.
     #[arg(long)]
     pub commit: bool,
     /// Archive even when `warroom verify` finds problems; the findings are recorded in the
