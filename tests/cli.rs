@@ -282,6 +282,8 @@ fn old_entries(sb: &Sandbox, author: &str, ages: &[chrono::Duration]) {
             ts,
             kind: warroom::channel::Kind::Observation,
             refs: &[],
+            to: &[],
+            key: None,
         };
         prev = encode(&mut bytes, h, &format!("{}m old", age.num_minutes()), prev);
     }

@@ -70,6 +70,14 @@ fn read(path: &Path, from: &str) -> anyhow::Result<Kubeconfig> {
 }
 
 impl KubeArgs {
+    /// The same choice for [`crate::rollout::cluster`]'s connections.
+    pub fn connection(&self) -> crate::rollout::cluster::Connection {
+        crate::rollout::cluster::Connection {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+
     /// The kubeconfig to use and where it came from, or `None` for in-cluster.
     fn kubeconfig(&self) -> anyhow::Result<Option<(Kubeconfig, String)>> {
         if let Some(path) = &self.kubeconfig {

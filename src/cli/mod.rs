@@ -21,6 +21,8 @@ pub mod output;
 mod read;
 mod relay;
 pub mod rollout;
+mod rollout_act;
+mod rollout_list;
 pub mod signal;
 pub mod sim;
 pub mod suggest;
@@ -130,11 +132,13 @@ pub enum Command {
   warroom token revoke 3f9c0a1b2c4d"
     )]
     Token(relay::TokenCommand),
-    /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
+    /// Argo Rollouts: `get`, `status`, `list`, and the operator's `promote`, `abort`, `retry`,
+    /// `pause`, `resume`, `undo`.
     #[command(after_help = "Examples:
   warroom rollout get litellm -n llm
-  warroom rollout get canary-demo -n jesse-test --from-dir fixtures/canary
-  warroom rollout status litellm -n llm --watch --timeout 5m")]
+  warroom rollout list -A
+  warroom rollout status litellm -n llm --timeout 5m
+  warroom rollout promote litellm -n llm")]
     Rollout(rollout::RolloutArgs),
     /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
     #[command(after_help = "Examples:
@@ -213,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => read::verify(&root, args),
         Command::Serve(args) => relay::serve(&root, args),
         Command::Token(cmd) => relay::token(&root, cmd),
-        Command::Rollout(args) => rollout::run(args),
+        Command::Rollout(args) => rollout::run(&root, args),
         Command::Archive(args) => archive::archive(&root, args),
         Command::Sim(args) => sim::run(args),
         Command::Agent(args) => agent::run(&root, args),

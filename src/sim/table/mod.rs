@@ -7,6 +7,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+mod network;
+
+use network::{
+    endpoints, hpa_targets, ingress_address, ingress_hosts, json_cell, node_address, node_roles,
+    node_status, slice_endpoints, slice_ports,
+};
+
 use super::resource::RESOURCES;
 use super::resource::ResourceId;
 
@@ -73,6 +80,46 @@ fn columns(resource: ResourceId) -> Vec<(&'static str, &'static str)> {
             ("Age", "string"),
         ],
         "AnalysisRun" | "Experiment" => vec![("Status", "string"), ("Age", "string")],
+        "Endpoints" => vec![("Endpoints", "string"), ("Age", "string")],
+        "EndpointSlice" => vec![
+            ("AddressType", "string"),
+            ("Ports", "string"),
+            ("Endpoints", "string"),
+            ("Age", "string"),
+        ],
+        "ConfigMap" => vec![("Data", "integer"), ("Age", "string")],
+        "Node" => vec![
+            ("Status", "string"),
+            ("Roles", "string"),
+            ("Age", "string"),
+            ("Version", "string"),
+            ("Internal-IP", "string"),
+            ("External-IP", "string"),
+            ("OS-Image", "string"),
+            ("Kernel-Version", "string"),
+            ("Container-Runtime", "string"),
+        ],
+        "HorizontalPodAutoscaler" => vec![
+            ("Reference", "string"),
+            ("Targets", "string"),
+            ("MinPods", "string"),
+            ("MaxPods", "integer"),
+            ("Replicas", "integer"),
+            ("Age", "string"),
+        ],
+        "Ingress" => vec![
+            ("Class", "string"),
+            ("Hosts", "string"),
+            ("Address", "string"),
+            ("Ports", "string"),
+            ("Age", "string"),
+        ],
+        "HTTPRoute" => vec![("Hostnames", "string"), ("Age", "string")],
+        "VirtualService" => vec![
+            ("Gateways", "string"),
+            ("Hosts", "string"),
+            ("Age", "string"),
+        ],
         _ => vec![("Age", "string")],
     });
     cols
@@ -82,7 +129,12 @@ fn columns(resource: ResourceId) -> Vec<(&'static str, &'static str)> {
 fn priority(kind: &str, column: &str) -> u8 {
     u8::from(matches!(
         (kind, column),
-        ("Pod", "IP" | "Node") | ("Service", "Selector")
+        ("Pod", "IP" | "Node")
+            | ("Service", "Selector")
+            | (
+                "Node",
+                "Internal-IP" | "External-IP" | "OS-Image" | "Kernel-Version" | "Container-Runtime"
+            )
     ))
 }
 
@@ -151,14 +203,14 @@ fn row(resource: ResourceId, object: &Value, now: DateTime<Utc>, include: Includ
     row
 }
 
-fn s<'a>(object: &'a Value, pointer: &str) -> &'a str {
+pub(super) fn s<'a>(object: &'a Value, pointer: &str) -> &'a str {
     object
         .pointer(pointer)
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
-fn n(object: &Value, pointer: &str) -> i64 {
+pub(super) fn n(object: &Value, pointer: &str) -> i64 {
     object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
@@ -316,6 +368,94 @@ fn cells(resource: ResourceId, o: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 json!(s(o, "/message")),
             ]
         }
+        "Endpoints" => vec![name, json!(endpoints(o)), created.clone()],
+        "EndpointSlice" => vec![
+            name,
+            json!(s(o, "/addressType")),
+            json!(slice_ports(o)),
+            json!(slice_endpoints(o)),
+            created.clone(),
+        ],
+        "ConfigMap" => {
+            let count = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len())
+            };
+            vec![
+                name,
+                json!(count("/data") + count("/binaryData")),
+                created.clone(),
+            ]
+        }
+        "Node" => {
+            let info = |field: &str| {
+                let v = s(o, &format!("/status/nodeInfo/{field}"));
+                if v.is_empty() {
+                    "<unknown>".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            vec![
+                name,
+                json!(node_status(o)),
+                json!(node_roles(o)),
+                created.clone(),
+                json!(s(o, "/status/nodeInfo/kubeletVersion")),
+                json!(or_none(&node_address(o, "InternalIP"))),
+                json!(or_none(&node_address(o, "ExternalIP"))),
+                json!(info("osImage")),
+                json!(info("kernelVersion")),
+                json!(info("containerRuntimeVersion")),
+            ]
+        }
+        "HorizontalPodAutoscaler" => {
+            let min = o
+                .pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .map_or("<unset>".to_string(), |m| m.to_string());
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/spec/scaleTargetRef/kind"),
+                    s(o, "/spec/scaleTargetRef/name")
+                )),
+                json!(hpa_targets(o)),
+                json!(min),
+                json!(n(o, "/spec/maxReplicas")),
+                json!(n(o, "/status/currentReplicas")),
+                created.clone(),
+            ]
+        }
+        "Ingress" => vec![
+            name,
+            json!(or_none(s(o, "/spec/ingressClassName"))),
+            json!(ingress_hosts(o)),
+            json!(ingress_address(o)),
+            json!(if o
+                .pointer("/spec/tls")
+                .and_then(Value::as_array)
+                .is_some_and(|t| !t.is_empty())
+            {
+                "80, 443"
+            } else {
+                "80"
+            }),
+            created.clone(),
+        ],
+        "HTTPRoute" => vec![
+            name,
+            json!(json_cell(o, "/spec/hostnames")),
+            created.clone(),
+        ],
+        "VirtualService" => vec![
+            name,
+            json!(json_cell(o, "/spec/gateways")),
+            json!(json_cell(o, "/spec/hosts")),
+            created.clone(),
+        ],
         _ => vec![name, created.clone()],
     }
 }
@@ -422,6 +562,116 @@ mod tests {
         assert_eq!(human_duration(5 * 3600), "5h");
         assert_eq!(human_duration(39 * 86400), "39d");
         assert_eq!(human_duration(3 * 86400 + 7200), "3d2h");
+    }
+
+    fn cells_of(api_version: &str, kind: &str, object: Value) -> Value {
+        let now: DateTime<Utc> = "2026-05-04T17:05:00Z".parse().unwrap();
+        let r = by_kind(api_version, kind).unwrap();
+        let t = table(r, &[&object], 1, now, IncludeObject::None);
+        assert_eq!(
+            t["columnDefinitions"].as_array().unwrap().len(),
+            t["rows"][0]["cells"].as_array().unwrap().len(),
+            "{kind}: one cell per column"
+        );
+        t["rows"][0]["cells"].clone()
+    }
+
+    #[test]
+    fn rows_of_the_networking_and_cluster_kinds() {
+        let meta = json!({"name": "x", "creationTimestamp": "2026-05-04T17:00:00Z"});
+        let ep = cells_of(
+            "v1",
+            "Endpoints",
+            json!({"metadata": meta, "subsets": [{
+            "addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}, {"ip": "10.0.0.4"}],
+            "ports": [{"port": 4000}]}]}),
+        );
+        assert_eq!(
+            ep[1],
+            "10.0.0.1:4000,10.0.0.2:4000,10.0.0.3:4000 + 1 more..."
+        );
+        let node = cells_of(
+            "v1",
+            "Node",
+            json!({"metadata": {"name": "node-a", "creationTimestamp": "2026-05-04T17:00:00Z",
+            "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.32.0"},
+                       "addresses": [{"type": "InternalIP", "address": "10.1.0.1"}]}}),
+        );
+        assert_eq!(
+            node,
+            json!([
+                "node-a",
+                "Ready,SchedulingDisabled",
+                "control-plane",
+                "5m",
+                "v1.32.0",
+                "10.1.0.1",
+                "<none>",
+                "<unknown>",
+                "<unknown>",
+                "<unknown>"
+            ])
+        );
+        let hpa = cells_of(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            json!({"metadata": meta,
+            "spec": {"scaleTargetRef": {"kind": "Rollout", "name": "litellm"}, "maxReplicas": 10,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+            "status": {"currentReplicas": 5, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 45}}}]}}),
+        );
+        assert_eq!(
+            hpa,
+            json!([
+                "x",
+                "Rollout/litellm",
+                "cpu: 45%/80%",
+                "<unset>",
+                10,
+                5,
+                "5m"
+            ])
+        );
+        let ing = cells_of(
+            "networking.k8s.io/v1",
+            "Ingress",
+            json!({"metadata": meta,
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "llm.example.com"}], "tls": [{}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}}),
+        );
+        assert_eq!(
+            ing,
+            json!([
+                "x",
+                "nginx",
+                "llm.example.com",
+                "203.0.113.7",
+                "80, 443",
+                "5m"
+            ])
+        );
+        let vs = cells_of(
+            "networking.istio.io/v1alpha3",
+            "VirtualService",
+            json!({"metadata": meta,
+            "spec": {"hosts": ["litellm"], "gateways": ["mesh"]}}),
+        );
+        assert_eq!(vs, json!(["x", "[\"mesh\"]", "[\"litellm\"]", "5m"]));
+        let cm = cells_of(
+            "v1",
+            "ConfigMap",
+            json!({"metadata": meta, "data": {"a": "1", "b": "2"}}),
+        );
+        assert_eq!(cm, json!(["x", 2, "5m"]));
+        let slice = cells_of(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            json!({"metadata": meta, "addressType": "IPv4",
+            "ports": [{"port": 4000}], "endpoints": [{"addresses": ["10.0.0.1"]}]}),
+        );
+        assert_eq!(slice, json!(["x", "IPv4", "4000", "10.0.0.1", "5m"]));
     }
 
     #[test]
