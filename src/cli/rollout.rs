@@ -782,7 +782,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<u8> {
         now,
         chrono::TimeDelta::zero(),
     ));
-    findings.extend(detect::rollout_findings(&snapshot, ro));
+    findings.extend(detect::rollout_findings(&snapshot, ro, Some(now)));
     let mut out = std::io::stdout().lock();
     match args.output {
         Output::Json | Output::Yaml => {
