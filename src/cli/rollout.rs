@@ -571,10 +571,19 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         let (status, message) = source.status(&args.name)?;
         let line = view::watch_line(&status, &message);
         if line != last {
-            if text {
-                writeln!(out, "{line}")?;
-            } else {
-                out.write_all(status_document(&status, &message, args.output)?.as_bytes())?;
+            match args.output {
+                Output::Text | Output::Wide => writeln!(out, "{line}")?,
+                // One document per change: a JSON line, or a YAML document after `---`.
+                Output::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"status": status, "message": message})
+                )?,
+                Output::Yaml => write!(
+                    out,
+                    "---\n{}",
+                    status_document(&status, &message, args.output)?
+                )?,
             }
             out.flush()?;
             last = line;
