@@ -92,7 +92,7 @@ fn every_json_output_parses_and_so_does_every_ndjson_and_yaml() {
                     }
                 }
                 _ => {
-                    let _: Value = serde_yaml::from_str(&run.stdout)
+                    let _: Value = serde_saphyr::from_str(&run.stdout)
                         .unwrap_or_else(|e| panic!("{full:?}: {e}: {}", run.stdout));
                 }
             }
@@ -102,7 +102,7 @@ fn every_json_output_parses_and_so_does_every_ndjson_and_yaml() {
     assert_eq!(tl.as_array().unwrap().len(), 3);
     let ls = json(&sb.ok(&["ls", "-o", "json"]));
     assert_eq!(ls[0]["name"], CH);
-    let yaml: Value = serde_yaml::from_str(&sb.ok(&["timeline", "-o", "yaml"]).stdout).unwrap();
+    let yaml: Value = serde_saphyr::from_str(&sb.ok(&["timeline", "-o", "yaml"]).stdout).unwrap();
     assert_eq!(yaml, tl, "yaml and json carry the same entries");
 }
 

@@ -134,7 +134,7 @@ pub fn ndjson<T: Serialize>(out: &mut impl Write, items: &[T]) -> io::Result<()>
 
 /// Writes `value` as one YAML document.
 pub fn yaml<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
-    let text = serde_yaml::to_string(value).map_err(io::Error::other)?;
+    let text = serde_saphyr::to_string(&value).map_err(io::Error::other)?;
     out.write_all(text.as_bytes())
 }
 

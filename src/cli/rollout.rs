@@ -440,7 +440,7 @@ fn colour() -> Colour {
 /// `data` as one JSON or YAML document (text outputs print their own way).
 pub(super) fn structured(data: &serde_json::Value, output: Output) -> anyhow::Result<String> {
     Ok(match output {
-        Output::Yaml => serde_yaml::to_string(data)?,
+        Output::Yaml => serde_saphyr::to_string(data)?,
         _ => format!("{}\n", serde_json::to_string_pretty(data)?),
     })
 }
@@ -581,10 +581,19 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         let (status, message) = source.status(&args.name)?;
         let line = view::watch_line(&status, &message);
         if line != last {
-            if text {
-                writeln!(out, "{line}")?;
-            } else {
-                out.write_all(status_document(&status, &message, args.output)?.as_bytes())?;
+            match args.output {
+                Output::Text | Output::Wide => writeln!(out, "{line}")?,
+                // One document per change: a JSON line, or a YAML document after `---`.
+                Output::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"status": status, "message": message})
+                )?,
+                Output::Yaml => write!(
+                    out,
+                    "---\n{}",
+                    status_document(&status, &message, args.output)?
+                )?,
             }
             out.flush()?;
             last = line;

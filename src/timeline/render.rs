@@ -147,7 +147,7 @@ pub fn render_entry(format: Format, color: bool, e: &Entry, out: &mut Vec<u8>) {
 
 /// One entry as an item of a YAML sequence.
 fn yaml(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {
-    let text = serde_yaml::to_string(std::slice::from_ref(e)).map_err(io::Error::other)?;
+    let text = serde_saphyr::to_string(&std::slice::from_ref(e)).map_err(io::Error::other)?;
     out.write_all(text.as_bytes())
 }
 
