@@ -1,9 +1,10 @@
 //! `timeline --follow`: the history, then new entries as they are appended — locally through
 //! [`crate::tail`], or from a relay over WebSocket (`--remote URL`) with reconnect and cursor
-//! resume. Entries go to stdout; alerts and connection notes to stderr.
+//! resume. Entries go to stdout, with a gap marker where the record is damaged (an altered
+//! entry, a broken chain, torn bytes, a truncated file); alerts and connection notes go to
+//! stderr.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,63 +18,94 @@ use crate::tail::{TailEvent, TailOptions};
 use crate::timeline::render::{Format, Renderer};
 use crate::timeline::{Filter, Merge, Since};
 
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
 /// Writes entries that pass the filter and are new (per-author seq), flushing each, and gap
-/// markers where the record is damaged (each once).
+/// markers where the record is damaged (each once). With a tail, the history is held back
+/// until [`Printer::release`] prints its last N entries (with the gaps among them).
 struct Printer {
     renderer: Renderer<std::io::Stdout>,
     filter: Filter,
     seen: BTreeMap<Author, u64>,
+    held: Option<(usize, VecDeque<Held>)>,
     format: Format,
     color: bool,
     /// Gaps already shown (a reconnect replays them).
     gaps: std::collections::BTreeSet<String>,
 }
 
+/// What a tail holds back: entries, and the gaps between them.
+enum Held {
+    Entry(Entry),
+    Gap(String),
+}
+
 impl Printer {
-    fn new(format: Format, filter: Filter) -> Self {
-        let color = use_color();
+    fn new(format: Format, filter: Filter, tail: Option<usize>) -> Self {
+        let color = super::color::stdout();
         Self {
             renderer: Renderer::new(std::io::stdout(), format, color),
             filter,
             seen: BTreeMap::new(),
+            held: tail.map(|n| (n, VecDeque::new())),
             format,
             color: color && format == Format::Text,
             gaps: Default::default(),
         }
     }
 
+    /// Prints the last N held entries; from now on entries print as they come.
+    fn release(&mut self) -> std::io::Result<()> {
+        if let Some((_, held)) = self.held.take() {
+            for h in held {
+                match h {
+                    Held::Entry(e) => self.renderer.entry(&e)?,
+                    Held::Gap(text) => {
+                        self.renderer.flush()?;
+                        self.print_gap(&text)?;
+                    }
+                }
+            }
+            self.renderer.flush()?;
+        }
+        Ok(())
+    }
+
     /// A gap marker at this place of the output: on stdout in text and markdown, on stderr
-    /// beside ndjson (whose lines are entries only).
-    fn gap(&mut self, key: String, gap: &crate::gap::Gap) -> std::io::Result<()> {
+    /// beside ndjson (whose lines are entries only). `key` names the damage: a reconnect that
+    /// replays it shows nothing new.
+    fn gap(&mut self, key: String, text: &str) -> std::io::Result<()> {
         if !self.gaps.insert(key) {
             return Ok(());
         }
+        if let Some((_, held)) = &mut self.held {
+            held.push_back(Held::Gap(text.to_owned()));
+            return Ok(());
+        }
+        self.print_gap(text)
+    }
+
+    fn print_gap(&mut self, text: &str) -> std::io::Result<()> {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         match self.format {
-            Format::Text if self.color => writeln!(
-                out,
-                "\x1b[1;30;43m GAP \x1b[0m  \x1b[1m{}\x1b[0m\n",
-                gap.text
-            )?,
-            Format::Text => writeln!(out, "GAP  {}\n", gap.text)?,
-            Format::Md => writeln!(out, "> **gap** — {}\n", gap.text)?,
-            Format::Json | Format::Ndjson => {
+            Format::Text if self.color => {
+                writeln!(out, "\x1b[1;30;43m GAP \x1b[0m  \x1b[1m{text}\x1b[0m\n")?
+            }
+            Format::Text => writeln!(out, "GAP  {text}\n")?,
+            Format::Md => writeln!(out, "> **gap** — {text}\n")?,
+            _ => {
                 drop(out);
-                eprintln!("GAP: {}", gap.text);
+                eprintln!("GAP: {text}");
                 return Ok(());
             }
         }
         out.flush()
     }
 
+    /// A problem met reading the history: a gap marker, or a warning for what is no gap (a
+    /// torn write the next writer closed off).
     fn problem(&mut self, p: &crate::timeline::Problem) -> std::io::Result<()> {
         match &p.gap {
-            Some(gap) => self.gap(format!("{}:{}", p.path.display(), p.line), gap),
+            Some(gap) => self.gap(format!("{}:{}", p.path.display(), p.line), &gap.text),
             None => {
                 eprintln!("warning: {p}");
                 Ok(())
@@ -97,6 +129,21 @@ impl Printer {
         }
         *seen = e.seq;
         if self.wants(e) {
+            if let Some((n, held)) = &mut self.held {
+                let entries = held.iter().filter(|h| matches!(h, Held::Entry(_))).count();
+                if entries == *n {
+                    // Drop the oldest entry and the gaps before it.
+                    while let Some(h) = held.pop_front() {
+                        if matches!(h, Held::Entry(_)) {
+                            break;
+                        }
+                    }
+                }
+                if *n > 0 {
+                    held.push_back(Held::Entry(e.clone()));
+                }
+                return Ok(());
+            }
             self.renderer.entry(e)?;
             self.renderer.flush()?;
         }
@@ -116,8 +163,7 @@ fn check_format(format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return Err(Failure {
             code: EXIT_USAGE,
-            message: "--follow never ends, so it cannot write one JSON array: use --format ndjson"
-                .into(),
+            message: "--follow never ends, so it cannot write one JSON array: use -o ndjson".into(),
         }
         .into());
     }
@@ -131,18 +177,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Follows a local channel until Ctrl-C.
+/// Follows a local channel until Ctrl-C or SIGTERM.
 pub fn local(
     root: &Path,
     channel: Option<&str>,
     filter: Filter,
     format: Format,
+    tail: Option<usize>,
 ) -> anyhow::Result<u8> {
     check_format(format)?;
     let store = Store::open(root)?;
-    let channel = store.channel(channel)?;
+    let channel = super::target::resolve(&store, channel)?.channel;
     let name = channel.name().to_string();
     runtime()?.block_on(async move {
+        let stop = super::signal::listen();
         let mut events = std::pin::pin!(crate::tail::follow(store.root(), TailOptions::default()));
         // History is read once the follower has its bearings, so nothing falls in between;
         // what both see is printed once (per-author seq).
@@ -158,7 +206,7 @@ pub fn local(
                 Some(Err(e)) => eprintln!("warning: {e}"),
             }
         }
-        let mut printer = Printer::new(format, filter.clone());
+        let mut printer = Printer::new(format, filter.clone(), tail);
         // Problems come during the read that returned the entry before them.
         let problems = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let sink = problems.clone();
@@ -175,9 +223,18 @@ pub fn local(
         for e in early.into_iter().filter(|e| e.channel == name) {
             printer.entry(&e)?;
         }
+        printer.release()?;
+        eprintln!(
+            "following {name} in {} (Ctrl-C to stop)",
+            store.root().display()
+        );
+        let mut stop = std::pin::pin!(stop);
         loop {
             let ev = tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(0),
+                sig = &mut stop => {
+                    super::signal::stopped(sig, &format!("stopped following {name}"));
+                    return Ok(0);
+                }
                 ev = events.next() => ev,
             };
             match ev {
@@ -185,7 +242,10 @@ pub fn local(
                 Some(Ok(TailEvent::Entry(e))) if e.channel == name => printer.entry(&e)?,
                 Some(Ok(TailEvent::Alert(a))) if a.channel == name || a.channel.is_empty() => {
                     match &a.gap {
-                        Some(g) => printer.gap(format!("{}:{}", a.file, a.line.unwrap_or(0)), g)?,
+                        Some(g) => {
+                            let key = format!("{}:{}", a.file, a.line.unwrap_or(0));
+                            printer.gap(key, &g.text)?
+                        }
                         None => eprintln!("ALERT: {}", a.message),
                     }
                 }
@@ -196,12 +256,13 @@ pub fn local(
     })
 }
 
-/// Follows a channel on a relay until Ctrl-C, reconnecting with the cursor.
+/// Follows a channel on a relay until Ctrl-C or SIGTERM, reconnecting with the cursor.
 pub fn remote(
     url: &str,
     channel: Option<&str>,
     filter: Filter,
     format: Format,
+    tail: Option<usize>,
 ) -> anyhow::Result<u8> {
     check_format(format)?;
     if matches!(filter.since, Some(Since::Entry(_))) {
@@ -227,18 +288,24 @@ pub fn remote(
     };
     let http_base = ws_base.replacen("ws://", "http://", 1);
     runtime()?.block_on(async move {
+        let stop = super::signal::listen();
+        let mut stop = std::pin::pin!(stop);
         let channel = match channel {
             Some(c) => c.to_owned(),
             None => newest_channel(&http_base).await?,
         };
-        let mut printer = Printer::new(format, filter);
+        let stopped = |sig: &str| -> anyhow::Result<u8> {
+            super::signal::stopped(sig, &format!("stopped following {channel} on {http_base}"));
+            Ok(0)
+        };
+        let mut printer = Printer::new(format, filter, tail);
         let mut backoff = Duration::from_millis(250);
         let mut announced = false;
         loop {
             let cursor = printer.cursor();
             let url = format!("{ws_base}/api/channels/{channel}/live?cursor={cursor}");
             let conn = tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(0),
+                sig = &mut stop => return stopped(sig),
                 c = tokio_tungstenite::connect_async(&url) => c,
             };
             let mut ws = match conn {
@@ -256,7 +323,7 @@ pub fn remote(
                     }
                     eprintln!("cannot reach {ws_base} ({e}); retrying in {backoff:?}");
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => return Ok(0),
+                        sig = &mut stop => return stopped(sig),
                         _ = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -265,9 +332,9 @@ pub fn remote(
             };
             loop {
                 let msg = tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {
+                    sig = &mut stop => {
                         let _ = ws.close(None).await;
-                        return Ok(0);
+                        return stopped(sig);
                     }
                     m = ws.next() => m,
                 };
@@ -305,59 +372,44 @@ pub fn remote(
                         }
                     }
                     Some("ready") => {
+                        printer.release()?;
                         backoff = Duration::from_millis(250);
                         if !announced {
                             announced = true;
                             eprintln!("following {channel} on {http_base} (Ctrl-C to stop)");
                         }
                     }
-                    Some("alert") => {
-                        let gap = v
-                            .pointer("/alert/gap")
-                            .and_then(|g| serde_json::from_value::<RemoteGap>(g.clone()).ok());
-                        match gap {
-                            Some(g) => {
-                                let key = format!(
-                                    "{}:{}",
-                                    v.pointer("/alert/file")
-                                        .and_then(|f| f.as_str())
-                                        .unwrap_or(""),
-                                    v.pointer("/alert/line")
-                                        .and_then(|l| l.as_u64())
-                                        .unwrap_or(0)
-                                );
-                                printer.gap(
-                                    key,
-                                    &crate::gap::Gap {
-                                        text: g.text,
-                                        entry: None,
-                                        ts: None,
-                                        seq: None,
-                                    },
-                                )?;
-                            }
-                            None => {
-                                let m = v
-                                    .pointer("/alert/message")
-                                    .and_then(|m| m.as_str())
-                                    .unwrap_or("store alert");
-                                eprintln!("ALERT: {m}");
-                            }
+                    Some("alert") => match v.pointer("/alert/gap/text").and_then(|t| t.as_str()) {
+                        Some(text) => {
+                            let key = format!(
+                                "{}:{}",
+                                v.pointer("/alert/file")
+                                    .and_then(|f| f.as_str())
+                                    .unwrap_or(""),
+                                v.pointer("/alert/line")
+                                    .and_then(|l| l.as_u64())
+                                    .unwrap_or(0)
+                            );
+                            printer.gap(key, text)?;
                         }
-                    }
+                        None => {
+                            let m = v
+                                .pointer("/alert/message")
+                                .and_then(|m| m.as_str())
+                                .unwrap_or("store alert");
+                            eprintln!("ALERT: {m}");
+                        }
+                    },
                     _ => {}
                 }
             }
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                sig = &mut stop => return stopped(sig),
+                _ = tokio::time::sleep(backoff) => {}
+            }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     })
-}
-
-/// The part of a relay's gap marker the terminal shows.
-#[derive(serde::Deserialize)]
-struct RemoteGap {
-    text: String,
 }
 
 /// The newest unsealed channel the relay lists.
