@@ -12,8 +12,6 @@
 //! `FNV-1a(name) mod 5`. The page gets the table and the fixed roles from [`page_json`] and
 //! applies the same hash (its browser test checks both sides agree).
 
-use std::io::IsTerminal;
-
 use serde::Serialize;
 
 /// One author colour.
@@ -112,11 +110,6 @@ pub fn ansi(author: &str) -> String {
 /// `text` in the author's colour (for a terminal).
 pub fn paint_author(author: &str, text: &str) -> String {
     format!("{}{text}\x1b[0m", ansi(author))
-}
-
-/// True when stdout is a terminal and NO_COLOR is not set.
-pub fn stdout_wants_colour() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The palette for the page: `{"colours":[{"name","hex","ink"}…],"fixed":{"pipeline":0,…}}`.

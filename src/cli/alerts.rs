@@ -7,6 +7,7 @@ use std::path::Path;
 use clap::{Args, ValueEnum};
 
 use super::channel::ChannelArg;
+use super::output::{self, Output};
 use crate::alerts::{self, AlertStatus, QuestionStatus, State};
 use crate::channel::store::PostOptions;
 use crate::channel::{Author, Draft, EntryId, Kind, Store};
@@ -36,14 +37,6 @@ pub enum Which {
     All,
 }
 
-/// Output formats of `warroom alerts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Text,
-    Json,
-    Ndjson,
-}
-
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
     #[command(flatten)]
@@ -54,7 +47,16 @@ pub struct AlertsArgs {
     /// List the questions nobody has answered instead.
     #[arg(long)]
     pub questions: bool,
-    #[arg(short = 'o', long = "format", visible_alias = "output", value_enum, default_value_t = Output::Text)]
+    /// Output format: text (a line per alert, then who acked it and what resolved it), json,
+    /// ndjson (one alert per line) or yaml.
+    #[arg(
+        short = 'o',
+        long = "output",
+        visible_alias = "format",
+        value_name = "FORMAT",
+        default_value = "text",
+        value_parser = output::parser(&["text", "json", "ndjson", "yaml"]),
+    )]
     pub format: Output,
 }
 
@@ -67,7 +69,8 @@ pub fn ack(root: &Path, args: AckArgs) -> anyhow::Result<u8> {
         .map(|r| EntryId::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let target = args.channel.resolve(&store)?;
+    let channel = target.channel.clone();
     // The store refuses (nothing written) an off-roster role, a sealed channel, an unknown id
     // and an id that is not an alert.
     let draft = Draft {
@@ -79,7 +82,10 @@ pub fn ack(root: &Path, args: AckArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(|| alerts::DEFAULT_ACK_TEXT.to_owned()),
         ..Draft::default()
     };
-    let posted = channel.post(&author, &draft, &PostOptions::default())?;
+    let posted = channel
+        .post(&author, &draft, &PostOptions::default())
+        .map_err(|e| super::target::explain(&channel, e))?;
+    target.announce();
     println!("{}", posted.entry.id);
     eprintln!(
         "{} acknowledged {} in {}",
@@ -93,10 +99,10 @@ pub fn ack(root: &Path, args: AckArgs) -> anyhow::Result<u8> {
 /// Lists alerts (or unanswered questions) with their state.
 pub fn list(root: &Path, args: AlertsArgs) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let channel = args.channel.resolve(&store)?.channel;
     let book = alerts::load(&channel, |p| eprintln!("warning: {p}"))?;
     let mut out = std::io::stdout().lock();
-    let color = palette::stdout_wants_colour();
+    let color = super::color::stdout();
     if args.questions {
         let qs = book.unanswered();
         write_list(&mut out, args.format, &qs, |out, q| {
@@ -138,17 +144,10 @@ fn write_list<T: serde::Serialize>(
     text: impl Fn(&mut dyn Write, &T) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
     match format {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, items)?;
-            writeln!(out)?;
-        }
-        Output::Ndjson => {
-            for i in items {
-                serde_json::to_writer(&mut *out, i)?;
-                writeln!(out)?;
-            }
-        }
-        Output::Text => {
+        Output::Json => output::json(out, items)?,
+        Output::Ndjson => output::ndjson(out, items)?,
+        Output::Yaml => output::yaml(out, items)?,
+        _ => {
             for i in items {
                 text(out, i)?;
             }

@@ -114,8 +114,17 @@ pub enum Command {
   warroom catchup --as terminal-1 --channel litellm-canary -o md")]
     Catchup(read::CatchupArgs),
     /// Acknowledge alerts (an `ack` entry that refs them); prints the ack's id.
+    #[command(after_help = "Examples:
+  warroom ack pipeline#7                              # as operator
+  warroom ack pipeline#7 traffic#2 -m \"looking: CI is replacing the selector\"
+  warroom ack --as terminal-1 data-plane#4 --channel litellm-canary")]
     Ack(alerts::AckArgs),
     /// Alerts with their state (open, acked, resolved), or unanswered questions.
+    #[command(after_help = "Examples:
+  warroom alerts                                      # the open ones
+  warroom alerts --state all
+  warroom alerts --state acked -o json | jq -r '.[].acks[].author'
+  warroom alerts --questions                          # questions nobody answered")]
     Alerts(alerts::AlertsArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     #[command(after_help = "Examples:
