@@ -174,6 +174,7 @@ impl Consumer for mpsc::Sender<Result<TailEvent, TailError>> {
 ///     match item {
 ///         Ok(TailEvent::Entry(e)) => println!("{} {}", e.id, e.body),
 ///         Ok(TailEvent::Alert(a)) => eprintln!("ALERT: {}", a.message),
+///         Ok(TailEvent::State(s)) => println!("{} published its state", s.role),
 ///         Ok(TailEvent::Synced) => {}
 ///         Err(e) => eprintln!("warning: {e}"), // not the end: the follower carries on
 ///     }
