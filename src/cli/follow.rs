@@ -34,7 +34,7 @@ struct Printer {
 
 /// What a tail holds back: entries, and the gaps between them.
 enum Held {
-    Entry(Entry),
+    Entry(Box<Entry>),
     Gap(String),
 }
 
@@ -140,7 +140,7 @@ impl Printer {
                     }
                 }
                 if *n > 0 {
-                    held.push_back(Held::Entry(e.clone()));
+                    held.push_back(Held::Entry(Box::new(e.clone())));
                 }
                 return Ok(());
             }
