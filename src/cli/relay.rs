@@ -154,7 +154,10 @@ fn print_shutdown(report: &crate::relay::server::Shutdown, grace: std::time::Dur
         );
     }
     for r in &report.cut {
-        eprintln!("stopping: cut {r} (still busy after the {} s grace)", grace.as_secs());
+        eprintln!(
+            "stopping: cut {r} (still busy after the {} s grace)",
+            grace.as_secs()
+        );
     }
     eprintln!("relay stopped");
 }

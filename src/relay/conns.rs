@@ -450,10 +450,13 @@ mod tests {
         drop(g2);
         assert!(matches!(
             conns.snapshot()[..],
-            [.., Report {
-                doing: Doing::AwaitingHeaders { served: 1, .. },
-                ..
-            }]
+            [
+                ..,
+                Report {
+                    doing: Doing::AwaitingHeaders { served: 1, .. },
+                    ..
+                }
+            ]
         ));
         // An upgrade outlives the request that asked for it.
         let g3 = waiter.request("GET /live".into());
