@@ -125,7 +125,7 @@ pub(super) async fn run(
         }
     }
     drop(listener);
-    tracing::info!("stopping: {} connection(s) open", conns.len());
+    tracing::debug!("stopping: {} connection(s) open", conns.len());
 
     // Graceful: nothing in flight on connections waiting for headers; live feeds get a close
     // frame (1001) and long-lived handlers end; hyper finishes each request in flight.
