@@ -194,12 +194,9 @@ fn status_command_matches_argo() {
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
+        // The plugin's arguments as they are: both watch by default.
         let mut args = vec!["rollout", "status"];
         args.extend(&argo);
-        // The plugin watches by default; ours only with --watch.
-        if !argo.contains(&"--watch=false") {
-            args.push("--watch");
-        }
         args.extend(["--from-dir", tmp.path().to_str().unwrap()]);
         let out = warroom(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);

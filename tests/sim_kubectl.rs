@@ -329,3 +329,264 @@ fn unknown_scenario_and_bad_speed_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// One object of each kind the simulator added for the controller and traffic routers.
+const MORE_KINDS: &str = r#"
+objects:
+  - {apiVersion: v1, kind: Namespace, metadata: {name: llm}}
+  - apiVersion: v1
+    kind: Node
+    metadata: {name: node-a, labels: {node-role.kubernetes.io/worker: ""}}
+    status: {conditions: [{type: Ready, status: "True"}], nodeInfo: {kubeletVersion: v1.32.0}}
+  - {apiVersion: v1, kind: ConfigMap, metadata: {name: litellm-config, namespace: llm}, data: {a: "1"}}
+  - apiVersion: v1
+    kind: Endpoints
+    metadata: {name: litellm, namespace: llm}
+    subsets: [{addresses: [{ip: 10.8.0.11}], ports: [{port: 4000}]}]
+  - apiVersion: discovery.k8s.io/v1
+    kind: EndpointSlice
+    metadata: {name: litellm-abcde, namespace: llm, labels: {kubernetes.io/service-name: litellm}}
+    addressType: IPv4
+    ports: [{port: 4000}]
+    endpoints: [{addresses: [10.8.0.11]}]
+  - apiVersion: autoscaling/v2
+    kind: HorizontalPodAutoscaler
+    metadata: {name: litellm, namespace: llm}
+    spec: {scaleTargetRef: {apiVersion: argoproj.io/v1alpha1, kind: Rollout, name: litellm}, minReplicas: 2, maxReplicas: 10}
+  - apiVersion: networking.k8s.io/v1
+    kind: Ingress
+    metadata: {name: litellm, namespace: llm}
+    spec: {ingressClassName: nginx, rules: [{host: llm.example.com}]}
+  - apiVersion: gateway.networking.k8s.io/v1
+    kind: HTTPRoute
+    metadata: {name: litellm, namespace: llm}
+    spec: {hostnames: [llm.example.com]}
+  - apiVersion: networking.istio.io/v1beta1
+    kind: VirtualService
+    metadata: {name: litellm, namespace: llm}
+    spec: {hosts: [litellm], http: [{name: primary, route: [{destination: {host: litellm-stable}, weight: 100}]}]}
+  - apiVersion: argoproj.io/v1alpha1
+    kind: ClusterAnalysisTemplate
+    metadata: {name: error-rate}
+    spec: {metrics: [{name: error-rate, provider: {prometheus: {query: "vector(0)"}}}]}
+"#;
+
+/// Every kind added for issue 9 is listed by kubectl (with its printer columns), and a
+/// `kubectl get -w` on it sees a write made with `kubectl label` as a MODIFIED event.
+#[test]
+fn kubectl_lists_and_watches_every_added_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = write(dir.path(), "kinds.yaml", MORE_KINDS);
+    let sim = Sim::start(scenario.to_str().unwrap(), "1");
+    let kinds: &[(&str, Option<&str>, &str, &str)] = &[
+        ("nodes", None, "node-a", "Ready"),
+        ("configmaps", Some("llm"), "litellm-config", "1"),
+        ("endpoints", Some("llm"), "litellm", "10.8.0.11:4000"),
+        ("endpointslices", Some("llm"), "litellm-abcde", "IPv4"),
+        ("hpa", Some("llm"), "litellm", "Rollout/litellm"),
+        ("ingresses", Some("llm"), "litellm", "llm.example.com"),
+        ("httproutes", Some("llm"), "litellm", "llm.example.com"),
+        ("virtualservices", Some("llm"), "litellm", "litellm"),
+        ("clusteranalysistemplates", None, "error-rate", "error-rate"),
+    ];
+    for (kind, ns, name, shows) in kinds {
+        let ns_args: Vec<&str> = ns.map(|n| vec!["-n", n]).unwrap_or_default();
+        let listed = sim.get(&[&["get", kind][..], &ns_args].concat());
+        let row = listed
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("kubectl get {kind} has no row {name}:\n{listed}"));
+        assert!(row.contains(shows), "{kind}: {row}");
+
+        let mut watch = sim
+            .kubectl()
+            .args([&["get", kind, "-w", "--output-watch-events"][..], &ns_args].concat())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = lines(watch.stdout.take().unwrap());
+        let mut seen = Vec::new();
+        // The header and the initial ADDED row, then the write.
+        while !seen.iter().any(|l: &String| l.contains("ADDED")) {
+            seen.push(
+                out.recv_timeout(DEADLINE)
+                    .unwrap_or_else(|_| panic!("{kind}: no initial row: {seen:?}")),
+            );
+        }
+        sim.get(&[&["label", kind, name, "watched=yes"][..], &ns_args].concat());
+        let modified = loop {
+            match out.recv_timeout(DEADLINE) {
+                Ok(line) if line.starts_with("MODIFIED") => break Some(line),
+                Ok(line) => seen.push(line),
+                Err(_) => break None,
+            }
+        };
+        let _ = watch.kill();
+        let _ = watch.wait();
+        assert!(
+            modified.is_some_and(|l| l.contains(name)),
+            "{kind}: kubectl -w never saw the label write: {seen:#?}"
+        );
+    }
+    let labelled = sim.get(&[
+        "get",
+        "virtualservices.networking.istio.io",
+        "-n",
+        "llm",
+        "-l",
+        "watched=yes",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        labelled.trim(),
+        "virtualservice.networking.istio.io/litellm"
+    );
+}
+
+/// kubectl's writes: merge, strategic-merge and JSON patches, the status subresource, and
+/// the refusals the real server gives (strategic merge on a CRD, `/status` of a kind without
+/// one, a stale resourceVersion), each leaving the object as it was.
+#[test]
+fn kubectl_patches_objects_and_their_status() {
+    let sim = Sim::start("story", "1");
+    let ro = |path: &str| {
+        sim.get(&[
+            "get",
+            "rollout",
+            "litellm",
+            "-n",
+            "llm",
+            "-o",
+            &format!("jsonpath={path}"),
+        ])
+    };
+    let before = ro("{.metadata.resourceVersion}");
+    let generation = ro("{.metadata.generation}");
+    sim.get(&[
+        "patch",
+        "rollout",
+        "litellm",
+        "-n",
+        "llm",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"paused":true},"status":{"abort":true}}"#,
+    ]);
+    // The object write changed spec (a new generation) and left status alone.
+    assert_eq!(ro("{.spec.paused}/{.status.abort}"), "true/");
+    assert_eq!(
+        ro("{.metadata.generation}"),
+        (generation.parse::<u64>().unwrap() + 1).to_string()
+    );
+    assert!(ro("{.metadata.resourceVersion}").parse::<u64>().unwrap() > before.parse().unwrap());
+    sim.get(&[
+        "patch",
+        "rollout",
+        "litellm",
+        "-n",
+        "llm",
+        "--subresource",
+        "status",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"paused":false},"status":{"abort":true}}"#,
+    ]);
+    assert_eq!(ro("{.spec.paused}/{.status.abort}"), "true/true");
+    sim.get(&[
+        "patch",
+        "rollout",
+        "litellm",
+        "-n",
+        "llm",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/replicas","value":6}]"#,
+    ]);
+    assert_eq!(ro("{.spec.replicas}"), "6");
+    // Strategic merge on a built-in kind merges containers by name.
+    sim.get(&[
+        "patch",
+        "pod",
+        "litellm-6c8d9f7b4f-2n7xw",
+        "-n",
+        "llm",
+        "-p",
+        r#"{"spec":{"containers":[{"name":"litellm","image":"ghcr.io/berriai/litellm:v1.41.0"}]}}"#,
+    ]);
+    let image = sim.get(&[
+        "get",
+        "pod",
+        "litellm-6c8d9f7b4f-2n7xw",
+        "-n",
+        "llm",
+        "-o",
+        "jsonpath={.spec.containers[0].image} {.spec.nodeName}",
+    ]);
+    assert_eq!(image, "ghcr.io/berriai/litellm:v1.41.0 node-a");
+
+    let refused = |args: &[&str], says: &str| {
+        let unchanged = ro("{.metadata.resourceVersion}");
+        let out = sim.kubectl().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert_eq!(
+            ro("{.metadata.resourceVersion}"),
+            unchanged,
+            "{args:?} wrote"
+        );
+    };
+    refused(
+        &[
+            "patch",
+            "rollout",
+            "litellm",
+            "-n",
+            "llm",
+            "-p",
+            r#"{"spec":{"paused":false}}"#,
+        ],
+        "application/strategic-merge-patch+json is not supported",
+    );
+    refused(
+        &[
+            "patch",
+            "analysistemplate",
+            "litellm-error-rate",
+            "-n",
+            "llm",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"status":{}}"#,
+        ],
+        "has no status subresource",
+    );
+    refused(
+        &[
+            "patch",
+            "rollout",
+            "litellm",
+            "-n",
+            "llm",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"resourceVersion":"1"},"spec":{"paused":false}}"#,
+        ],
+        "the object has been modified",
+    );
+    refused(
+        &[
+            "patch", "rollout", "nosuch", "-n", "llm", "--type", "merge", "-p", "{}",
+        ],
+        r#"rollouts.argoproj.io "nosuch" not found"#,
+    );
+}

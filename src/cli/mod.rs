@@ -17,6 +17,7 @@ mod follow;
 mod read;
 mod relay;
 pub mod rollout;
+mod rollout_act;
 pub mod sim;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
@@ -60,7 +61,8 @@ pub enum Command {
     /// Manage bearer tokens for posting through the relay.
     #[command(subcommand)]
     Token(relay::TokenCommand),
-    /// Argo Rollouts: `get` a rollout's view, or its one-line `status`.
+    /// Argo Rollouts: `get`, `status`, `list`, and the operator's `promote`, `abort`, `retry`,
+    /// `pause`, `resume`, `undo`.
     Rollout(rollout::RolloutArgs),
     /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
     Archive(archive::ArchiveArgs),
@@ -107,7 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Verify(args) => read::verify(&root, args),
         Command::Serve(args) => relay::serve(&root, args),
         Command::Token(cmd) => relay::token(&root, cmd),
-        Command::Rollout(args) => rollout::run(args),
+        Command::Rollout(args) => rollout::run(&root, args),
         Command::Archive(args) => archive::archive(&root, args),
         Command::Sim(args) => sim::run(args),
         Command::Agent(args) => agent::run(&root, args),

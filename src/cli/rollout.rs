@@ -1,9 +1,13 @@
-//! `warroom rollout get|get-experiment|status`: flags -> a snapshot (a `--from-dir` directory or
-//! the cluster) -> the pure view in [`crate::rollout::view`] -> stdout.
+//! `warroom rollout get|get-experiment|status|list|detect` and the operator actions
+//! (`promote|abort|retry|pause|resume|undo`, in [`super::rollout_act`]): flags -> a snapshot (a
+//! `--from-dir` directory or the cluster of `--kubeconfig`/`--context`) -> the pure view in
+//! [`crate::rollout::view`] -> stdout.
 //!
-//! stdout carries only the view, the status line or the findings; errors go to stderr through
-//! the caller. Exit codes: 0 ok (`get` whatever the phase), 1 Degraded / watch timeout /
-//! findings, 2 bad input (unknown name, malformed manifest), 3 I/O or environment.
+//! stdout carries only the view, the status line, the list or the findings; errors go to stderr
+//! through the caller. Exit codes: 0 ok (`get` whatever the phase; `get --watch` stopped by
+//! Ctrl-C or SIGTERM), 1 Degraded / watch timeout / findings, 2 bad input (unknown name,
+//! malformed manifest), 3 I/O or environment, 130 `status` interrupted before an outcome (so
+//! `status && next` never proceeds).
 //!
 //! Test hook: the hidden `--pin-age DURATION` flag (or `WARROOM_TEST_PIN_AGE`) rewrites every
 //! creationTimestamp read with `--from-dir` to now minus DURATION, as Argo's own CLI tests do,
@@ -17,7 +21,9 @@ use anyhow::Context;
 use chrono::{SubsecRound, Utc};
 use clap::{Args, Subcommand};
 
-use super::{EXIT_FOUND, EXIT_USAGE, Failure};
+use super::{EXIT_FOUND, EXIT_USAGE, Failure, rollout_act};
+use crate::rollout::actions::Action;
+use crate::rollout::model::Rollout;
 use crate::rollout::view::{self, Colour};
 use crate::rollout::{RolloutError, Snapshot, cluster, detect, find_by_name, load};
 
@@ -36,10 +42,57 @@ pub enum RolloutCommand {
     Get(GetArgs),
     /// Show an experiment like `kubectl argo rollouts get experiment`.
     GetExperiment(GetArgs),
-    /// Print a rollout's status in one line; exit 1 when it is Degraded.
+    /// Watch a rollout until Healthy (exit 0), Degraded (exit 1) or --timeout, like the plugin.
     Status(StatusArgs),
+    /// List rollouts like `kubectl argo rollouts list rollouts`.
+    List(ListArgs),
     /// Run the failure detectors on a rollout and its namespace; exit 1 when one fires.
     Detect(DetectArgs),
+    /// Promote a paused rollout past its pause or step (--full: skip every remaining step).
+    Promote(rollout_act::PromoteArgs),
+    /// Abort a rollout: back to the stable ReplicaSet.
+    Abort(rollout_act::ActionArgs),
+    /// Retry an aborted rollout.
+    Retry(rollout_act::ActionArgs),
+    /// Pause a rollout (spec.paused = true).
+    Pause(rollout_act::ActionArgs),
+    /// Undo `pause` (spec.paused = false); a pause step needs `promote`.
+    Resume(rollout_act::ActionArgs),
+    /// Roll back to the previous revision's pod template (or --to-revision N).
+    Undo(rollout_act::UndoArgs),
+}
+
+/// kubectl's connection flags.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// The kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config, else in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl KubeArgs {
+    pub fn connection(&self) -> cluster::Connection {
+        cluster::Connection {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// How a command prints (`-o`, with `--format` as an alias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// What the kubectl plugin prints.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One YAML document.
+    Yaml,
+    /// Text with more columns (`list`: MESSAGE and AGE).
+    Wide,
 }
 
 /// Where the objects come from.
@@ -49,8 +102,10 @@ pub struct SourceArgs {
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Read manifests (*.yaml, *.yml, *.json) from this directory instead of a cluster.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "context"])]
     pub from_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Test hook: rewrite every creationTimestamp read from --from-dir to now minus this
     /// duration (and the first metric's measurement times), as Argo's own CLI tests do.
     #[arg(
@@ -71,9 +126,12 @@ pub struct GetArgs {
     /// Never colour the icons (colour is also off when stdout is not a terminal or NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
-    /// Keep re-reading and reprint the view whenever it changes, until interrupted.
+    /// Keep re-reading and reprint the view whenever it changes, until Ctrl-C (exit 0).
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Output: the plugin's text view, or the derived view as JSON or YAML.
+    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -82,12 +140,31 @@ pub struct StatusArgs {
     pub name: String,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Keep watching until Healthy or Degraded (or --timeout); `--watch=false` is accepted.
-    #[arg(short = 'w', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false")]
+    /// Watch until Healthy or Degraded (or --timeout), as the plugin does; `--watch=false`
+    /// checks once.
+    #[arg(short = 'w', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "true", action = clap::ArgAction::Set)]
     pub watch: bool,
     /// Give up watching after this long (e.g. 30s, 5m; exit 1); 0 waits forever.
     #[arg(short = 't', long, value_name = "DURATION", default_value = "0s")]
     pub timeout: humantime::Duration,
+    /// Output: the plugin's status lines, or `{"status","message"}` as JSON or YAML.
+    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// List the rollouts of every namespace (with a NAMESPACE column).
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+    /// Only the rollout with this name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Output: the plugin's table, `wide` (plus MESSAGE and AGE), or JSON / YAML rows.
+    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -96,23 +173,24 @@ pub struct DetectArgs {
     pub name: String,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Output: markdown text, or a JSON array of findings.
-    #[arg(long, value_enum, default_value_t = DetectFormat::Text)]
-    pub format: DetectFormat,
+    /// Output: markdown text, or a JSON (or YAML) array of findings.
+    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DetectFormat {
-    Text,
-    Json,
-}
-
-pub fn run(args: RolloutArgs) -> anyhow::Result<u8> {
+pub fn run(root: &std::path::Path, args: RolloutArgs) -> anyhow::Result<u8> {
     match args.command {
         RolloutCommand::Get(args) => get(args, View::Rollout),
         RolloutCommand::GetExperiment(args) => get(args, View::Experiment),
         RolloutCommand::Status(args) => status(args),
+        RolloutCommand::List(args) => list(args),
         RolloutCommand::Detect(args) => detect(args),
+        RolloutCommand::Promote(args) => rollout_act::promote(root, args),
+        RolloutCommand::Abort(args) => rollout_act::run(root, args, Action::Abort),
+        RolloutCommand::Retry(args) => rollout_act::run(root, args, Action::Retry),
+        RolloutCommand::Pause(args) => rollout_act::run(root, args, Action::Pause),
+        RolloutCommand::Resume(args) => rollout_act::run(root, args, Action::Resume),
+        RolloutCommand::Undo(args) => rollout_act::undo(root, args),
     }
 }
 
@@ -168,8 +246,10 @@ impl Source {
                     .enable_all()
                     .build()
                     .context("cannot start the async runtime")?;
-                let (client, namespace) =
-                    runtime.block_on(cluster::connect(args.namespace.as_deref()))?;
+                let (client, namespace) = runtime.block_on(cluster::connect_with(
+                    &args.kube.connection(),
+                    args.namespace.as_deref(),
+                ))?;
                 Backend::Cluster {
                     runtime,
                     client,
@@ -224,7 +304,14 @@ impl Source {
         }
     }
 
-    fn render(&self, shown: View, name: &str, colour: Colour) -> Result<String, RolloutError> {
+    /// The view of `name` as `output` prints it.
+    fn render(
+        &self,
+        shown: View,
+        name: &str,
+        colour: Colour,
+        output: Output,
+    ) -> anyhow::Result<String> {
         let object = match shown {
             View::Rollout => Object::Rollout,
             View::Experiment => Object::Experiment,
@@ -232,7 +319,7 @@ impl Source {
         let snapshot = self.read(object, name)?;
         let now = Utc::now();
         let ns = self.lookup_namespace();
-        Ok(match shown {
+        let (text, data) = match shown {
             View::Rollout => {
                 let ro = find_by_name(
                     &snapshot.rollouts,
@@ -242,7 +329,12 @@ impl Source {
                     ns,
                     &self.location(),
                 )?;
-                view::render_rollout(&view::rollout_view(&snapshot, ro, now), colour)
+                let v = view::rollout_view(&snapshot, ro, now);
+                (
+                    matches!(output, Output::Text | Output::Wide)
+                        .then(|| view::render_rollout(&v, colour)),
+                    serde_json::to_value(&v)?,
+                )
             }
             View::Experiment => {
                 let ex = find_by_name(
@@ -253,9 +345,52 @@ impl Source {
                     ns,
                     &self.location(),
                 )?;
-                view::render_experiment(&view::experiment_view(&snapshot, ex, now), colour)
+                let v = view::experiment_view(&snapshot, ex, now);
+                (
+                    matches!(output, Output::Text | Output::Wide)
+                        .then(|| view::render_experiment(&v, colour)),
+                    serde_json::to_value(&v)?,
+                )
             }
-        })
+        };
+        match text {
+            Some(text) => Ok(text),
+            None => structured(&data, output),
+        }
+    }
+
+    /// Every rollout in the namespace (`None`: in every namespace), for `list`.
+    fn rollouts(&self, all_namespaces: bool) -> Result<Vec<Rollout>, RolloutError> {
+        match &self.backend {
+            Backend::Dir(dir) => {
+                let snapshot = load::load_dir(dir)?;
+                let ns = self.namespace.as_deref().filter(|_| !all_namespaces);
+                Ok(snapshot
+                    .rollouts
+                    .into_iter()
+                    .filter(|r| ns.is_none_or(|n| r.metadata.namespace == n))
+                    .collect())
+            }
+            Backend::Cluster {
+                runtime,
+                client,
+                namespace,
+            } => runtime.block_on(async {
+                let ns = (!all_namespaces).then_some(namespace.as_str());
+                let values = cluster::list_values_in(client, ns, &cluster::ROLLOUTS, "").await?;
+                values
+                    .into_iter()
+                    .map(|v| {
+                        let name = v["metadata"]["name"].as_str().unwrap_or("").to_string();
+                        serde_json::from_value(v).map_err(|e| RolloutError::Decode {
+                            kind: "Rollout",
+                            name,
+                            detail: e.to_string(),
+                        })
+                    })
+                    .collect()
+            }),
+        }
     }
 
     fn status(&self, name: &str) -> Result<(String, String), RolloutError> {
@@ -292,18 +427,91 @@ fn colour(no_color: bool) -> Colour {
     }
 }
 
+/// `data` as one JSON or YAML document (text outputs print their own way).
+pub(super) fn structured(data: &serde_json::Value, output: Output) -> anyhow::Result<String> {
+    Ok(match output {
+        Output::Yaml => serde_yaml::to_string(data)?,
+        _ => format!("{}\n", serde_json::to_string_pretty(data)?),
+    })
+}
+
+/// Ctrl-C and SIGTERM for a command that runs until stopped or until an outcome: the first
+/// signal is delivered on [`Interrupt::wait`]; if the command does not get there in time (a
+/// read hanging on the network), the process exits with the same message and code itself.
+struct Interrupt {
+    signalled: std::sync::mpsc::Receiver<()>,
+}
+
+/// How long a command may take to notice an interrupt before the process exits on its own.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
+
+impl Interrupt {
+    /// Installs the handler; `message` and `code` are used when the grace period runs out.
+    fn install(message: String, code: i32) -> Interrupt {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    Some(_) = async {
+                        match term.as_mut() {
+                            Some(t) => t.recv().await,
+                            None => std::future::pending().await,
+                        }
+                    } => {}
+                }
+            });
+            let _ = tx.send(());
+            std::thread::sleep(INTERRUPT_GRACE);
+            eprintln!("{message}");
+            std::process::exit(code);
+        });
+        Interrupt { signalled: rx }
+    }
+
+    /// Sleeps for `d`; true when a signal arrived (now or before).
+    fn wait(&self, d: Duration) -> bool {
+        match self.signalled.recv_timeout(d) {
+            Ok(()) => true,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => false,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(d);
+                false
+            }
+        }
+    }
+}
+
+/// Exit status of a command that waited for an outcome and was interrupted (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
 fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
     let colour = colour(args.no_color);
     let mut out = std::io::stdout().lock();
     if !args.watch {
-        out.write_all(source.render(shown, &args.name, colour)?.as_bytes())?;
+        out.write_all(
+            source
+                .render(shown, &args.name, colour, args.output)?
+                .as_bytes(),
+        )?;
         return Ok(0);
     }
-    let clear = std::io::stdout().is_terminal();
+    let stopped = format!("stopped watching {}", args.name);
+    let interrupt = Interrupt::install(stopped.clone(), 0);
+    let clear =
+        std::io::stdout().is_terminal() && matches!(args.output, Output::Text | Output::Wide);
     let mut last = String::new();
     loop {
-        let text = source.render(shown, &args.name, colour)?;
+        let text = source.render(shown, &args.name, colour, args.output)?;
         if text != last {
             if clear {
                 out.write_all(b"\x1b[H\x1b[2J")?;
@@ -312,7 +520,10 @@ fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
             out.flush()?;
             last = text;
         }
-        std::thread::sleep(WATCH_INTERVAL);
+        if interrupt.wait(WATCH_INTERVAL) {
+            eprintln!("{stopped}");
+            return Ok(0);
+        }
     }
 }
 
@@ -324,18 +535,35 @@ fn degraded(message: &str) -> anyhow::Error {
     .into()
 }
 
+fn status_document(status: &str, message: &str, output: Output) -> anyhow::Result<String> {
+    structured(
+        &serde_json::json!({"status": status, "message": message}),
+        output,
+    )
+}
+
 fn status(args: StatusArgs) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
     let mut out = std::io::stdout().lock();
+    let text = matches!(args.output, Output::Text | Output::Wide);
     if !args.watch {
         let (status, message) = source.status(&args.name)?;
-        writeln!(out, "{}", view::status_line(&status, &message))?;
+        if text {
+            writeln!(out, "{}", view::status_line(&status, &message))?;
+        } else {
+            out.write_all(status_document(&status, &message, args.output)?.as_bytes())?;
+        }
         return if status == "Degraded" {
             Err(degraded(&message))
         } else {
             Ok(0)
         };
     }
+    let interrupted = format!(
+        "interrupted: rollout {} has not reached Healthy or Degraded",
+        args.name
+    );
+    let interrupt = Interrupt::install(interrupted.clone(), i32::from(EXIT_INTERRUPTED));
     let timeout: Duration = args.timeout.into();
     let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
     let mut last = String::new();
@@ -343,7 +571,11 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         let (status, message) = source.status(&args.name)?;
         let line = view::watch_line(&status, &message);
         if line != last {
-            writeln!(out, "{line}")?;
+            if text {
+                writeln!(out, "{line}")?;
+            } else {
+                out.write_all(status_document(&status, &message, args.output)?.as_bytes())?;
+            }
             out.flush()?;
             last = line;
         }
@@ -366,8 +598,160 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
             }
             None => WATCH_INTERVAL,
         };
-        std::thread::sleep(wait);
+        if interrupt.wait(wait) {
+            eprintln!("{interrupted}");
+            return Ok(EXIT_INTERRUPTED);
+        }
     }
+}
+
+/// One row of `list`, as the plugin's `rolloutInfo`.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListRow {
+    namespace: String,
+    name: String,
+    strategy: &'static str,
+    status: String,
+    step: String,
+    set_weight: String,
+    ready: String,
+    desired: i32,
+    up_to_date: i32,
+    available: i32,
+    message: String,
+    age: String,
+}
+
+fn list_row(ro: &Rollout, now: chrono::DateTime<Utc>) -> ListRow {
+    let canary = ro.spec.strategy.canary.as_ref();
+    let strategy = if canary.is_some() {
+        "Canary"
+    } else if ro.spec.strategy.blue_green.is_some() {
+        "BlueGreen"
+    } else {
+        "unknown"
+    };
+    let step = match (canary, ro.status.current_step_index) {
+        (Some(c), Some(i)) if !c.steps.is_empty() => format!("{i}/{}", c.steps.len()),
+        _ => "-".into(),
+    };
+    let (status, message) = view::status_and_message(ro);
+    ListRow {
+        namespace: ro.metadata.namespace.clone(),
+        name: ro.metadata.name.clone(),
+        strategy,
+        status,
+        step,
+        set_weight: if canary.is_some() {
+            view::set_weight(ro).to_string()
+        } else {
+            "-".into()
+        },
+        ready: format!("{}/{}", ro.status.ready_replicas, ro.status.replicas),
+        desired: ro.spec.replicas.unwrap_or(1),
+        up_to_date: ro.status.updated_replicas,
+        available: ro.status.available_replicas,
+        message,
+        age: ro
+            .metadata
+            .creation_timestamp
+            .map_or("<unknown>".into(), |t| view::human_duration(now - t)),
+    }
+}
+
+/// Lays out rows as Go's tabwriter with padding 2 does for the plugin's `list rollouts`: each
+/// cell but the last is padded to its column's widest cell plus two spaces.
+fn tabulate(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                let pad = widths[c] + 2 - cell.chars().count();
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn list(args: ListArgs) -> anyhow::Result<u8> {
+    let source = Source::new(&args.source)?;
+    let now = Utc::now();
+    let mut rollouts = source.rollouts(args.all_namespaces)?;
+    if let Some(name) = &args.name {
+        rollouts.retain(|r| &r.metadata.name == name);
+    }
+    let rows: Vec<ListRow> = rollouts.iter().map(|r| list_row(r, now)).collect();
+    let mut out = std::io::stdout().lock();
+    if matches!(args.output, Output::Json | Output::Yaml) {
+        out.write_all(structured(&serde_json::to_value(&rows)?, args.output)?.as_bytes())?;
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        eprintln!("No resources found.");
+        return Ok(0);
+    }
+    let wide = args.output == Output::Wide;
+    let mut table = Vec::new();
+    let mut header: Vec<String> = [
+        "NAME",
+        "STRATEGY",
+        "STATUS",
+        "STEP",
+        "SET-WEIGHT",
+        "READY",
+        "DESIRED",
+        "UP-TO-DATE",
+        "AVAILABLE",
+    ]
+    .iter()
+    .map(|h| h.to_string())
+    .collect();
+    if wide {
+        header.extend(["AGE".to_string(), "MESSAGE".to_string()]);
+    }
+    if args.all_namespaces {
+        header.insert(0, "NAMESPACE".into());
+    }
+    table.push(header);
+    for r in &rows {
+        // The plugin's columnFmtString pads each cell to a minimum width before tabwriter.
+        let mut cells = vec![
+            format!("{:<10}", r.name),
+            format!("{:<9}", r.strategy),
+            format!("{:<12}", r.status),
+            format!("{:<4}", r.step),
+            format!("{:<10}", r.set_weight),
+            format!("{:<5}", r.ready),
+            format!("{:<7}", r.desired),
+            format!("{:<10}", r.up_to_date),
+            format!("{:<9}", r.available),
+        ];
+        if wide {
+            cells.extend([r.age.clone(), r.message.clone()]);
+        }
+        if args.all_namespaces {
+            cells.insert(0, format!("{:<9}", r.namespace));
+        }
+        table.push(cells);
+    }
+    out.write_all(tabulate(&table).as_bytes())?;
+    Ok(0)
 }
 
 fn detect(args: DetectArgs) -> anyhow::Result<u8> {
@@ -400,9 +784,11 @@ fn detect(args: DetectArgs) -> anyhow::Result<u8> {
     ));
     findings.extend(detect::rollout_findings(&snapshot, ro));
     let mut out = std::io::stdout().lock();
-    match args.format {
-        DetectFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
-        DetectFormat::Text => {
+    match args.output {
+        Output::Json | Output::Yaml => {
+            out.write_all(structured(&serde_json::to_value(&findings)?, args.output)?.as_bytes())?
+        }
+        Output::Text | Output::Wide => {
             for (i, finding) in findings.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;

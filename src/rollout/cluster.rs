@@ -1,6 +1,9 @@
 //! Reads one rollout's objects from a live cluster with kube-rs, like kubectl does (kubeconfig
-//! or in-cluster config). The only I/O in this module tree besides [`super::load`]; everything
-//! it returns is a plain [`Snapshot`] for the pure view and detectors.
+//! or in-cluster config, `--kubeconfig`, `--context`). The reading I/O of this module tree
+//! besides [`super::load`] (the writes are [`super::actions`]'); everything it returns is a
+//! plain [`Snapshot`] (or JSON) for the pure view and detectors.
+
+use std::path::PathBuf;
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -69,16 +72,134 @@ impl Kind {
     }
 }
 
-/// Connects with the user's kubeconfig or the in-cluster config; returns the client and the
-/// namespace to use (`namespace`, else the context's default).
-pub async fn connect(namespace: Option<&str>) -> Result<(Client, String), RolloutError> {
-    let client = Client::try_default()
-        .await
-        .map_err(|e| RolloutError::Config {
-            detail: e.to_string(),
-        })?;
+/// Which kubeconfig and context to use, as kubectl's `--kubeconfig` and `--context`.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// A kubeconfig file instead of `KUBECONFIG` / `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// A context of the kubeconfig instead of its current-context.
+    pub context: Option<String>,
+}
+
+/// Checks that every kubeconfig file named explicitly exists, so a typo is one clear line
+/// instead of kube's chain of causes.
+fn check_kubeconfig_files(connection: &Connection) -> Result<(), RolloutError> {
+    if let Some(path) = &connection.kubeconfig {
+        if !path.is_file() {
+            return Err(RolloutError::Config {
+                detail: format!(
+                    "--kubeconfig {} does not exist; pass the path of a kubeconfig file",
+                    path.display()
+                ),
+            });
+        }
+        return Ok(());
+    }
+    let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) else {
+        return Ok(());
+    };
+    let paths: Vec<PathBuf> = std::env::split_paths(&list).collect();
+    // kubectl merges the files that exist; only a list where none exists is an error.
+    if paths.iter().all(|p| !p.is_file()) {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(RolloutError::Config {
+            detail: format!(
+                "KUBECONFIG={} names no existing file; point KUBECONFIG at your kubeconfig (or unset it to use ~/.kube/config), or pass --kubeconfig FILE",
+                names.join(":")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Connects with the user's kubeconfig (or the one and the context named in `connection`) or
+/// the in-cluster config; returns the client and the namespace to use (`namespace`, else the
+/// context's default).
+pub async fn connect_with(
+    connection: &Connection,
+    namespace: Option<&str>,
+) -> Result<(Client, String), RolloutError> {
+    check_kubeconfig_files(connection)?;
+    let options = kube::config::KubeConfigOptions {
+        context: connection.context.clone(),
+        ..Default::default()
+    };
+    let config_error = |e: &dyn std::fmt::Display| RolloutError::Config {
+        detail: e.to_string(),
+    };
+    let config = match &connection.kubeconfig {
+        Some(path) => {
+            let kubeconfig =
+                kube::config::Kubeconfig::read_from(path).map_err(|e| RolloutError::Config {
+                    detail: format!("{}: {e}", path.display()),
+                })?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .map_err(|e| config_error(&e))?
+        }
+        None if connection.context.is_some() => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| config_error(&e))?,
+        None => kube::Config::infer().await.map_err(|e| config_error(&e))?,
+    };
+    let client = Client::try_from(config).map_err(|e| RolloutError::Config {
+        detail: e.to_string(),
+    })?;
     let ns = namespace.map_or_else(|| client.default_namespace().to_string(), str::to_string);
     Ok((client, ns))
+}
+
+/// [`connect_with`] the default kubeconfig and context.
+pub async fn connect(namespace: Option<&str>) -> Result<(Client, String), RolloutError> {
+    connect_with(&Connection::default(), namespace).await
+}
+
+/// The objects of `kind` in `namespace` (every namespace when `None`) matching
+/// `label_selector`, as JSON: for code that needs fields the slim model types drop (undo's pod
+/// templates, `list`'s whole Rollouts).
+pub async fn list_values(
+    client: &Client,
+    namespace: &str,
+    kind: &Kind,
+    label_selector: &str,
+) -> Result<Vec<serde_json::Value>, RolloutError> {
+    list_values_in(client, Some(namespace), kind, label_selector).await
+}
+
+/// [`list_values`] in one namespace or, with `None`, in all of them.
+pub async fn list_values_in(
+    client: &Client,
+    namespace: Option<&str>,
+    kind: &Kind,
+    label_selector: &str,
+) -> Result<Vec<serde_json::Value>, RolloutError> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => kind.api(client, ns),
+        None => Api::all_with(client.clone(), &kind.api_resource()),
+    };
+    let params = ListParams::default().labels(label_selector);
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|source| RolloutError::Api {
+            what: format!(
+                "listing {} in {}",
+                kind.plural,
+                namespace.map_or("all namespaces".to_string(), |ns| format!(
+                    "namespace \"{ns}\""
+                ))
+            ),
+            kubectl: match namespace {
+                Some(ns) => kind.kubectl("get", ns),
+                None => format!("get {}.{} -A", kind.plural, kind.group),
+            },
+            detail: source.to_string(),
+        })?;
+    Ok(list
+        .items
+        .iter()
+        .map(|o| serde_json::to_value(o).unwrap_or(serde_json::Value::Null))
+        .collect())
 }
 
 /// Converts an object read as `DynamicObject` into one of the slim [`super::model`] types.

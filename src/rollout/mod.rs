@@ -1,11 +1,12 @@
-//! Argo Rollouts, read-only: tolerant serde types ([`model`]), loading manifests from a
-//! directory ([`load`]) or a cluster ([`cluster`]), the `get rollout` / `status` view
-//! ([`view`]) and the failure detectors ([`detect`]).
+//! Argo Rollouts: tolerant serde types ([`model`]), loading manifests from a directory
+//! ([`load`]) or a cluster ([`cluster`]), the `get rollout` / `status` view ([`view`]), the
+//! failure detectors ([`detect`]) and the operator's actions as the kubectl plugin sends them
+//! ([`actions`]).
 //!
 //! Everything but [`load`] and [`cluster`] is pure: plain functions over a [`Snapshot`] and a
 //! `now` the caller supplies (the cluster's clock, from object and Event timestamps), so the
-//! pipeline observer, the CLI and the tests share one derivation. This module never writes to a
-//! cluster and never posts to a channel; the observer does that with what it returns.
+//! pipeline observer, the CLI and the tests share one derivation. Only [`actions`] writes to a
+//! cluster, and only when an operator asks; nothing here posts to a channel.
 //!
 //! # For observers
 //! - [`view::rollout_view`] + [`view::render_rollout`]: the snapshot text to post.
@@ -13,6 +14,7 @@
 //! - [`detect`]: each detector returns [`detect::Finding`]s with their evidence;
 //!   [`detect::SpecObservationTracker`] remembers since when a spec has been unobserved.
 
+pub mod actions;
 pub mod cluster;
 pub mod detect;
 pub mod load;

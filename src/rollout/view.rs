@@ -569,7 +569,8 @@ fn pod_icon(status: &str) -> &'static str {
 // The view
 
 /// One image and the roles of the ReplicaSets running it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Image {
     pub image: String,
     pub tags: Vec<String>,
@@ -598,7 +599,8 @@ fn merge_image(images: &mut Vec<Image>, image: &str, tags: Vec<String>) {
 }
 
 /// Desired/current/updated/ready/available replica counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Replicas {
     pub desired: i32,
     pub current: i32,
@@ -608,7 +610,8 @@ pub struct Replicas {
 }
 
 /// One row of the tree: `prefix icon name | kind | status-icon status | age | info`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Row {
     pub prefix: String,
     pub icon: &'static str,
@@ -621,7 +624,8 @@ pub struct Row {
 }
 
 /// Everything `get rollout` shows, derived and ready to render.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RolloutView {
     pub name: String,
     pub namespace: String,
@@ -638,7 +642,8 @@ pub struct RolloutView {
 }
 
 /// Everything `get experiment` shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ExperimentView {
     pub name: String,
     pub namespace: String,

@@ -3,13 +3,15 @@
 //!
 //! Handlers translate requests into [`SimHandle`] calls and encode answers the way the real
 //! API server does (Status objects for errors, newline-delimited watch events, an ERROR event
-//! with code 410 for a too-old resourceVersion). They must not change objects: only the
-//! scenario player and in-process callers do.
+//! with code 410 for a too-old resourceVersion). Reads are here; writes (PATCH, PUT, POST,
+//! DELETE, the `/status` subresource) are checked for access here and applied by
+//! [`super::write`].
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +22,7 @@ use super::SimHandle;
 use super::resource::{self, RESOURCES, ResourceId};
 use super::selector::{FieldSelector, LabelSelector};
 use super::table::{self, IncludeObject};
+use super::write::{self, WriteTarget};
 use super::{access, watch};
 
 /// The API router.
@@ -166,6 +169,8 @@ enum Target {
         resource: ResourceId,
         namespace: Option<String>,
         name: String,
+        /// The path ends in `/status` (the status subresource).
+        status: bool,
     },
 }
 
@@ -186,21 +191,23 @@ fn parse_path(path: &str) -> Option<Target> {
             resource: lookup(plural)?,
             namespace: Some(ns.to_string()),
         },
-        ["namespaces", ns, plural, name] | ["namespaces", ns, plural, name, "status"] => {
+        ["namespaces", ns, plural, name, sub @ ..] if sub.is_empty() || sub == ["status"] => {
             Target::Object {
                 resource: lookup(plural)?,
                 namespace: Some(ns.to_string()),
                 name: name.to_string(),
+                status: !sub.is_empty(),
             }
         }
         [plural] => Target::Collection {
             resource: lookup(plural)?,
             namespace: None,
         },
-        [plural, name] | [plural, name, "status"] => Target::Object {
+        [plural, name, sub @ ..] if sub.is_empty() || sub == ["status"] => Target::Object {
             resource: lookup(plural)?,
             namespace: None,
             name: name.to_string(),
+            status: !sub.is_empty(),
         },
         _ => return None,
     })
@@ -307,6 +314,7 @@ async fn resources(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let Some(target) = parse_path(uri.path()) else {
         return status(
@@ -319,19 +327,12 @@ async fn resources(
             ),
         );
     };
-    if method != Method::GET {
-        return status(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            format!(
-                "the simulator is read-only: {method} is not supported on {}",
-                uri.path()
-            ),
-        );
-    }
     let q: HashMap<String, String> = Query::try_from_uri(&uri)
         .map(|Query(q)| q)
         .unwrap_or_default();
+    if method != Method::GET {
+        return write_request(&sim, &method, target, &q, &headers, &body);
+    }
     let p = match params(&q) {
         Ok(p) => p,
         Err((code, reason, message)) => return status(code, reason, message),
@@ -374,6 +375,7 @@ async fn resources(
             resource,
             namespace,
             name,
+            status: _,
         } => get_object(&sim, resource, namespace, name, format),
         Target::Collection { resource, .. } if !RESOURCES[resource].is_stored() => status(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -398,6 +400,71 @@ async fn resources(
             }
         }
     }
+}
+
+/// A write (`PATCH`, `PUT`, `POST`, `DELETE`) after the access check.
+fn write_request(
+    sim: &SimHandle,
+    method: &Method,
+    target: Target,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let target = match target {
+        Target::Discovery { .. } => {
+            return status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("{method} is not supported on discovery documents"),
+            );
+        }
+        Target::Collection {
+            resource,
+            namespace,
+        } => WriteTarget {
+            resource,
+            namespace,
+            name: None,
+            status: false,
+        },
+        Target::Object {
+            resource,
+            namespace,
+            name,
+            status,
+        } => WriteTarget {
+            resource,
+            namespace,
+            name: Some(name),
+            status,
+        },
+    };
+    let r = &RESOURCES[target.resource];
+    if !r.is_stored() {
+        return status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{} can only be created", r.plural),
+        );
+    }
+    let verb = match *method {
+        Method::PATCH => "patch",
+        Method::PUT => "update",
+        Method::POST => "create",
+        Method::DELETE => "delete",
+        _ => "",
+    };
+    let plural = if target.status {
+        format!("{}/status", r.plural)
+    } else {
+        r.plural.to_string()
+    };
+    let ns = target.namespace.as_deref();
+    if access::is_denied(sim, verb, &plural, r.group, ns.unwrap_or("")) {
+        return access::forbidden(r, verb, ns);
+    }
+    write::write(sim, method, target, q, headers, body)
 }
 
 fn get_object(
@@ -535,7 +602,8 @@ mod tests {
             Some(Target::Object {
                 resource: ro,
                 namespace: Some("llm".into()),
-                name: "litellm".into()
+                name: "litellm".into(),
+                status: false,
             })
         );
         assert_eq!(
@@ -543,7 +611,8 @@ mod tests {
             Some(Target::Object {
                 resource: ns,
                 namespace: None,
-                name: "llm".into()
+                name: "llm".into(),
+                status: false,
             })
         );
         assert_eq!(
@@ -558,10 +627,12 @@ mod tests {
             Some(Target::Object {
                 resource: pods,
                 namespace: Some("llm".into()),
-                name: "p".into()
+                name: "p".into(),
+                status: true,
             })
         );
         assert_eq!(parse_path("/apis/apps/v1/widgets"), None);
+        assert_eq!(parse_path("/api/v1/namespaces/llm/pods/p/scale"), None);
         assert_eq!(parse_path("/healthz"), None);
     }
 

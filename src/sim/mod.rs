@@ -3,9 +3,10 @@
 //!
 //! Owns: serving the Kubernetes API on loopback over plain HTTP (discovery, list, get and
 //! watch with resourceVersion semantics, selectors, bookmarks, 410 Gone, Tables,
-//! SelfSubjectAccessReview), a fake HTTP backend, and playing a [`Scenario`] in its own scaled
-//! clock. It is a store and a watch fan-out, not a controller: objects change only when the
-//! scenario (or an in-process caller) changes them. It must not write channel entries.
+//! SelfSubjectAccessReview, and the writes kubectl and the Argo Rollouts plugin make: PATCH,
+//! PUT, POST, DELETE and the `/status` subresource), a fake HTTP backend, and playing a
+//! [`Scenario`] in its own scaled clock. Objects change when the scenario, an in-process
+//! caller or an API client changes them. It must not write channel entries.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +32,8 @@
 //! - [`load`]: generated pods and churn for benchmarks.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
 //! - [`watch`]: one watch's event stream.
+//! - [`write`]: PATCH, PUT, POST and DELETE, and the `/status` subresource.
+//! - [`patch`]: merge, strategic merge and JSON patches.
 //! - [`access`]: access reviews and the scenario's denials.
 //! - [`backend`]: the fake HTTP backend.
 
@@ -39,12 +42,14 @@ pub mod api;
 pub mod backend;
 pub mod clock;
 pub mod load;
+pub mod patch;
 pub mod resource;
 pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod table;
 pub mod watch;
+pub mod write;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -168,6 +173,8 @@ impl SimHandle {
                 }
             }
         }
+        // Hand-written ownerReferences name their owner; the owner may come later in the file.
+        store.link_references();
         let (changes, _) = broadcast::channel(WATCH_BUFFER);
         let (restart_tx, restart_rx) = mpsc::unbounded_channel();
         Ok(SimHandle {
@@ -251,10 +258,10 @@ impl SimHandle {
         self.store().compact();
     }
 
-    fn commit(
+    fn commit<E>(
         &self,
-        f: impl FnOnce(&mut Store) -> Result<Arc<Change>, StoreError>,
-    ) -> Result<Arc<Change>, StoreError> {
+        f: impl FnOnce(&mut Store) -> Result<Arc<Change>, E>,
+    ) -> Result<Arc<Change>, E> {
         let mut store = self.store();
         let change = f(&mut store)?;
         // No receivers is fine: nobody is watching yet.

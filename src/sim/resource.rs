@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 pub struct Resource {
     /// API group; empty for the core group.
     pub group: &'static str,
+    /// The served (and stored) version.
     pub version: &'static str,
     /// Plural name, as it appears in URL paths.
     pub plural: &'static str,
@@ -20,136 +21,238 @@ pub struct Resource {
     pub short_names: &'static [&'static str],
     /// The verbs discovery advertises; `create` only for access reviews.
     pub verbs: &'static [&'static str],
+    /// Whether writes to `status` go through the `/status` subresource (and writes to the
+    /// object itself leave `status` alone), as the real server does for built-in kinds with a
+    /// status and for CRDs that declare `subresources.status`.
+    pub status: bool,
+    /// Other versions of the same group whose objects have the same schema: a scenario or a
+    /// client may use them, and the object is stored under [`Resource::version`].
+    pub aliases: &'static [&'static str],
+    /// Discovery categories (`kubectl get all`, `kubectl get istio-io`).
+    pub categories: &'static [&'static str],
 }
 
-/// Kinds in the `all` category (`kubectl get all`), as the real server and the Argo CRDs
-/// declare them.
-const ALL: &[&str] = &[
-    "Pod",
-    "Service",
-    "Deployment",
-    "ReplicaSet",
-    "Job",
-    "Rollout",
-];
+const ALL: &[&str] = &["all"];
 
-const READ: &[&str] = &["get", "list", "watch"];
+/// What a stored kind supports: reads, watches and the writes kubectl and the Argo plugin make.
+const RW: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 /// Index into [`RESOURCES`]; cheap to copy and compare.
 pub type ResourceId = usize;
 
+/// A stored resource with the common defaults (no aliases, no categories).
+#[allow(clippy::too_many_arguments)]
+const fn stored(
+    group: &'static str,
+    version: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short_names: &'static [&'static str],
+    status: bool,
+) -> Resource {
+    Resource {
+        group,
+        version,
+        plural,
+        singular,
+        kind,
+        namespaced,
+        short_names,
+        verbs: RW,
+        status,
+        aliases: &[],
+        categories: &[],
+    }
+}
+
+const fn in_all(r: Resource) -> Resource {
+    Resource {
+        categories: ALL,
+        ..r
+    }
+}
+
 /// Every resource the simulator serves. Access reviews are listed so discovery advertises
-/// them, but they hold no objects.
+/// them, but they hold no objects. Scopes, short names, categories and status subresources are
+/// those of the real API server and of the projects' CRDs (Argo Rollouts, Gateway API, Istio).
 pub const RESOURCES: &[Resource] = &[
+    stored(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        true,
+    ),
+    in_all(stored("", "v1", "pods", "pod", "Pod", true, &["po"], true)),
+    in_all(stored(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        &["svc"],
+        true,
+    )),
+    stored("", "v1", "events", "event", "Event", true, &["ev"], false),
+    stored(
+        "",
+        "v1",
+        "endpoints",
+        "endpoints",
+        "Endpoints",
+        true,
+        &["ep"],
+        false,
+    ),
+    stored(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        &["cm"],
+        false,
+    ),
+    stored("", "v1", "nodes", "node", "Node", false, &["no"], true),
+    in_all(stored(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        &["deploy"],
+        true,
+    )),
+    in_all(stored(
+        "apps",
+        "v1",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        true,
+    )),
+    in_all(stored("batch", "v1", "jobs", "job", "Job", true, &[], true)),
+    in_all(stored(
+        "autoscaling",
+        "v2",
+        "horizontalpodautoscalers",
+        "horizontalpodautoscaler",
+        "HorizontalPodAutoscaler",
+        true,
+        &["hpa"],
+        true,
+    )),
+    stored(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "endpointslice",
+        "EndpointSlice",
+        true,
+        &[],
+        false,
+    ),
+    stored(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "ingress",
+        "Ingress",
+        true,
+        &["ing"],
+        true,
+    ),
+    in_all(stored(
+        "argoproj.io",
+        "v1alpha1",
+        "rollouts",
+        "rollout",
+        "Rollout",
+        true,
+        &["ro"],
+        true,
+    )),
+    stored(
+        "argoproj.io",
+        "v1alpha1",
+        "analysisruns",
+        "analysisrun",
+        "AnalysisRun",
+        true,
+        &["ar"],
+        false,
+    ),
+    stored(
+        "argoproj.io",
+        "v1alpha1",
+        "analysistemplates",
+        "analysistemplate",
+        "AnalysisTemplate",
+        true,
+        &["at"],
+        false,
+    ),
+    stored(
+        "argoproj.io",
+        "v1alpha1",
+        "clusteranalysistemplates",
+        "clusteranalysistemplate",
+        "ClusterAnalysisTemplate",
+        false,
+        &["cat"],
+        false,
+    ),
+    stored(
+        "argoproj.io",
+        "v1alpha1",
+        "experiments",
+        "experiment",
+        "Experiment",
+        true,
+        &["exp"],
+        false,
+    ),
     Resource {
-        group: "",
-        version: "v1",
-        plural: "namespaces",
-        singular: "namespace",
-        kind: "Namespace",
-        namespaced: false,
-        short_names: &["ns"],
-        verbs: READ,
+        aliases: &["v1beta1"],
+        categories: &["gateway-api"],
+        ..stored(
+            "gateway.networking.k8s.io",
+            "v1",
+            "httproutes",
+            "httproute",
+            "HTTPRoute",
+            true,
+            &[],
+            true,
+        )
     },
+    // Argo Rollouts reads VirtualServices as v1alpha3 by default; Istio serves the same schema
+    // as v1beta1 and v1 too.
     Resource {
-        group: "",
-        version: "v1",
-        plural: "pods",
-        singular: "pod",
-        kind: "Pod",
-        namespaced: true,
-        short_names: &["po"],
-        verbs: READ,
-    },
-    Resource {
-        group: "",
-        version: "v1",
-        plural: "services",
-        singular: "service",
-        kind: "Service",
-        namespaced: true,
-        short_names: &["svc"],
-        verbs: READ,
-    },
-    Resource {
-        group: "",
-        version: "v1",
-        plural: "events",
-        singular: "event",
-        kind: "Event",
-        namespaced: true,
-        short_names: &["ev"],
-        verbs: READ,
-    },
-    Resource {
-        group: "apps",
-        version: "v1",
-        plural: "deployments",
-        singular: "deployment",
-        kind: "Deployment",
-        namespaced: true,
-        short_names: &["deploy"],
-        verbs: READ,
-    },
-    Resource {
-        group: "apps",
-        version: "v1",
-        plural: "replicasets",
-        singular: "replicaset",
-        kind: "ReplicaSet",
-        namespaced: true,
-        short_names: &["rs"],
-        verbs: READ,
-    },
-    Resource {
-        group: "batch",
-        version: "v1",
-        plural: "jobs",
-        singular: "job",
-        kind: "Job",
-        namespaced: true,
-        short_names: &[],
-        verbs: READ,
-    },
-    Resource {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        plural: "rollouts",
-        singular: "rollout",
-        kind: "Rollout",
-        namespaced: true,
-        short_names: &["ro"],
-        verbs: READ,
-    },
-    Resource {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        plural: "analysisruns",
-        singular: "analysisrun",
-        kind: "AnalysisRun",
-        namespaced: true,
-        short_names: &["ar"],
-        verbs: READ,
-    },
-    Resource {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        plural: "analysistemplates",
-        singular: "analysistemplate",
-        kind: "AnalysisTemplate",
-        namespaced: true,
-        short_names: &["at"],
-        verbs: READ,
-    },
-    Resource {
-        group: "argoproj.io",
-        version: "v1alpha1",
-        plural: "experiments",
-        singular: "experiment",
-        kind: "Experiment",
-        namespaced: true,
-        short_names: &["exp"],
-        verbs: READ,
+        aliases: &["v1beta1", "v1"],
+        categories: &["istio-io", "networking-istio-io"],
+        ..stored(
+            "networking.istio.io",
+            "v1alpha3",
+            "virtualservices",
+            "virtualservice",
+            "VirtualService",
+            true,
+            &["vs"],
+            true,
+        )
     },
     Resource {
         group: "authorization.k8s.io",
@@ -160,6 +263,9 @@ pub const RESOURCES: &[Resource] = &[
         namespaced: false,
         short_names: &[],
         verbs: &["create"],
+        status: false,
+        aliases: &[],
+        categories: &[],
     },
 ];
 
@@ -174,10 +280,19 @@ impl Resource {
     }
 
     pub fn categories(&self) -> &'static [&'static str] {
-        if ALL.contains(&self.kind) {
-            &["all"]
-        } else {
-            &[]
+        self.categories
+    }
+
+    /// Whether `version` names this resource (its served version or an alias).
+    pub fn has_version(&self, version: &str) -> bool {
+        self.version == version || self.aliases.contains(&version)
+    }
+
+    /// Whether `api_version` (`v1`, `group/version`) names this resource.
+    pub fn has_api_version(&self, api_version: &str) -> bool {
+        match api_version.split_once('/') {
+            Some((group, version)) => self.group == group && self.has_version(version),
+            None => self.group.is_empty() && self.has_version(api_version),
         }
     }
 
@@ -191,14 +306,14 @@ impl Resource {
 pub fn by_path(group: &str, version: &str, plural: &str) -> Option<ResourceId> {
     RESOURCES
         .iter()
-        .position(|r| r.group == group && r.version == version && r.plural == plural)
+        .position(|r| r.group == group && r.has_version(version) && r.plural == plural)
 }
 
 /// The stored resource for an object's `apiVersion` and `kind`.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<ResourceId> {
     RESOURCES
         .iter()
-        .position(|r| r.is_stored() && r.kind == kind && r.api_version() == api_version)
+        .position(|r| r.is_stored() && r.kind == kind && r.has_api_version(api_version))
 }
 
 /// The kinds a scenario may use, for error messages.
@@ -260,7 +375,18 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let resources: Vec<Value> = RESOURCES
         .iter()
         .filter(|r| r.group == group && r.version == version)
-        .map(legacy_resource)
+        .flat_map(|r| {
+            let status = r.status.then(|| {
+                json!({
+                    "name": format!("{}/status", r.plural),
+                    "singularName": "",
+                    "namespaced": r.namespaced,
+                    "kind": r.kind,
+                    "verbs": ["get", "patch", "update"],
+                })
+            });
+            std::iter::once(legacy_resource(r)).chain(status)
+        })
         .collect();
     if resources.is_empty() {
         return None;
@@ -300,6 +426,15 @@ pub fn aggregated(core: bool) -> Value {
                         "verbs": r.verbs,
                         "shortNames": r.short_names,
                         "categories": r.categories(),
+                        "subresources": if r.status {
+                            json!([{
+                                "subresource": "status",
+                                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                                "verbs": ["get", "patch", "update"],
+                            }])
+                        } else {
+                            json!([])
+                        },
                     })
                 })
                 .collect();
@@ -334,6 +469,35 @@ mod tests {
     }
 
     #[test]
+    fn aliases_resolve_to_the_served_version() {
+        let vs = by_kind("networking.istio.io/v1alpha3", "VirtualService").unwrap();
+        assert_eq!(
+            by_kind("networking.istio.io/v1beta1", "VirtualService"),
+            Some(vs)
+        );
+        assert_eq!(
+            by_path("networking.istio.io", "v1", "virtualservices"),
+            Some(vs)
+        );
+        assert_eq!(by_kind("networking.istio.io/v2", "VirtualService"), None);
+        let cat = by_kind("argoproj.io/v1alpha1", "ClusterAnalysisTemplate").unwrap();
+        assert!(!RESOURCES[cat].namespaced);
+    }
+
+    #[test]
+    fn status_subresources_are_advertised() {
+        let list = resource_list("argoproj.io", "v1alpha1").unwrap();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"rollouts/status"), "{names:?}");
+        assert!(!names.contains(&"analysisruns/status"), "{names:?}");
+    }
+
+    #[test]
     fn discovery_lists_every_group() {
         let list = legacy_group_list();
         let names: Vec<&str> = list["groups"]
@@ -344,7 +508,17 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["apps", "batch", "argoproj.io", "authorization.k8s.io"]
+            [
+                "apps",
+                "batch",
+                "autoscaling",
+                "discovery.k8s.io",
+                "networking.k8s.io",
+                "argoproj.io",
+                "gateway.networking.k8s.io",
+                "networking.istio.io",
+                "authorization.k8s.io"
+            ]
         );
         assert!(resource_list("apps", "v2").is_none());
         assert_eq!(

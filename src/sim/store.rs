@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use super::resource::{RESOURCES, ResourceId};
+use super::resource::{RESOURCES, ResourceId, by_kind};
 
 /// The kind of a change, as a watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,23 @@ pub enum StoreError {
     MissingName,
     #[error("{api_version} {kind} is not a kind the simulator serves")]
     UnknownKind { api_version: String, kind: String },
+    #[error("{kind} {namespace}/{name} already exists")]
+    AlreadyExists {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+    },
+    /// An update carried a resourceVersion precondition that is no longer current.
+    #[error(
+        "the object has been modified; please apply your changes to the latest version and try again ({kind} {namespace}/{name} is at resourceVersion {current}, the write expected {expected})"
+    )]
+    Conflict {
+        kind: &'static str,
+        namespace: String,
+        name: String,
+        expected: String,
+        current: String,
+    },
 }
 
 /// The objects and their history.
@@ -140,6 +157,62 @@ impl Store {
         let previous = self.objects.get(&key).cloned();
         let object = self.server_fields(resource, &key, object, previous.as_deref(), now);
         Ok(self.commit(key, object, previous))
+    }
+
+    /// Creates the object; [`StoreError::AlreadyExists`] when one with the same key exists.
+    pub fn create(
+        &mut self,
+        resource: ResourceId,
+        object: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Change>, StoreError> {
+        let key = Store::key(resource, &object)?;
+        if self.objects.contains_key(&key) {
+            return Err(StoreError::AlreadyExists {
+                kind: RESOURCES[resource].kind,
+                namespace: key.1,
+                name: key.2,
+            });
+        }
+        self.apply(resource, object, now)
+    }
+
+    /// Replaces an existing object with `object`, the whole new object (a client's update, or
+    /// a patch's result). A `metadata.resourceVersion` in `object` is a precondition: when it
+    /// is not the stored one the write is a [`StoreError::Conflict`], as optimistic
+    /// concurrency on the real server.
+    pub fn update(
+        &mut self,
+        key: &ObjectKey,
+        object: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Change>, StoreError> {
+        let previous = self
+            .objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| not_found(key))?;
+        let expected = object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .filter(|rv| !rv.is_empty());
+        let current = previous
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(expected) = expected
+            && expected != current
+        {
+            return Err(StoreError::Conflict {
+                kind: RESOURCES[key.0].kind,
+                namespace: key.1.clone(),
+                name: key.2.clone(),
+                expected: expected.to_string(),
+                current: current.to_string(),
+            });
+        }
+        let object = self.server_fields(key.0, key, object, Some(&previous), now);
+        Ok(self.commit(key.clone(), object, Some(previous)))
     }
 
     /// Applies an RFC 7386 JSON merge patch to an existing object.
@@ -231,6 +304,7 @@ impl Store {
         if r.namespaced {
             set_meta(&mut object, "namespace", Value::from(key.1.clone()));
         }
+        self.resolve_references(&key.1, &mut object);
         match previous {
             Some(prev) => {
                 // uid and creation are the object's identity: a replace keeps them.
@@ -274,6 +348,78 @@ impl Store {
         object
     }
 
+    /// Fills in the uid of every ownerReference (and of an Event's involvedObject) that names
+    /// its object by kind and name only, from the stored object of that kind and name: the
+    /// real API server has no such references, but hand-written scenarios do. A reference to
+    /// an object not (yet) stored is left as it is; [`Store::link_references`] retries it.
+    fn resolve_references(&self, namespace: &str, object: &mut Value) {
+        let lookup = |reference: &Value, default_ns: &str| -> Option<Value> {
+            let resource = by_kind(
+                reference.get("apiVersion")?.as_str()?,
+                reference.get("kind")?.as_str()?,
+            )?;
+            let ns = if RESOURCES[resource].namespaced {
+                reference
+                    .get("namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or(default_ns)
+            } else {
+                ""
+            };
+            let name = reference.get("name")?.as_str()?;
+            self.objects
+                .get(&(resource, ns.to_string(), name.to_string()))?
+                .pointer("/metadata/uid")
+                .cloned()
+        };
+        if let Some(refs) = object
+            .pointer_mut("/metadata/ownerReferences")
+            .and_then(Value::as_array_mut)
+        {
+            for reference in refs.iter_mut().filter(|r| lacks_uid(r)) {
+                if let Some(uid) = lookup(reference, namespace) {
+                    reference["uid"] = uid;
+                }
+            }
+        }
+        let is_event = object.get("kind").and_then(Value::as_str) == Some("Event");
+        if is_event
+            && let Some(involved) = object.get("involvedObject")
+            && lacks_uid(involved)
+            && let Some(uid) = lookup(involved, namespace)
+        {
+            object["involvedObject"]["uid"] = uid;
+        }
+    }
+
+    /// Resolves the references [`Store::resolve_references`] could not when their object was
+    /// stored (its owner came later in the scenario), in place: the objects read as if created
+    /// with them. For loading a scenario's starting objects, before anyone watches.
+    pub fn link_references(&mut self) {
+        let unresolved: Vec<ObjectKey> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| has_unresolved_reference(o))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in unresolved {
+            let Some(old) = self.objects.get(&key).cloned() else {
+                continue;
+            };
+            let mut object = (*old).clone();
+            self.resolve_references(&key.1, &mut object);
+            let object = Arc::new(object);
+            self.objects.insert(key, object.clone());
+            for change in self.history.iter_mut() {
+                if Arc::ptr_eq(&change.object, &old) {
+                    let mut fixed = (**change).clone();
+                    fixed.object = object.clone();
+                    *change = Arc::new(fixed);
+                }
+            }
+        }
+    }
+
     fn commit(
         &mut self,
         key: ObjectKey,
@@ -312,6 +458,23 @@ impl Store {
         }
         change
     }
+}
+
+fn lacks_uid(reference: &Value) -> bool {
+    reference
+        .get("uid")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+}
+
+fn has_unresolved_reference(object: &Value) -> bool {
+    let owners = object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(lacks_uid));
+    let event = object.get("kind").and_then(Value::as_str) == Some("Event")
+        && object.get("involvedObject").is_some_and(lacks_uid);
+    owners || event
 }
 
 fn not_found(key: &ObjectKey) -> StoreError {
@@ -453,6 +616,72 @@ mod tests {
         assert_eq!(store.list(pods, Some("llm")).len(), 1);
         assert_eq!(store.list(pods, Some("ll")).len(), 0);
         assert_eq!(store.list(pods, None).len(), 2);
+    }
+
+    #[test]
+    fn owner_references_get_their_owners_uid() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let rs = by_kind("apps/v1", "ReplicaSet").unwrap();
+        let mut store = Store::new(10);
+        // The pod comes first: its owner does not exist yet.
+        let mut p = pod("a-1");
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a", "controller": true}]);
+        store.apply(pods, p, t0()).unwrap();
+        let owner = store
+            .apply(
+                rs,
+                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "a", "namespace": "llm"}}),
+                t0(),
+            )
+            .unwrap();
+        let key = (pods, "llm".to_string(), "a-1".to_string());
+        assert!(store.get(&key).unwrap()["metadata"]["ownerReferences"][0]["uid"].is_null());
+        store.link_references();
+        let linked = store.get(&key).unwrap();
+        assert_eq!(
+            linked["metadata"]["ownerReferences"][0]["uid"],
+            owner.object["metadata"]["uid"]
+        );
+        assert_eq!(
+            linked["metadata"]["resourceVersion"], "1",
+            "linking is not a change"
+        );
+        let history = store.changes_since(0).unwrap();
+        assert!(Arc::ptr_eq(&history[0].object, &linked));
+        // A later object finds its owner at once; an explicit uid is kept.
+        let mut q = pod("a-2");
+        q["metadata"]["ownerReferences"] = json!([
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a"},
+            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "b", "uid": "given"}
+        ]);
+        let c = store.apply(pods, q, t0()).unwrap();
+        assert_eq!(
+            c.object["metadata"]["ownerReferences"][0]["uid"],
+            owner.object["metadata"]["uid"]
+        );
+        assert_eq!(c.object["metadata"]["ownerReferences"][1]["uid"], "given");
+    }
+
+    #[test]
+    fn update_checks_the_resource_version() {
+        let pods = by_kind("v1", "Pod").unwrap();
+        let mut store = Store::new(10);
+        store.apply(pods, pod("a"), t0()).unwrap();
+        let key = (pods, "llm".to_string(), "a".to_string());
+        let mut stale = pod("a");
+        stale["metadata"]["resourceVersion"] = json!("7");
+        assert!(matches!(
+            store.update(&key, stale, t0()),
+            Err(StoreError::Conflict { .. })
+        ));
+        let mut fresh = pod("a");
+        fresh["metadata"]["resourceVersion"] = json!("1");
+        assert_eq!(store.update(&key, fresh, t0()).unwrap().rv, 2);
+        assert_eq!(store.update(&key, pod("a"), t0()).unwrap().rv, 3);
+        assert!(matches!(
+            store.create(pods, pod("a"), t0()),
+            Err(StoreError::AlreadyExists { .. })
+        ));
     }
 
     #[test]

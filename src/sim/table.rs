@@ -73,6 +73,46 @@ fn columns(resource: ResourceId) -> Vec<(&'static str, &'static str)> {
             ("Age", "string"),
         ],
         "AnalysisRun" | "Experiment" => vec![("Status", "string"), ("Age", "string")],
+        "Endpoints" => vec![("Endpoints", "string"), ("Age", "string")],
+        "EndpointSlice" => vec![
+            ("AddressType", "string"),
+            ("Ports", "string"),
+            ("Endpoints", "string"),
+            ("Age", "string"),
+        ],
+        "ConfigMap" => vec![("Data", "integer"), ("Age", "string")],
+        "Node" => vec![
+            ("Status", "string"),
+            ("Roles", "string"),
+            ("Age", "string"),
+            ("Version", "string"),
+            ("Internal-IP", "string"),
+            ("External-IP", "string"),
+            ("OS-Image", "string"),
+            ("Kernel-Version", "string"),
+            ("Container-Runtime", "string"),
+        ],
+        "HorizontalPodAutoscaler" => vec![
+            ("Reference", "string"),
+            ("Targets", "string"),
+            ("MinPods", "string"),
+            ("MaxPods", "integer"),
+            ("Replicas", "integer"),
+            ("Age", "string"),
+        ],
+        "Ingress" => vec![
+            ("Class", "string"),
+            ("Hosts", "string"),
+            ("Address", "string"),
+            ("Ports", "string"),
+            ("Age", "string"),
+        ],
+        "HTTPRoute" => vec![("Hostnames", "string"), ("Age", "string")],
+        "VirtualService" => vec![
+            ("Gateways", "string"),
+            ("Hosts", "string"),
+            ("Age", "string"),
+        ],
         _ => vec![("Age", "string")],
     });
     cols
@@ -82,7 +122,12 @@ fn columns(resource: ResourceId) -> Vec<(&'static str, &'static str)> {
 fn priority(kind: &str, column: &str) -> u8 {
     u8::from(matches!(
         (kind, column),
-        ("Pod", "IP" | "Node") | ("Service", "Selector")
+        ("Pod", "IP" | "Node")
+            | ("Service", "Selector")
+            | (
+                "Node",
+                "Internal-IP" | "External-IP" | "OS-Image" | "Kernel-Version" | "Container-Runtime"
+            )
     ))
 }
 
@@ -316,8 +361,308 @@ fn cells(resource: ResourceId, o: &Value, now: DateTime<Utc>) -> Vec<Value> {
                 json!(s(o, "/message")),
             ]
         }
+        "Endpoints" => vec![name, json!(endpoints(o)), created.clone()],
+        "EndpointSlice" => vec![
+            name,
+            json!(s(o, "/addressType")),
+            json!(slice_ports(o)),
+            json!(slice_endpoints(o)),
+            created.clone(),
+        ],
+        "ConfigMap" => {
+            let count = |p: &str| {
+                o.pointer(p)
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len())
+            };
+            vec![
+                name,
+                json!(count("/data") + count("/binaryData")),
+                created.clone(),
+            ]
+        }
+        "Node" => {
+            let info = |field: &str| {
+                let v = s(o, &format!("/status/nodeInfo/{field}"));
+                if v.is_empty() {
+                    "<unknown>".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            vec![
+                name,
+                json!(node_status(o)),
+                json!(node_roles(o)),
+                created.clone(),
+                json!(s(o, "/status/nodeInfo/kubeletVersion")),
+                json!(or_none(&node_address(o, "InternalIP"))),
+                json!(or_none(&node_address(o, "ExternalIP"))),
+                json!(info("osImage")),
+                json!(info("kernelVersion")),
+                json!(info("containerRuntimeVersion")),
+            ]
+        }
+        "HorizontalPodAutoscaler" => {
+            let min = o
+                .pointer("/spec/minReplicas")
+                .and_then(Value::as_i64)
+                .map_or("<unset>".to_string(), |m| m.to_string());
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    s(o, "/spec/scaleTargetRef/kind"),
+                    s(o, "/spec/scaleTargetRef/name")
+                )),
+                json!(hpa_targets(o)),
+                json!(min),
+                json!(n(o, "/spec/maxReplicas")),
+                json!(n(o, "/status/currentReplicas")),
+                created.clone(),
+            ]
+        }
+        "Ingress" => vec![
+            name,
+            json!(or_none(s(o, "/spec/ingressClassName"))),
+            json!(ingress_hosts(o)),
+            json!(ingress_address(o)),
+            json!(if o
+                .pointer("/spec/tls")
+                .and_then(Value::as_array)
+                .is_some_and(|t| !t.is_empty())
+            {
+                "80, 443"
+            } else {
+                "80"
+            }),
+            created.clone(),
+        ],
+        "HTTPRoute" => vec![
+            name,
+            json!(json_cell(o, "/spec/hostnames")),
+            created.clone(),
+        ],
+        "VirtualService" => vec![
+            name,
+            json!(json_cell(o, "/spec/gateways")),
+            json!(json_cell(o, "/spec/hosts")),
+            created.clone(),
+        ],
         _ => vec![name, created.clone()],
     }
+}
+
+/// A CRD printer column over a JSONPath that names a list or object: the server prints its
+/// JSON (`["a.example.com"]`); missing is an empty cell.
+fn json_cell(o: &Value, pointer: &str) -> String {
+    match o.pointer(pointer) {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// At most `max` items joined by `sep`, then ` + N more...`, as kubectl's printers list.
+fn at_most(items: &[String], max: usize, sep: &str) -> String {
+    if items.len() > max {
+        format!("{} + {} more...", items[..max].join(sep), items.len() - max)
+    } else {
+        items.join(sep)
+    }
+}
+
+fn list<'a>(o: &'a Value, pointer: &str) -> &'a [Value] {
+    o.pointer(pointer)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The ENDPOINTS column of an Endpoints object: `ip:port` per port and address.
+fn endpoints(o: &Value) -> String {
+    let subsets = list(o, "/subsets");
+    if subsets.is_empty() {
+        return "<none>".into();
+    }
+    let mut all = Vec::new();
+    for subset in subsets {
+        let addresses = list(subset, "/addresses");
+        let ports = list(subset, "/ports");
+        if ports.is_empty() {
+            all.extend(addresses.iter().map(|a| s(a, "/ip").to_string()));
+        }
+        for port in ports {
+            for a in addresses {
+                all.push(format!("{}:{}", s(a, "/ip"), n(port, "/port")));
+            }
+        }
+    }
+    at_most(&all, 3, ",")
+}
+
+fn slice_ports(o: &Value) -> String {
+    let ports: Vec<String> = list(o, "/ports")
+        .iter()
+        .map(|p| n(p, "/port").to_string())
+        .collect();
+    if ports.is_empty() {
+        return "<unset>".into();
+    }
+    at_most(&ports, 3, ",")
+}
+
+fn slice_endpoints(o: &Value) -> String {
+    let addresses: Vec<String> = list(o, "/endpoints")
+        .iter()
+        .flat_map(|e| list(e, "/addresses").iter())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    if addresses.is_empty() {
+        return "<unset>".into();
+    }
+    at_most(&addresses, 3, ",")
+}
+
+/// Ready / NotReady / Unknown from the Ready condition, plus SchedulingDisabled.
+fn node_status(o: &Value) -> String {
+    let ready = list(o, "/status/conditions")
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .map(|c| match c["status"].as_str() {
+            Some("True") => "Ready",
+            Some("False") => "NotReady",
+            _ => "Unknown",
+        })
+        .unwrap_or("Unknown");
+    if o.pointer("/spec/unschedulable") == Some(&Value::Bool(true)) {
+        format!("{ready},SchedulingDisabled")
+    } else {
+        ready.to_string()
+    }
+}
+
+fn node_roles(o: &Value) -> String {
+    let mut roles: Vec<String> = o
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|(k, v)| {
+                    if let Some(role) = k.strip_prefix("node-role.kubernetes.io/") {
+                        (!role.is_empty()).then(|| role.to_string())
+                    } else if k == "kubernetes.io/role" {
+                        v.as_str().map(str::to_string)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    roles.dedup();
+    if roles.is_empty() {
+        "<none>".into()
+    } else {
+        roles.join(",")
+    }
+}
+
+fn node_address(o: &Value, kind: &str) -> String {
+    list(o, "/status/addresses")
+        .iter()
+        .find(|a| a["type"] == kind)
+        .map(|a| s(a, "/address").to_string())
+        .unwrap_or_default()
+}
+
+/// The TARGETS column: `cpu: 45%/80%` per metric (current `<unknown>` until measured).
+fn hpa_targets(o: &Value) -> String {
+    let current = list(o, "/status/currentMetrics");
+    let targets: Vec<String> = list(o, "/spec/metrics")
+        .iter()
+        .enumerate()
+        .map(|(i, metric)| {
+            let ty = s(metric, "/type");
+            let source = match ty {
+                "Resource" => "resource",
+                "ContainerResource" => "containerResource",
+                "Pods" => "pods",
+                "Object" => "object",
+                "External" => "external",
+                _ => "",
+            };
+            let name = match ty {
+                "Resource" | "ContainerResource" => {
+                    s(metric, &format!("/{source}/name")).to_string()
+                }
+                _ => s(metric, &format!("/{source}/metric/name")).to_string(),
+            };
+            let status = current.get(i).and_then(|c| c.get(source));
+            let fmt = |v: &Value, percent: bool| match v {
+                Value::Number(num) if percent => format!("{num}%"),
+                Value::Number(num) => num.to_string(),
+                Value::String(text) => text.clone(),
+                _ => "<unknown>".into(),
+            };
+            let (target, current) =
+                match metric.pointer(&format!("/{source}/target/averageUtilization")) {
+                    Some(u) => (
+                        fmt(u, true),
+                        status
+                            .and_then(|s| s.pointer("/current/averageUtilization"))
+                            .map_or("<unknown>".into(), |v| fmt(v, true)),
+                    ),
+                    None => {
+                        let target = metric
+                            .pointer(&format!("/{source}/target/averageValue"))
+                            .or_else(|| metric.pointer(&format!("/{source}/target/value")))
+                            .map_or("<auto>".into(), |v| fmt(v, false));
+                        let current = status
+                            .and_then(|s| {
+                                s.pointer("/current/averageValue")
+                                    .or_else(|| s.pointer("/current/value"))
+                            })
+                            .map_or("<unknown>".into(), |v| fmt(v, false));
+                        (target, current)
+                    }
+                };
+            format!("{name}: {current}/{target}")
+        })
+        .collect();
+    if targets.is_empty() {
+        return "<none>".into();
+    }
+    at_most(&targets, 2, ", ")
+}
+
+fn ingress_hosts(o: &Value) -> String {
+    let hosts: Vec<String> = list(o, "/spec/rules")
+        .iter()
+        .map(|r| s(r, "/host").to_string())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() {
+        return "*".into();
+    }
+    at_most(&hosts, 3, ",")
+}
+
+fn ingress_address(o: &Value) -> String {
+    let addresses: Vec<String> = list(o, "/status/loadBalancer/ingress")
+        .iter()
+        .map(|i| {
+            let ip = s(i, "/ip");
+            if ip.is_empty() {
+                s(i, "/hostname").to_string()
+            } else {
+                ip.to_string()
+            }
+        })
+        .filter(|a| !a.is_empty())
+        .collect();
+    addresses.join(",")
 }
 
 /// The STATUS column of a pod: a waiting or terminated reason beats the phase.
@@ -422,6 +767,116 @@ mod tests {
         assert_eq!(human_duration(5 * 3600), "5h");
         assert_eq!(human_duration(39 * 86400), "39d");
         assert_eq!(human_duration(3 * 86400 + 7200), "3d2h");
+    }
+
+    fn cells_of(api_version: &str, kind: &str, object: Value) -> Value {
+        let now: DateTime<Utc> = "2026-05-04T17:05:00Z".parse().unwrap();
+        let r = by_kind(api_version, kind).unwrap();
+        let t = table(r, &[&object], 1, now, IncludeObject::None);
+        assert_eq!(
+            t["columnDefinitions"].as_array().unwrap().len(),
+            t["rows"][0]["cells"].as_array().unwrap().len(),
+            "{kind}: one cell per column"
+        );
+        t["rows"][0]["cells"].clone()
+    }
+
+    #[test]
+    fn rows_of_the_networking_and_cluster_kinds() {
+        let meta = json!({"name": "x", "creationTimestamp": "2026-05-04T17:00:00Z"});
+        let ep = cells_of(
+            "v1",
+            "Endpoints",
+            json!({"metadata": meta, "subsets": [{
+            "addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}, {"ip": "10.0.0.3"}, {"ip": "10.0.0.4"}],
+            "ports": [{"port": 4000}]}]}),
+        );
+        assert_eq!(
+            ep[1],
+            "10.0.0.1:4000,10.0.0.2:4000,10.0.0.3:4000 + 1 more..."
+        );
+        let node = cells_of(
+            "v1",
+            "Node",
+            json!({"metadata": {"name": "node-a", "creationTimestamp": "2026-05-04T17:00:00Z",
+            "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "spec": {"unschedulable": true},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.32.0"},
+                       "addresses": [{"type": "InternalIP", "address": "10.1.0.1"}]}}),
+        );
+        assert_eq!(
+            node,
+            json!([
+                "node-a",
+                "Ready,SchedulingDisabled",
+                "control-plane",
+                "5m",
+                "v1.32.0",
+                "10.1.0.1",
+                "<none>",
+                "<unknown>",
+                "<unknown>",
+                "<unknown>"
+            ])
+        );
+        let hpa = cells_of(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            json!({"metadata": meta,
+            "spec": {"scaleTargetRef": {"kind": "Rollout", "name": "litellm"}, "maxReplicas": 10,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]},
+            "status": {"currentReplicas": 5, "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 45}}}]}}),
+        );
+        assert_eq!(
+            hpa,
+            json!([
+                "x",
+                "Rollout/litellm",
+                "cpu: 45%/80%",
+                "<unset>",
+                10,
+                5,
+                "5m"
+            ])
+        );
+        let ing = cells_of(
+            "networking.k8s.io/v1",
+            "Ingress",
+            json!({"metadata": meta,
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "llm.example.com"}], "tls": [{}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}}}),
+        );
+        assert_eq!(
+            ing,
+            json!([
+                "x",
+                "nginx",
+                "llm.example.com",
+                "203.0.113.7",
+                "80, 443",
+                "5m"
+            ])
+        );
+        let vs = cells_of(
+            "networking.istio.io/v1alpha3",
+            "VirtualService",
+            json!({"metadata": meta,
+            "spec": {"hosts": ["litellm"], "gateways": ["mesh"]}}),
+        );
+        assert_eq!(vs, json!(["x", "[\"mesh\"]", "[\"litellm\"]", "5m"]));
+        let cm = cells_of(
+            "v1",
+            "ConfigMap",
+            json!({"metadata": meta, "data": {"a": "1", "b": "2"}}),
+        );
+        assert_eq!(cm, json!(["x", 2, "5m"]));
+        let slice = cells_of(
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+            json!({"metadata": meta, "addressType": "IPv4",
+            "ports": [{"port": 4000}], "endpoints": [{"addresses": ["10.0.0.1"]}]}),
+        );
+        assert_eq!(slice, json!(["x", "IPv4", "4000", "10.0.0.1", "5m"]));
     }
 
     #[test]
