@@ -100,8 +100,9 @@ async fn connections_that_never_finish_headers_or_sit_idle_are_closed_but_live_f
 /// Opens `n` connections that send a partial request and never finish it.
 fn slowloris(addr: &str, n: usize, token: &str) -> Vec<TcpStream> {
     (0..n)
-        .map(|i| {
-            let mut s = TcpStream::connect(addr).unwrap();
+        .filter_map(|i| {
+            // The backlog may overflow under the churn: a refused connect is skipped.
+            let mut s = TcpStream::connect(addr).ok()?;
             let partial = if i % 2 == 0 {
                 format!("GET /api/channels HTTP/1.1\r\nHost: {addr}\r\nX-Slow-{i}: ")
             } else {
@@ -112,7 +113,7 @@ fn slowloris(addr: &str, n: usize, token: &str) -> Vec<TcpStream> {
             // A connection the relay already shed may refuse the write: that is fine.
             let _ = s.write_all(partial.as_bytes());
             s.set_nonblocking(true).unwrap();
-            s
+            Some(s)
         })
         .collect()
 }
@@ -131,27 +132,16 @@ async fn a_slowloris_beyond_the_descriptor_limit_does_not_lock_out_a_new_client(
         "{start}"
     );
 
-    // Twice the descriptor limit in header-less connections, topped up while a real client
-    // asks: the relay sheds the oldest and serves the client.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let attacker = {
-        let (addr, token, stop) = (server.addr.clone(), token.clone(), stop.clone());
-        std::thread::spawn(move || {
-            let mut open = slowloris(&addr, 256, &token);
-            let mut rounds = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && rounds < 2000 {
-                rounds += 1;
-                // Replace what the relay dropped.
-                open.retain(still_open);
-                let missing = 256 - open.len();
-                open.extend(slowloris(&addr, missing, &token));
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            open.len()
-        })
-    };
-    let http = reqwest::Client::new();
+    // Twice the descriptor limit in header-less connections, held open, and more arriving
+    // before each new client: the relay sheds the oldest and serves the client.
+    let mut open = slowloris(&server.addr, 256, &token);
     for _ in 0..5 {
+        open.extend(slowloris(&server.addr, 32, &token));
+        // A new client each time: its own connection, accepted under pressure.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         let r = tokio::time::timeout(
             PATIENCE,
             http.get(format!("{}/api/channels", server.url)).send(),
@@ -163,9 +153,12 @@ async fn a_slowloris_beyond_the_descriptor_limit_does_not_lock_out_a_new_client(
         let list: serde_json::Value = r.json().await.unwrap();
         assert_eq!(list[0]["name"], ch.as_str());
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let still_open = attacker.join().unwrap();
-    eprintln!("attacker held {still_open} connection(s) at the end");
+    let held = open.iter().filter(|s| still_open(s)).count();
+    eprintln!(
+        "{} header-less connections opened, {held} still open",
+        open.len()
+    );
+    assert!(held <= 64, "the relay holds at most its cap: {held}");
     server.wait_log_line("at the connection cap (64): dropped");
     assert_eq!(snapshot(&env.root), before, "nothing written");
     let (status, log) = server.terminate_with_log();

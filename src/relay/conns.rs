@@ -166,6 +166,8 @@ struct Slot {
     cut_fired: bool,
     /// Requests served so far (for the description of an idle keep-alive connection).
     served: u64,
+    /// The server has started reading it: bytes already sent are being parsed.
+    read_from: bool,
 }
 
 impl Slot {
@@ -205,6 +207,7 @@ impl Conns {
                 cut: cut.clone(),
                 cut_fired: false,
                 served: 0,
+                read_from: false,
             },
         );
         Conn(Arc::new(ConnInner {
@@ -232,15 +235,30 @@ impl Conns {
     }
 
     /// Cuts the connection that has waited longest for request headers; `None` when no
-    /// connection is waiting.
+    /// connection is waiting. In this order: connections the server has read from that still
+    /// have not sent a complete request (a slowloris), then connections not read from yet (an
+    /// accept burst can outrun the tasks that would read a real client's request), then idle
+    /// keep-alive connections (a client already served: closing it races with its next
+    /// request). Oldest first within each.
     pub fn shed_oldest_waiting(&self) -> Option<Report> {
         let now = Instant::now();
         let mut t = self.lock();
         let slot = t
             .open
             .values_mut()
-            .filter(|s| !s.cut_fired && matches!(s.doing, Doing::AwaitingHeaders { .. }))
-            .min_by_key(|s| s.doing.since())?;
+            .filter_map(|s| match s.doing {
+                Doing::AwaitingHeaders { since, served } if !s.cut_fired => {
+                    let tier = match (served, s.read_from) {
+                        (0, true) => 0,
+                        (0, false) => 1,
+                        _ => 2,
+                    };
+                    Some(((tier, since), s))
+                }
+                _ => None,
+            })
+            .min_by_key(|(key, _)| *key)?
+            .1;
         Some(fire(slot, now))
     }
 
@@ -304,6 +322,14 @@ impl Drop for ConnInner {
 }
 
 impl Conn {
+    /// Marks that the server is about to read the connection: from now on, a connection
+    /// still waiting for headers has had its chance to send them.
+    pub fn reading(&self) {
+        if let Some(slot) = self.0.conns.lock().open.get_mut(&self.0.id) {
+            slot.read_from = true;
+        }
+    }
+
     /// Marks the start of a request (its headers have arrived). The returned guard marks its
     /// end when dropped: the server ties it to the response body, so the request lasts until
     /// its response is written.
@@ -411,8 +437,10 @@ mod tests {
         let _req = oldest_busy.request("GET /api/channels".into());
         tokio::time::advance(Duration::from_secs(1)).await;
         let old = conns.open(peer(2));
+        old.reading();
         tokio::time::advance(Duration::from_secs(1)).await;
         let young = conns.open(peer(3));
+        young.reading();
         let ws = conns.open(peer(4));
         ws.upgraded("WebSocket live feed".into());
         assert_eq!(conns.len(), 4);
@@ -429,6 +457,28 @@ mod tests {
         assert_eq!(conns.shed_oldest_waiting(), None, "busy and streams stay");
         drop((old, young));
         assert_eq!(conns.snapshot().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_senders_go_first_then_unread_connections_then_idle_clients() {
+        let conns = Conns::new();
+        let client = conns.open(peer(1));
+        client.reading();
+        drop(client.request("GET /api/channels".into()));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let unread = conns.open(peer(2));
+        let slow: Vec<_> = (3..6).map(|p| conns.open(peer(p))).collect();
+        slow.iter().for_each(Conn::reading);
+        let order: Vec<_> = (0..5)
+            .map(|_| conns.shed_oldest_waiting().unwrap())
+            .collect();
+        let ports: Vec<_> = order.iter().map(|r| r.peer.port()).collect();
+        assert_eq!(ports, [3, 4, 5, 2, 1]);
+        assert_eq!(
+            order[4].to_string(),
+            "127.0.0.1:1: idle keep-alive after 1 request(s), for 1.0 s"
+        );
+        drop((unread, slow));
     }
 
     #[tokio::test(start_paused = true)]

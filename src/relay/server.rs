@@ -87,7 +87,8 @@ pub(super) async fn run(
         match accepted {
             Ok((tcp, peer)) => {
                 if conns.len() >= budget.cap {
-                    if conns.shed_oldest_waiting().is_some() {
+                    if let Some(r) = conns.shed_oldest_waiting() {
+                        tracing::debug!("shed {r}");
                         pressure.shed += 1;
                     } else {
                         pressure.refused += 1;
@@ -107,6 +108,9 @@ pub(super) async fn run(
                     http.clone(),
                     stopping.clone(),
                 ));
+                // Let connection tasks read what their clients sent before accepting more: a
+                // burst of accepts must not make a real client's connection look idle.
+                tokio::task::yield_now().await;
             }
             Err(e) if out_of_descriptors(&e) => {
                 // Descriptors ran out below the cap (store files, replays): make room by
@@ -169,6 +173,9 @@ async fn connection(
     http: http1::Builder,
     stopping: CancellationToken,
 ) {
+    // hyper reads and parses whatever the client already sent in the first poll below, with
+    // no await in between: a connection still waiting for headers after this is slow.
+    conn.reading();
     let for_service = conn.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let app = app.clone();
