@@ -1,7 +1,9 @@
 //! `warroom rollout detect` end to end: the real binary over a `--from-dir` snapshot. The
-//! story's namespace (a stalled spec, a leaking workloadRef Deployment, a 5xx-only error query
-//! with an unindexed condition, empty-vector analysis errors, a canary Service without the
-//! pod-template hash, 20% of one replica) fires every detector; a healthy canary fires none.
+//! story's namespace (a stalled spec, a leaking workloadRef Deployment, a background analysis
+//! whose error query counts only 5xx beside a metric with an unindexed condition, empty-vector
+//! analysis errors, a canary Service without the pod-template hash, 2 canary pods at 20 % of 5,
+//! a controller Warning a minute ago) fires every detector but the replica math, which waits for
+//! an observed spec; a healthy canary fires none.
 
 use std::process::Command;
 
@@ -12,12 +14,13 @@ fn ago(delta: TimeDelta) -> String {
     (Utc::now() - delta).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The namespace; `broken` switches every story bug on.
-fn manifests(broken: bool) -> Vec<(&'static str, String)> {
+/// The namespace; `broken` switches every story bug on; `pods` is (canary, stable).
+fn manifests(broken: bool, pods: (i32, i32)) -> Vec<(&'static str, String)> {
     let stalled = ago(TimeDelta::days(39));
+    let recent = ago(TimeDelta::minutes(1));
     let (generation, observed) = if broken { (5, 4) } else { (5, 5) };
-    let replicas = if broken { 1 } else { 5 };
-    let (canary_pods, stable_pods) = if broken { (1, 1) } else { (1, 4) };
+    let replicas = 5;
+    let (canary_pods, stable_pods) = pods;
     let scale_down = if broken {
         ""
     } else {
@@ -28,7 +31,7 @@ fn manifests(broken: bool) -> Vec<(&'static str, String)> {
     } else {
         r#"status!~"2..|3..""#
     };
-    let condition = if broken {
+    let second_condition = if broken {
         "result < 0.05"
     } else {
         "result[0] < 0.05"
@@ -63,6 +66,7 @@ spec:
   strategy:
     canary:
       canaryService: litellm-canary
+      analysis: {{templates: [{{templateName: error-rate}}]}}
       steps: [{{setWeight: 20}}, {{pause: {{}}}}, {{setWeight: 50}}, {{pause: {{}}}}]
 status:
   observedGeneration: "{observed}"
@@ -107,10 +111,16 @@ spec:
   metrics:
   - name: error-ratio
     interval: 30s
-    successCondition: {condition}
+    successCondition: result[0] < 0.05
     provider:
       prometheus:
         query: 'sum(rate(litellm_request_total{{{status_match}}}[5m])) / sum(rate(litellm_request_total[5m]))'
+  - name: server-errors
+    interval: 30s
+    successCondition: {second_condition}
+    provider:
+      prometheus:
+        query: 'sum(rate(litellm_request_total{{status=~"5.."}}[5m])) / sum(rate(litellm_request_total[5m]))'
 "#
             ),
         ),
@@ -138,15 +148,15 @@ status:
         ));
         files.push((
             "event.yaml",
-            format!("kind: Event\nmetadata: {{name: e1, namespace: llm}}\ninvolvedObject: {{kind: Rollout, name: litellm, namespace: llm}}\ntype: Warning\nreason: WorkloadRefError\nmessage: deployment not found\ncount: 12\nlastTimestamp: '{stalled}'\n"),
+            format!("kind: Event\nmetadata: {{name: e1, namespace: llm}}\ninvolvedObject: {{kind: Rollout, name: litellm, namespace: llm}}\ntype: Warning\nreason: WorkloadRefError\nmessage: deployment not found\ncount: 12\nlastTimestamp: '{recent}'\n"),
         ));
     }
     files
 }
 
-fn detect(broken: bool) -> (Option<i32>, String, String) {
+fn detect(broken: bool, pods: (i32, i32)) -> (Option<i32>, String, String) {
     let tmp = tempfile::tempdir().unwrap();
-    for (name, text) in manifests(broken) {
+    for (name, text) in manifests(broken, pods) {
         std::fs::write(tmp.path().join(name), text).unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
@@ -172,7 +182,9 @@ fn detect(broken: bool) -> (Option<i32>, String, String) {
 
 #[test]
 fn the_story_fires_every_detector_with_evidence() {
-    let (code, stdout, stderr) = detect(true);
+    // 2 canary pods at 20 % of 5 are off, but against a spec the controller has not observed
+    // the counts are not judged (the replica math test below has an observed spec).
+    let (code, stdout, stderr) = detect(true, (2, 3));
     assert_eq!(code, Some(1), "{stderr}");
     let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
     let mut detectors: Vec<&str> = findings
@@ -183,15 +195,14 @@ fn the_story_fires_every_detector_with_evidence() {
     assert_eq!(
         detectors,
         [
-            "AnalysisErrors",
-            "AnalysisNoData",
-            "BlindAnalysisQuery",
-            "CanaryReplicaMath",
-            "CanaryServiceSelectsStable",
-            "ControllerWarning",
-            "SpecNotObserved",
-            "UnindexedCondition",
-            "WorkloadRefLeak",
+            "analysis-errors",
+            "analysis-no-data",
+            "blind-analysis",
+            "canary-service-selects-stable",
+            "controller-warning",
+            "spec-not-observed",
+            "unindexed-condition",
+            "workloadref-leak",
         ]
     );
     for f in &findings {
@@ -199,17 +210,33 @@ fn the_story_fires_every_detector_with_evidence() {
     }
     let stalled = findings
         .iter()
-        .find(|f| f["detector"] == "SpecNotObserved")
+        .find(|f| f["detector"] == "spec-not-observed")
         .unwrap();
     assert!(
-        stalled["summary"].as_str().unwrap().contains(" for 39d"),
+        stalled["headline"].as_str().unwrap().contains(" for 39d"),
         "{stalled}"
     );
 }
 
 #[test]
+fn replica_math_judges_an_observed_spec() {
+    let (code, stdout, stderr) = detect(false, (2, 3));
+    assert_eq!(code, Some(1), "{stderr}");
+    let findings: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(findings.len(), 1, "{stdout}");
+    assert_eq!(findings[0]["detector"], "canary-replica-math");
+    assert!(
+        findings[0]["headline"]
+            .as_str()
+            .unwrap()
+            .contains("Argo's arithmetic gives 1 and 4"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn a_healthy_canary_fires_nothing() {
-    let (code, stdout, stderr) = detect(false);
+    let (code, stdout, stderr) = detect(false, (1, 4));
     assert_eq!(stdout.trim(), "[]", "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
 }

@@ -489,15 +489,15 @@ impl PipelineState {
         }
 
         // Detectors: each finding once (an error streak again when it grows).
-        let mut findings = detect::rollout_findings(&snap, ro);
+        let mut findings = detect::rollout_findings(&snap, ro, now);
         if let Some(t) = now
-            && let Some(f) = self.tracker.observe(ro, t)
+            && let Some(f) = self.tracker.observe(ro, t, t)
         {
             findings.push(f);
         }
         if view::is_generation_observed(ro) {
             self.reported_findings
-                .retain(|k| !k.starts_with(&format!("{:?}|", Detector::SpecNotObserved)));
+                .retain(|k| !k.starts_with(&format!("{}|", Detector::SpecNotObserved.slug())));
         }
         let now_wall = tokio::time::Instant::now();
         let mut seen = BTreeMap::new();
@@ -514,10 +514,11 @@ impl PipelineState {
                 }
             }
             if self.reported_findings.insert(key) {
-                out.push(Observation::alert(format!(
-                    "**{}** — {f}",
-                    detector_title(f.detector)
-                )));
+                out.push(if f.detector.is_alert() {
+                    Observation::alert(f.to_string())
+                } else {
+                    Observation::report(f.to_string())
+                });
             }
         }
         // Unconfirmed findings that are gone were transient.
@@ -536,35 +537,10 @@ fn needs_confirmation(d: Detector) -> bool {
     )
 }
 
-/// What identifies a finding: a repeat with the same key is not news; a growing error streak is.
+/// What identifies a finding: its condition key, and for an error streak its level (the
+/// streak about to abort the rollout is said again).
 fn finding_key(f: &Finding) -> String {
-    let first = f.evidence.first();
-    let mut key = format!(
-        "{:?}|{}|{}|{}",
-        f.detector,
-        f.subject,
-        first.map_or("", |e| e.object.as_str()),
-        first.map_or("", |e| e.field.as_str())
-    );
-    if f.detector == Detector::AnalysisErrors {
-        key.push_str(&format!("|{}", first.map_or("", |e| e.value.as_str())));
-    }
-    key
-}
-
-fn detector_title(d: Detector) -> &'static str {
-    match d {
-        Detector::SpecNotObserved => "spec not observed",
-        Detector::ControllerWarning => "controller warning",
-        Detector::WorkloadRefLeak => "workloadRef leak",
-        Detector::AnalysisErrors => "analysis errors",
-        Detector::AnalysisNoData => "analysis: no data",
-        Detector::BlindAnalysisQuery => "blind analysis query",
-        Detector::InvalidAnalysisQuery => "invalid analysis query",
-        Detector::UnindexedCondition => "unindexed analysis condition",
-        Detector::CanaryServiceSelectsStable => "canary Service selects stable pods",
-        Detector::CanaryReplicaMath => "canary replica math",
-    }
+    format!("{}|{}", f.key(), f.level)
 }
 
 fn transition(subject: &str, before: &RolloutState, after: &RolloutState) -> String {
@@ -909,12 +885,13 @@ mod tests {
         let out = s.evaluate(None);
         assert!(out[0].body.contains("measurement 2"), "{out:?}");
         assert!(!out[0].body.contains("measurement 1"), "{out:?}");
-        // The streak grew: one new errors alert; no-data is not repeated.
+        // The streak grew but the condition is the same: neither alert is repeated.
         assert_eq!(
             out.iter()
                 .filter(|o| o.kind == crate::channel::Kind::Alert)
                 .count(),
-            1
+            0,
+            "{out:?}"
         );
         assert!(s.evaluate(None).is_empty());
     }

@@ -229,6 +229,25 @@ pub struct CanaryStrategy {
     #[serde(deserialize_with = "nullable")]
     pub stable_service: String,
     pub ping_pong: Option<IgnoredAny>,
+    /// Pods above `replicas` during the update (int or percentage; default 25 %).
+    pub max_surge: Option<IntOrPercent>,
+    /// Pods below `replicas` during the update (int or percentage; default 25 %).
+    pub max_unavailable: Option<IntOrPercent>,
+    /// With traffic routing: scale the stable down as traffic leaves it.
+    #[serde(deserialize_with = "nullable")]
+    pub dynamic_stable_scale: bool,
+    pub min_pods_per_replica_set: Option<i32>,
+    pub abort_scale_down_delay_seconds: Option<i32>,
+    /// The background analysis.
+    pub analysis: Option<RolloutAnalysis>,
+}
+
+/// An int or a percentage (`intstr.IntOrString`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrPercent {
+    Int(i32),
+    Text(String),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -236,6 +255,61 @@ pub struct CanaryStrategy {
 pub struct CanaryStep {
     pub set_weight: Option<i32>,
     pub pause: Option<IgnoredAny>,
+    pub set_canary_scale: Option<SetCanaryScale>,
+    /// An inline analysis step.
+    pub analysis: Option<RolloutAnalysis>,
+    pub experiment: Option<IgnoredAny>,
+}
+
+/// `setCanaryScale` (traffic routing only): canary pods by count or weight, or back to the
+/// traffic weight.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SetCanaryScale {
+    pub replicas: Option<i32>,
+    pub weight: Option<i32>,
+    #[serde(deserialize_with = "nullable")]
+    pub match_traffic_weight: bool,
+}
+
+/// An analysis a Rollout runs (background, a step, pre/post promotion): its templates, merged
+/// into one AnalysisRun, with the Rollout's arguments.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RolloutAnalysis {
+    #[serde(deserialize_with = "list")]
+    pub templates: Vec<AnalysisTemplateRef>,
+    #[serde(deserialize_with = "list")]
+    pub args: Vec<AnalysisArgument>,
+    #[serde(deserialize_with = "list")]
+    pub dry_run: Vec<DryRun>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalysisTemplateRef {
+    #[serde(deserialize_with = "nullable")]
+    pub template_name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub cluster_scope: bool,
+}
+
+/// An argument: a literal value, or one taken from the object (`valueFrom`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AnalysisArgument {
+    #[serde(deserialize_with = "nullable")]
+    pub name: String,
+    pub value: Option<String>,
+    pub value_from: Option<IgnoredAny>,
+}
+
+/// A metric run in dry-run mode: measured, but never failing the run. `metricName` is a regex.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DryRun {
+    #[serde(deserialize_with = "nullable")]
+    pub metric_name: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -251,7 +325,9 @@ pub struct BlueGreenStrategy {
     pub active_service: String,
     #[serde(deserialize_with = "nullable")]
     pub preview_service: String,
-    pub post_promotion_analysis: Option<IgnoredAny>,
+    pub pre_promotion_analysis: Option<RolloutAnalysis>,
+    pub post_promotion_analysis: Option<RolloutAnalysis>,
+    pub auto_promotion_enabled: Option<bool>,
 }
 
 /// `spec.workloadRef`: the Rollout takes its pod template from another workload.
@@ -277,6 +353,8 @@ pub struct RolloutStatus {
     pub message: String,
     #[serde(deserialize_with = "nullable")]
     pub abort: bool,
+    #[serde(deserialize_with = "nullable")]
+    pub promote_full: bool,
     /// A string in the CRD ("3"), a number in some objects, a hash from v0.9 controllers.
     #[serde(deserialize_with = "scalar_text")]
     pub observed_generation: Option<String>,
@@ -631,6 +709,25 @@ pub struct AnalysisTemplate {
 pub struct AnalysisSpec {
     #[serde(deserialize_with = "list")]
     pub metrics: Vec<Metric>,
+    /// Templates nested in a template (merged into the same run).
+    #[serde(deserialize_with = "list")]
+    pub templates: Vec<AnalysisTemplateRef>,
+    #[serde(deserialize_with = "list")]
+    pub args: Vec<AnalysisArgument>,
+    #[serde(deserialize_with = "list")]
+    pub dry_run: Vec<DryRun>,
+    #[serde(deserialize_with = "list")]
+    pub measurement_retention: Vec<MeasurementRetention>,
+}
+
+/// How many measurements of matching metrics the run keeps (default 10).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct MeasurementRetention {
+    #[serde(deserialize_with = "nullable")]
+    pub metric_name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub limit: i32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -658,6 +755,60 @@ pub struct Metric {
 #[serde(default, rename_all = "camelCase")]
 pub struct MetricProvider {
     pub prometheus: Option<PrometheusMetric>,
+    pub datadog: Option<DatadogMetric>,
+    pub new_relic: Option<NewRelicMetric>,
+    /// Any other provider (web, job, kayenta, cloudWatch, wavefront, graphite, influxdb,
+    /// skywalking, plugin): present, but not something a detector reads.
+    pub web: Option<IgnoredAny>,
+    pub job: Option<IgnoredAny>,
+    pub kayenta: Option<IgnoredAny>,
+    pub cloud_watch: Option<IgnoredAny>,
+    pub wavefront: Option<IgnoredAny>,
+    pub graphite: Option<IgnoredAny>,
+    pub influxdb: Option<IgnoredAny>,
+    pub skywalking: Option<IgnoredAny>,
+    pub plugin: Option<IgnoredAny>,
+}
+
+impl MetricProvider {
+    /// The provider's name as in the spec (`prometheus`, `web`, …), or "" when none is set.
+    pub fn name(&self) -> &'static str {
+        let set = [
+            (self.prometheus.is_some(), "prometheus"),
+            (self.datadog.is_some(), "datadog"),
+            (self.new_relic.is_some(), "newRelic"),
+            (self.web.is_some(), "web"),
+            (self.job.is_some(), "job"),
+            (self.kayenta.is_some(), "kayenta"),
+            (self.cloud_watch.is_some(), "cloudWatch"),
+            (self.wavefront.is_some(), "wavefront"),
+            (self.graphite.is_some(), "graphite"),
+            (self.influxdb.is_some(), "influxdb"),
+            (self.skywalking.is_some(), "skywalking"),
+            (self.plugin.is_some(), "plugin"),
+        ];
+        set.iter().find(|(on, _)| *on).map_or("", |(_, n)| n)
+    }
+}
+
+/// A Datadog metric: one `query` (v1), or named `queries` combined by a `formula` (v2).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct DatadogMetric {
+    #[serde(deserialize_with = "nullable")]
+    pub query: String,
+    #[serde(deserialize_with = "nullable")]
+    pub queries: BTreeMap<String, String>,
+    #[serde(deserialize_with = "nullable")]
+    pub formula: String,
+}
+
+/// A New Relic metric: one NRQL query.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct NewRelicMetric {
+    #[serde(deserialize_with = "nullable")]
+    pub query: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
