@@ -366,10 +366,12 @@ mod tests {
                 kind: Kind::Note,
                 refs: vec![],
                 body: body.to_owned(),
+                ..Default::default()
             },
             &PostOptions::default(),
         )
         .unwrap()
+        .entry
     }
 
     fn kind_of(m: &Message) -> (String, Option<String>) {
@@ -494,6 +496,7 @@ mod tests {
                 kind: Kind::Note,
                 refs: vec![],
                 body: format!("history {i}"),
+                ..Default::default()
             })
             .unwrap();
         }
