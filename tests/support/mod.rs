@@ -265,11 +265,18 @@ impl Client {
     /// Reads one message; returns its type ("entry", "alert", "ready", "close"), or None
     /// when the connection ended.
     pub async fn next(&mut self) -> Option<String> {
+        // One deadline for the next text or close: pings alone do not keep a stuck feed alive.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let where_ = format!(
+            "cursor {}, {} entries so far",
+            self.cursor_string(),
+            self.got.len()
+        );
         let ws = self.ws.as_mut()?;
         loop {
-            let msg = tokio::time::timeout(PATIENCE, ws.next())
+            let msg = tokio::time::timeout_at(deadline, ws.next())
                 .await
-                .expect("a message in time");
+                .unwrap_or_else(|_| panic!("no message within {PATIENCE:?}; {where_}"));
             match msg {
                 Some(Ok(Message::Text(t))) => {
                     let v: Value = serde_json::from_str(&t).expect("JSON message");
