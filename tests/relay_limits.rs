@@ -177,6 +177,7 @@ async fn sigterm_stops_the_relay_with_a_half_open_connection_a_live_feed_and_a_s
     let ch = env.open("stop");
     let token = env.token(&ch, "traffic");
     let server = Server::start(&env);
+    let addr = server.addr.clone();
     let mut feed = Client::new(&ch);
     feed.connect(&server).await;
 
@@ -232,7 +233,11 @@ async fn sigterm_stops_the_relay_with_a_half_open_connection_a_live_feed_and_a_s
         log.contains("told 1 live client(s) to reconnect later"),
         "{log}"
     );
-    assert!(log.trim_end().ends_with("relay stopped"), "{log}");
+    assert!(
+        log.trim_end()
+            .ends_with(&format!("stopped by SIGTERM: relay on http://{addr}/ closed")),
+        "{log}"
+    );
     while feed.next().await.is_some_and(|t| t != "close") {}
     assert_eq!(feed.closes, [Some(1001)]);
     assert_eq!(
