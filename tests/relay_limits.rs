@@ -234,8 +234,9 @@ async fn sigterm_stops_the_relay_with_a_half_open_connection_a_live_feed_and_a_s
         "{log}"
     );
     assert!(
-        log.trim_end()
-            .ends_with(&format!("stopped by SIGTERM: relay on http://{addr}/ closed")),
+        log.trim_end().ends_with(&format!(
+            "stopped by SIGTERM: relay on http://{addr}/ closed"
+        )),
         "{log}"
     );
     while feed.next().await.is_some_and(|t| t != "close") {}
