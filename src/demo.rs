@@ -266,10 +266,7 @@ impl Demo {
 
         let operator = Poster::local(channel.clone(), Author::operator())?;
         operator
-            .post(&Observation {
-                kind: Kind::Note,
-                body: opening_note(config.speed),
-            })
+            .post(&Observation::new(Kind::Note, opening_note(config.speed)))
             .await?;
 
         let demo = Demo {

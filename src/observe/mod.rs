@@ -13,16 +13,24 @@
 //!   whose difference with what was known is returned, so nothing is reported twice.
 //! - [`ApiHealth`] / [`health`]: says once that the API is lost (an `alert`) and once that it
 //!   is back (an `observation`), probing `/version` while it is lost.
-//! - [`ClusterClock`]: the cluster's time, read from object and Event timestamps, so
-//!   thresholds hold at any simulator speed.
+//! - [`ClusterClock`] ([`clock`]): the cluster's time, read from the API's own answers
+//!   (the simulator's scenario-time header, a real server's `Date`), so thresholds hold at any
+//!   simulator speed and on a real cluster.
+//! - [`lifecycle`]: alerts as conditions — said once while they hold, escalated once,
+//!   resolved when they clear, restored from the observer's own entries after a restart.
 //! - [`access_check`]: SelfSubjectAccessReviews for what an observer means to watch.
 //!
 //! This module must not hold detector logic ([`crate::rollout::detect`] does) and must not
 //! render the rollout view.
 
+pub mod clock;
 pub mod data_plane;
+pub mod lifecycle;
 pub mod pipeline;
+pub mod report;
 pub mod traffic;
+
+pub use clock::{ClusterClock, ClusterTime};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,18 +53,42 @@ use crate::channel::store::PostOptions;
 use crate::channel::{Author, Channel, Draft, Kind};
 use crate::rollout::cluster;
 
-/// One thing an observer has to say: a kind (`observation` or `alert`) and a markdown body.
+/// One thing an observer has to say: a kind (`observation`, `alert`, `resolved`), a markdown
+/// body, the idempotency key that makes a retry or a restart safe, and the entries it refs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub kind: Kind,
     pub body: String,
+    /// The store never writes two entries of one author with the same key.
+    pub key: Option<String>,
+    pub refs: Vec<Ref>,
+}
+
+/// An entry an observation refs: by id, or by the key it was posted with (the poster knows the
+/// id once that entry is posted; an alert and its resolution may sit in the same queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ref {
+    Id(String),
+    Key(String),
 }
 
 impl Observation {
+    /// An entry of `kind` with no key and no refs.
+    pub fn new(kind: Kind, body: impl Into<String>) -> Self {
+        Self {
+            kind,
+            body: body.into(),
+            key: None,
+            refs: Vec::new(),
+        }
+    }
+
     pub fn report(body: impl Into<String>) -> Self {
         Self {
             kind: Kind::Observation,
             body: body.into(),
+            key: None,
+            refs: Vec::new(),
         }
     }
 
@@ -64,6 +96,8 @@ impl Observation {
         Self {
             kind: Kind::Alert,
             body: body.into(),
+            key: None,
+            refs: Vec::new(),
         }
     }
 }
@@ -712,37 +746,6 @@ pub async fn health(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Cluster time
-
-/// The cluster's clock as seen through timestamps on objects and Events: the latest one seen,
-/// advanced by the wall time since. Never goes backwards. Unknown until a fresh timestamp
-/// arrives (an object's age in an initial list says nothing about now).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClusterClock {
-    anchor: Option<(DateTime<Utc>, Instant)>,
-}
-
-impl ClusterClock {
-    /// Feeds a timestamp that was "now" in the cluster when it was written.
-    pub fn saw(&mut self, t: DateTime<Utc>) {
-        let now = Instant::now();
-        if self.now_at(now).is_none_or(|current| t > current) {
-            self.anchor = Some((t, now));
-        }
-    }
-
-    pub fn now(&self) -> Option<DateTime<Utc>> {
-        self.now_at(Instant::now())
-    }
-
-    fn now_at(&self, now: Instant) -> Option<DateTime<Utc>> {
-        let (t, at) = self.anchor?;
-        let elapsed = TimeDelta::from_std(now - at).unwrap_or(TimeDelta::zero());
-        Some(t + elapsed)
-    }
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
@@ -979,19 +982,5 @@ mod tests {
             unreachable.to_string().contains("cannot reach the relay"),
             "{unreachable}"
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_cluster_clock_follows_timestamps_and_never_goes_back() {
-        let mut c = ClusterClock::default();
-        assert!(c.now().is_none());
-        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        c.saw(t0);
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(2)));
-        c.saw(t0 + TimeDelta::seconds(1));
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(2)));
-        c.saw(t0 + TimeDelta::seconds(60));
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(60)));
     }
 }
