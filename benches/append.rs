@@ -84,6 +84,7 @@ fn run_ours(writers: usize, per: usize, sync: bool, batch: usize) -> f64 {
         kind: Kind::Observation,
         refs: vec![],
         body: BODY.to_owned(),
+        ..Default::default()
     };
     let t0 = Instant::now();
     std::thread::scope(|s| {
@@ -124,6 +125,8 @@ fn run_raw(writers: usize, per: usize, sync: bool) -> f64 {
             ts: Timestamp::now(),
             kind: Kind::Observation,
             refs: &[],
+            to: &[],
+            key: None,
         },
         BODY,
         GENESIS,

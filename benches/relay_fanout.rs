@@ -183,6 +183,7 @@ fn main() {
                     body: format!(
                         "entry {seq}: /v1/chat/completions 2xx 40/40, p99 41 ms; canary weight 20%"
                     ),
+                    ..Default::default()
                 })
                 .unwrap();
                 if i % rate as usize == 0 {

@@ -179,6 +179,7 @@ fn main() {
             body: format!(
                 "entry {seq}: 200 OK on /v1/chat/completions in 41 ms; canary weight 20%"
             ),
+            ..Default::default()
         })
         .unwrap();
     }

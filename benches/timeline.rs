@@ -120,6 +120,7 @@ fn fill(root: &std::path::Path, n: usize) -> (String, Vec<std::path::PathBuf>) {
                 i % 5 + 1,
                 i % 3
             ),
+            ..Default::default()
         };
         writers[i % AUTHORS.len()].append(&draft).unwrap();
     }

@@ -81,6 +81,7 @@ async fn a_client_resuming_20_times_by_cursor_gets_every_entry_once() {
                         kind: warroom::channel::Kind::Observation,
                         refs: vec![],
                         body: format!("entry {i}"),
+                        ..Default::default()
                     })
                     .unwrap();
                 std::thread::sleep(Duration::from_millis(2));
@@ -160,6 +161,8 @@ fn foreign_entry(env: &Env, ch: &str, role: &str, body: &str) -> Vec<u8> {
             ts: warroom::channel::Timestamp::now(),
             kind: warroom::channel::Kind::Note,
             refs: &[],
+            to: &[],
+            key: None,
         },
         body,
         tail.last_sum,
@@ -351,6 +354,7 @@ async fn security_guards_refuse_and_write_nothing() {
             kind: warroom::channel::Kind::Decision,
             refs: vec![],
             body: "Sealed: the canary is done.".into(),
+            ..Default::default()
         },
         None,
     )

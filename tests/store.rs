@@ -530,9 +530,10 @@ fn library_writers_with_64k_bodies() {
                         kind: Kind::Observation,
                         refs: vec![],
                         body,
+                        ..Default::default()
                     };
                     channel
-                        .check_draft(&draft, &PostOptions::default())
+                        .check_draft(&author, &draft, &PostOptions::default())
                         .unwrap();
                     w.append(&draft).unwrap();
                 }

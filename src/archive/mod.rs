@@ -224,6 +224,7 @@ fn seal_draft(
              It takes no more posts. {integrity} The record is this directory: README.md \
              (participants, counts, alerts, decisions) and TIMELINE.md (every entry, merged)."
         ),
+        ..Default::default()
     }
 }
 

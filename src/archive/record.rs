@@ -50,7 +50,9 @@ impl Record {
 
     /// Entries of one kind, in timeline order.
     pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Entry> {
-        self.entries.iter().filter(move |e| e.kind == kind)
+        self.entries
+            .iter()
+            .filter(move |e| e.kind.effective() == kind)
     }
 
     /// Per author: per kind counts.
@@ -59,7 +61,7 @@ impl Record {
         for e in &self.entries {
             *out.entry(e.author.to_string())
                 .or_default()
-                .entry(e.kind)
+                .entry(e.kind.effective())
                 .or_default() += 1;
         }
         out

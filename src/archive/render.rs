@@ -37,7 +37,7 @@ struct EntryLine {
     anchor: String,
     time: String,
     author: String,
-    kind: &'static str,
+    kind: String,
     line: String,
 }
 
@@ -48,7 +48,7 @@ impl EntryLine {
             anchor: anchor(&e.id.to_string()),
             time: e.ts.datetime().format("%Y-%m-%d %H:%M:%SZ").to_string(),
             author: e.author.to_string(),
-            kind: e.kind.as_str(),
+            kind: e.kind.as_str().to_owned(),
             line: one_line(&e.body, SUMMARY_CHARS),
         }
     }
@@ -234,7 +234,7 @@ struct TimelineEntry {
     ts: String,
     time: String,
     author: String,
-    kind: &'static str,
+    kind: String,
     /// Alerts and decisions stand out, as in the author files.
     kind_label: String,
     refs: Vec<EntryRef>,
@@ -284,14 +284,14 @@ pub fn timeline(record: &Record, root: &Path) -> Result<String, TemplateError> {
         let kind_label = match e.kind {
             Kind::Alert => "**ALERT**".to_owned(),
             Kind::Decision => "**decision**".to_owned(),
-            k => k.as_str().to_owned(),
+            ref k => crate::timeline::render::kind_label(k).into_owned(),
         };
         let entry = TimelineEntry {
             anchor: anchor(&id),
             ts: e.ts.to_string(),
             time: e.ts.datetime().format("%H:%M:%S%.3fZ").to_string(),
             author: e.author.to_string(),
-            kind: e.kind.as_str(),
+            kind: e.kind.as_str().to_owned(),
             kind_label,
             refs: e
                 .refs
@@ -391,6 +391,8 @@ mod tests {
             ts: Timestamp::parse_rfc3339(ts).unwrap(),
             kind,
             refs: refs.iter().map(|r| EntryId::parse(r).unwrap()).collect(),
+            to: vec![],
+            key: None,
             body: body.into(),
         }
     }

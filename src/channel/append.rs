@@ -6,6 +6,12 @@
 //! Under the lock the writer first checks that the file is where it left it; if another writer
 //! appended meanwhile, or a killed writer left a torn tail, it re-reads the end of the file,
 //! closes off torn bytes with a repair marker, and continues the chain.
+//!
+//! A draft with an idempotency key is looked up under the same lock before anything is
+//! written: the author's earlier entry with that key is returned as a replay when it holds the
+//! same content, and a different content is refused. Because the lookup and the write share
+//! one lock, and the lookup reads the file itself (not what this process remembers), a retry
+//! after a writer was killed between its write and its output finds the entry.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -14,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::Error;
 use super::entry::{Draft, Entry, GENESIS, Header, Sum, Timestamp, encode};
+use super::lookup::{find_by_key, line_at};
 use super::names::Author;
 use super::scan::{Record, Scanner};
 use super::store::read_seal;
@@ -30,6 +37,15 @@ pub struct TailState {
     pub torn: Option<(u64, u64)>,
     /// The file ends with `\n` (or is empty), so a marker can start right away.
     pub ends_with_newline: bool,
+}
+
+/// What a post did: the entry, and whether it was already there (an idempotency key seen
+/// before, with the same content: nothing was written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub entry: Entry,
+    /// True when `entry` is the earlier entry with the draft's key, returned without writing.
+    pub replayed: bool,
 }
 
 /// Appends entries to one author file.
@@ -118,37 +134,44 @@ impl AuthorWriter {
         &self.path
     }
 
-    /// Appends one entry and returns it as readers will see it.
-    pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+    /// Appends one entry and returns it as readers will see it (or, for a draft whose key
+    /// this author used before with the same content, that earlier entry: see [`Posted`]).
+    pub fn append(&mut self, draft: &Draft) -> Result<Posted, Error> {
         self.append_then(draft, |_| Ok(()))
     }
 
     /// Appends one entry, then runs `after` while still holding the file's lock (the sealer
     /// writes its marker there, so nothing can land between the seal entry and the marker).
+    /// `after` does not run for a replay.
     pub fn append_then(
         &mut self,
         draft: &Draft,
         after: impl FnOnce(&Entry) -> Result<(), Error>,
-    ) -> Result<Entry, Error> {
+    ) -> Result<Posted, Error> {
         self.file
             .lock()
             .map_err(Error::io("cannot lock", &self.path))?;
-        let result = self
-            .append_locked(draft)
-            .and_then(|e| after(&e).map(|()| e));
+        let result = self.append_locked(draft).and_then(|p| {
+            if p.replayed {
+                Ok(p)
+            } else {
+                after(&p.entry).map(|()| p)
+            }
+        });
         // Unlock errors are harmless (closing the fd releases the lock) but not swallowed.
         let unlocked = self
             .file
             .unlock()
             .map_err(Error::io("cannot unlock", &self.path));
-        let entry = result?;
+        let posted = result?;
         unlocked?;
         // fsync after unlocking: the bytes are in place, and concurrent writers' fsyncs can
-        // share one journal commit instead of queueing behind the lock.
+        // share one journal commit instead of queueing behind the lock. A replay syncs too:
+        // the earlier writer may have died before its own fsync.
         if self.sync {
             self.sync()?;
         }
-        Ok(entry)
+        Ok(posted)
     }
 
     /// Takes the lock for a run of appends (bulk loads): one lock, one seal check and one
@@ -164,9 +187,59 @@ impl AuthorWriter {
         Ok(session)
     }
 
-    fn append_locked(&mut self, draft: &Draft) -> Result<Entry, Error> {
+    fn append_locked(&mut self, draft: &Draft) -> Result<Posted, Error> {
         let st = self.prepare_locked()?;
-        self.write_locked(draft, st)
+        self.post_locked(draft, st)
+    }
+
+    /// Under the lock, with `st` the file's current end: replays a known key or writes.
+    fn post_locked(&mut self, draft: &Draft, st: TailState) -> Result<Posted, Error> {
+        if !draft.kind.is_known() {
+            // Only readers are lenient about kinds: no writer may produce one it cannot name.
+            return Err(draft.kind.as_str().parse::<super::Kind>().unwrap_err());
+        }
+        if let Some(entry) = self.replay_locked(draft, st.len)? {
+            return Ok(Posted {
+                entry,
+                replayed: true,
+            });
+        }
+        Ok(Posted {
+            entry: self.write_locked(draft, st)?,
+            replayed: false,
+        })
+    }
+
+    /// Under the lock: the author's earlier entry with the draft's key, when the draft has a
+    /// key that was used before. A different content under the same key is refused.
+    fn replay_locked(&self, draft: &Draft, len: u64) -> Result<Option<Entry>, Error> {
+        let Some(key) = &draft.key else {
+            return Ok(None);
+        };
+        let read = Error::io("cannot read", &self.path);
+        let Some(found) = find_by_key(&self.file, len, &self.author, key).map_err(read)? else {
+            return Ok(None);
+        };
+        if !found.sum_ok {
+            let line = line_at(&self.file, found.pos.offset)
+                .map_err(Error::io("cannot read", &self.path))?;
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "line {line}: entry {}#{} with idempotency key {key} does not match its checksum, so it cannot be replayed; nothing was written (run `warroom verify`)",
+                    found.author, found.seq
+                ),
+            });
+        }
+        let entry = found.into_entry(self.channel.clone());
+        match draft.differs_from(&entry) {
+            None => Ok(Some(entry)),
+            Some(differs) => Err(Error::KeyConflict {
+                key: key.to_string(),
+                id: entry.id,
+                differs,
+            }),
+        }
     }
 
     /// Under the lock: checks the seal and learns where the file ends.
@@ -212,7 +285,13 @@ impl AuthorWriter {
                 "<!-- warroom:repair ts={ts} torn-at={at} torn-bytes={torn} -->"
             );
         }
-        let seq = st.last_seq + 1;
+        let Some(seq) = st.last_seq.checked_add(1) else {
+            return Err(Error::SeqOverflow {
+                path: self.path.clone(),
+                author: self.author.to_string(),
+                last: st.last_seq,
+            });
+        };
         let sum = encode(
             &mut self.buf,
             Header {
@@ -221,6 +300,8 @@ impl AuthorWriter {
                 ts,
                 kind: draft.kind,
                 refs: &draft.refs,
+                to: &draft.to,
+                key: draft.key.as_ref(),
             },
             &draft.body,
             st.last_sum,
@@ -256,6 +337,8 @@ impl AuthorWriter {
             ts,
             kind: draft.kind,
             refs: draft.refs.clone(),
+            to: draft.to.clone(),
+            key: draft.key.clone(),
             body: draft.body.clone(),
         })
     }
@@ -267,13 +350,14 @@ pub struct Session<'w> {
 }
 
 impl Session<'_> {
-    /// Appends one entry (one `write(2)`, no fsync).
-    pub fn append(&mut self, draft: &Draft) -> Result<Entry, Error> {
+    /// Appends one entry (one `write(2)`, no fsync), or replays a known key like
+    /// [`AuthorWriter::append`].
+    pub fn append(&mut self, draft: &Draft) -> Result<Posted, Error> {
         let st = match self.writer.state {
             Some(st) => st,
             None => self.writer.prepare_locked()?,
         };
-        self.writer.write_locked(draft, st)
+        self.writer.post_locked(draft, st)
     }
 
     /// Makes the session's entries durable (when the writer syncs) and releases the lock.
@@ -363,22 +447,18 @@ mod tests {
                 }],
             )
             .unwrap();
-        let draft = |b: &str| Draft {
-            kind: Kind::Note,
-            refs: vec![],
-            body: b.into(),
-        };
+        let draft = |b: &str| Draft::new(Kind::Note, b);
         let mut w1 = ch.writer(&a, false).unwrap();
         let mut w2 = ch.writer(&a, true).unwrap();
         w2.append(&draft("before")).unwrap();
         let mut s = w1.session().unwrap();
         for i in 0..10 {
-            assert_eq!(s.append(&draft(&format!("s{i}"))).unwrap().seq, i + 2);
+            assert_eq!(s.append(&draft(&format!("s{i}"))).unwrap().entry.seq, i + 2);
         }
         s.finish().unwrap();
         // w2's cached end is stale: it re-reads the tail under the lock.
-        assert_eq!(w2.append(&draft("after")).unwrap().seq, 12);
-        assert_eq!(w1.append(&draft("last")).unwrap().seq, 13);
+        assert_eq!(w2.append(&draft("after")).unwrap().entry.seq, 12);
+        assert_eq!(w1.append(&draft("last")).unwrap().entry.seq, 13);
         let report = crate::channel::verify::verify(&ch).unwrap();
         assert!(report.intact(), "{:?}", report.findings);
         assert_eq!(report.entries, 13);

@@ -4,12 +4,12 @@
 //! implementation. Encoding is pure: no I/O here.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+pub use super::kind::{IdempotencyKey, Kind};
 use super::names::Author;
 
 /// Prefix shared by every marker line; a body line starting with it (after any run of `\`)
@@ -25,59 +25,6 @@ pub const GENESIS: Sum = Sum(0);
 
 /// Default body limit in bytes.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
-
-/// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Observation,
-    Alert,
-    Correction,
-    Question,
-    Answer,
-    Decision,
-    Note,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 7] = [
-        Kind::Observation,
-        Kind::Alert,
-        Kind::Correction,
-        Kind::Question,
-        Kind::Answer,
-        Kind::Decision,
-        Kind::Note,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Observation => "observation",
-            Kind::Alert => "alert",
-            Kind::Correction => "correction",
-            Kind::Question => "question",
-            Kind::Answer => "answer",
-            Kind::Decision => "decision",
-            Kind::Note => "note",
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::BadKind(s.to_owned()))
-    }
-}
 
 /// A UTC instant with millisecond precision, always printed as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 ///
@@ -285,8 +232,15 @@ pub struct Entry {
     pub author: Author,
     pub seq: u64,
     pub ts: Timestamp,
+    /// The true kind token as written; readers act on [`Kind::effective`].
     pub kind: Kind,
     pub refs: Vec<EntryId>,
+    /// Roles the entry is addressed to (`to=`); JSON omits the field when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<Author>,
+    /// The idempotency key it was posted with (`key=`); JSON omits the field when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<IdempotencyKey>,
     pub body: String,
 }
 
@@ -308,7 +262,22 @@ impl Entry {
             }
             let _ = write!(out, "\"{}#{}\"", r.author, r.seq);
         }
-        out.extend_from_slice(b"],\"body\":");
+        out.push(b']');
+        if !self.to.is_empty() {
+            out.extend_from_slice(b",\"to\":[");
+            for (i, r) in self.to.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let _ = write!(out, "\"{r}\"");
+            }
+            out.push(b']');
+        }
+        if let Some(k) = &self.key {
+            // A key's characters need no JSON escaping.
+            let _ = write!(out, ",\"key\":\"{k}\"");
+        }
+        out.extend_from_slice(b",\"body\":");
         serde_json::to_writer(&mut *out, &self.body).expect("a string serializes");
         out.push(b'}');
     }
@@ -328,11 +297,57 @@ impl<'de> Deserialize<'de> for Author {
 }
 
 /// What a writer supplies; the store assigns seq, ts and the chain.
-#[derive(Debug, Clone)]
+///
+/// `Default` is an empty observation, for `Draft { kind, body, ..Draft::default() }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
     pub kind: Kind,
     pub refs: Vec<EntryId>,
+    /// Roles it is addressed to; each must be on the roster.
+    pub to: Vec<Author>,
+    /// With a key, posting is safe to retry: the author's earlier entry with this key is
+    /// returned instead of writing again (see [`super::Channel::post`]).
+    pub key: Option<IdempotencyKey>,
     pub body: String,
+}
+
+impl Default for Draft {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Observation,
+            refs: Vec::new(),
+            to: Vec::new(),
+            key: None,
+            body: String::new(),
+        }
+    }
+}
+
+impl Draft {
+    /// A draft of `kind` with `body`, no refs, no recipients, no key.
+    pub fn new(kind: Kind, body: impl Into<String>) -> Self {
+        Self {
+            kind,
+            body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The first field in which `entry` differs from this draft (what a replayed key must
+    /// match), or `None` when it holds the same content.
+    pub fn differs_from(&self, entry: &Entry) -> Option<&'static str> {
+        if self.kind != entry.kind {
+            Some("kind")
+        } else if self.body != entry.body {
+            Some("body")
+        } else if self.refs != entry.refs {
+            Some("refs")
+        } else if self.to != entry.to {
+            Some("recipients (to)")
+        } else {
+            None
+        }
+    }
 }
 
 /// The fields that go into the begin marker.
@@ -343,6 +358,8 @@ pub struct Header<'a> {
     pub ts: Timestamp,
     pub kind: Kind,
     pub refs: &'a [EntryId],
+    pub to: &'a [Author],
+    pub key: Option<&'a IdempotencyKey>,
 }
 
 /// Appends the encoded entry to `out` and returns its checksum.
@@ -360,17 +377,29 @@ pub fn encode(out: &mut Vec<u8>, h: Header<'_>, body: &str, prev: Sum) -> Sum {
         out.extend_from_slice(b" refs=");
         push_refs(out, h.refs, ",");
     }
+    if !h.to.is_empty() {
+        out.extend_from_slice(b" to=");
+        push_refs(out, h.to, ",");
+    }
+    if let Some(key) = h.key {
+        out.extend_from_slice(b" key=");
+        out.extend_from_slice(key.as_str().as_bytes());
+    }
     out.extend_from_slice(MARKER_SUFFIX);
     let clock = h.ts.datetime().format("%H:%M:%SZ");
     let kind = match h.kind {
         Kind::Alert => "**ALERT**",
         Kind::Decision => "**decision**",
-        k => k.as_str(),
+        ref k => k.as_str(),
     };
     let _ = write!(out, "#### {clock} · {} · {kind}", h.author);
     if !h.refs.is_empty() {
         out.extend_from_slice(" · re ".as_bytes());
         push_refs(out, h.refs, ", ");
+    }
+    if !h.to.is_empty() {
+        out.extend_from_slice(" · to ".as_bytes());
+        push_refs(out, h.to, ", ");
     }
     out.extend_from_slice(b"\n\n");
     escape_body(out, body.as_bytes());
@@ -384,7 +413,7 @@ pub fn encode(out: &mut Vec<u8>, h: Header<'_>, body: &str, prev: Sum) -> Sum {
     sum
 }
 
-fn push_refs(out: &mut Vec<u8>, refs: &[EntryId], sep: &str) {
+fn push_refs(out: &mut Vec<u8>, refs: &[impl fmt::Display], sep: &str) {
     use std::io::Write as _;
     for (i, r) in refs.iter().enumerate() {
         if i > 0 {

@@ -7,15 +7,20 @@
 //!
 //! # Layout
 //! - [`names`]: validated themes, authors and channel names.
+//! - [`kind`]: entry kinds (open for readers, closed for writers), idempotency keys.
 //! - [`entry`]: entry fields and the markdown encoding with markers and checksums.
 //! - [`scan`]: the streaming reader of an author file and the chain check.
-//! - [`append`]: the writer (lock, repair, write, fsync).
+//! - [`append`]: the writer (lock, repair, idempotency-key replay, write, fsync).
+//! - [`lookup`]: finding an entry by key or id from its begin-marker line, without parsing
+//!   the whole file.
 //! - [`store`]: the root, channels, roster, read cursors.
 //! - [`seal`]: sealing a channel (the seal entry and marker, under every author's lock).
 //! - [`verify`]: whole-channel integrity check.
 
 pub mod append;
 pub mod entry;
+pub mod kind;
+pub mod lookup;
 pub mod names;
 pub mod scan;
 pub mod seal;
@@ -24,8 +29,9 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-pub use append::AuthorWriter;
-pub use entry::{Draft, Entry, EntryId, Kind, Sum, Timestamp};
+pub use append::{AuthorWriter, Posted};
+pub use entry::{Draft, Entry, EntryId, Sum, Timestamp};
+pub use kind::{IdempotencyKey, Kind};
 pub use names::{Author, ChannelName, Theme};
 pub use store::{Channel, ChannelInfo, Roster, Store};
 
@@ -40,9 +46,16 @@ pub enum Error {
         rule: &'static str,
     },
     #[error(
-        "unknown kind {0:?}: use one of observation, alert, correction, question, answer, decision, note"
+        "unknown kind {kind:?}{}: use one of {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean {s}?)")).unwrap_or_default(),
+        Kind::known_list()
     )]
-    BadKind(String),
+    BadKind {
+        kind: String,
+        suggestion: Option<String>,
+    },
+    #[error("invalid idempotency key {key}: use {rule}")]
+    BadKey { key: String, rule: &'static str },
     #[error("invalid entry id {0:?}: an id looks like author#seq, e.g. pipeline#3")]
     BadRef(String),
     #[error("ref {id} does not exist in channel {channel}: {author} has {last} entries")]
@@ -52,8 +65,64 @@ pub enum Error {
         author: String,
         last: u64,
     },
-    #[error("a correction must name the entry it corrects: add --ref AUTHOR#SEQ")]
-    CorrectionWithoutRef,
+    #[error("{} must name {}: add --ref AUTHOR#SEQ; nothing was written", match kind {
+        Kind::Correction => "a correction",
+        Kind::Ack => "an ack",
+        _ => "a resolved entry",
+    }, match kind {
+        Kind::Correction => "the entry it corrects",
+        Kind::Ack => "the alert(s) it acknowledges",
+        _ => "the alert whose condition cleared",
+    })]
+    KindNeedsRef { kind: Kind },
+    /// `kind` is `ack` or `resolved`; `found` the referenced entry's kind.
+    #[error(
+        "{kind} refs {id}, which is a `{found}` entry, not an alert: {} only alerts; nothing was written",
+        if *kind == "ack" { "ack" } else { "resolve" }
+    )]
+    RefNotAlert {
+        kind: &'static str,
+        id: EntryId,
+        found: String,
+    },
+    #[error(
+        "{author} cannot resolve {id}: only the author of an alert resolves it ({} raised it); ack it instead with --kind ack; nothing was written",
+        id.author
+    )]
+    ResolvesOthersAlert { author: String, id: EntryId },
+    #[error("ref {id} cannot be read: {detail}; run `warroom verify`; nothing was written")]
+    RefUnreadable { id: EntryId, detail: String },
+    #[error("{count} {what} is over the limit of {limit}; nothing was written")]
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
+    /// `roster` lists the roster, with a did-you-mean when a name is close.
+    #[error(
+        "cannot address {role:?}: not on the roster of channel {channel} (roster: {roster}); nothing was written"
+    )]
+    UnknownRecipient {
+        role: String,
+        channel: String,
+        roster: String,
+    },
+    #[error(
+        "idempotency key {key:?} was already used by {id} with a different {differs}; nothing was written (a new entry needs a new key)"
+    )]
+    KeyConflict {
+        key: String,
+        id: EntryId,
+        differs: &'static str,
+    },
+    #[error(
+        "{path}: {author} is at seq {last}, the largest seq there is; nothing was written (continue in a new channel)"
+    )]
+    SeqOverflow {
+        path: PathBuf,
+        author: String,
+        last: u64,
+    },
     #[error(
         "{author:?} is not on the roster of channel {channel} (roster: {roster}); add it with `warroom roster add {author} --channel {channel}`"
     )]

@@ -24,7 +24,7 @@ pub struct ChannelName {
     theme: Theme,
 }
 
-fn shown(name: &str) -> String {
+pub(crate) fn shown(name: &str) -> String {
     const MAX: usize = 40;
     if name.chars().count() > MAX {
         let cut: String = name.chars().take(MAX).collect();
@@ -55,6 +55,47 @@ fn check(name: &str, what: &'static str, first: fn(u8) -> bool, max: usize) -> R
             rule,
         })
     }
+}
+
+/// The candidate closest to `word` (at most 2 edits, or a prefix either way), for "did you
+/// mean" hints.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    candidates
+        .into_iter()
+        .filter(|_| !word.is_empty())
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| {
+            *d <= 2.min(c.len() / 2).max(1) || c.starts_with(word) || word.starts_with(c)
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_owned())
+}
+
+/// Edit distance over bytes (names here are ASCII), counting a swap of two neighbours as one
+/// edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        for j in 0..=b.len() {
+            d[i * w + j] = if i == 0 || j == 0 {
+                i + j
+            } else {
+                let mut v = (d[(i - 1) * w + j - 1] + usize::from(a[i - 1] != b[j - 1]))
+                    .min(d[(i - 1) * w + j] + 1)
+                    .min(d[i * w + j - 1] + 1);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[(i - 2) * w + j - 2] + 1);
+                }
+                v
+            };
+        }
+    }
+    d[a.len() * w + b.len()]
 }
 
 impl Theme {
@@ -179,6 +220,20 @@ mod tests {
         ] {
             assert!(ChannelName::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn suggestions() {
+        let roles = ["pipeline", "data-plane", "traffic", "operator"];
+        assert_eq!(did_you_mean("pipline", roles).as_deref(), Some("pipeline"));
+        assert_eq!(did_you_mean("data", roles).as_deref(), Some("data-plane"));
+        assert_eq!(did_you_mean("oprator", roles).as_deref(), Some("operator"));
+        assert_eq!(did_you_mean("zebra", roles), None);
+        assert_eq!(
+            did_you_mean("akc", ["ack", "alert"]).as_deref(),
+            Some("ack")
+        );
+        assert_eq!(did_you_mean("", roles), None);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 use std::io::{self, Read};
 
 use super::entry::{
-    BEGIN_PREFIX, END_PREFIX, EntryId, Kind, MARKER_SUFFIX, REPAIR_PREFIX, Sum, Timestamp,
-    needs_unescape, unescape_body,
+    BEGIN_PREFIX, END_PREFIX, EntryId, IdempotencyKey, Kind, MARKER_SUFFIX, REPAIR_PREFIX, Sum,
+    Timestamp, needs_unescape, unescape_body,
 };
 use super::names::Author;
 
@@ -28,6 +28,8 @@ pub struct Scanned {
     pub ts: Timestamp,
     pub kind: Kind,
     pub refs: Vec<EntryId>,
+    pub to: Vec<Author>,
+    pub key: Option<IdempotencyKey>,
     pub body: String,
     pub prev: Sum,
     pub sum: Sum,
@@ -50,6 +52,8 @@ impl Scanned {
             ts: self.ts,
             kind: self.kind,
             refs: self.refs,
+            to: self.to,
+            key: self.key,
             body: self.body,
         }
     }
@@ -282,12 +286,14 @@ fn step(buf: &[u8], offset: u64, line: u64, eof: bool) -> Step {
     }
 }
 
-struct Begin {
-    author: Author,
-    seq: u64,
-    ts: Timestamp,
-    kind: Kind,
-    refs: Vec<EntryId>,
+pub(crate) struct Begin {
+    pub(crate) author: Author,
+    pub(crate) seq: u64,
+    pub(crate) ts: Timestamp,
+    pub(crate) kind: Kind,
+    pub(crate) refs: Vec<EntryId>,
+    pub(crate) to: Vec<Author>,
+    pub(crate) key: Option<IdempotencyKey>,
 }
 
 fn attrs(s: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
@@ -297,18 +303,21 @@ fn attrs(s: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-fn parse_begin(line: &[u8]) -> Option<Begin> {
+/// Parses a begin-marker line (with its `\n`). `None` when it is not a well-formed one.
+pub(crate) fn parse_begin(line: &[u8]) -> Option<Begin> {
     let inner = line
         .strip_prefix(BEGIN_PREFIX)?
         .strip_suffix(MARKER_SUFFIX)?;
     let inner = std::str::from_utf8(inner).ok()?;
-    let (mut id, mut ts, mut kind, mut refs) = (None, None, None, Vec::new());
+    let (mut id, mut ts, mut kind) = (None, None, None);
+    let (mut refs, mut to, mut key) = (Vec::new(), Vec::new(), None);
     for (k, v) in attrs(inner.as_bytes()) {
         let v = std::str::from_utf8(v).ok()?;
         match k {
             b"id" => id = Some(EntryId::parse(v).ok()?),
             b"ts" => ts = Some(Timestamp::parse_exact(v)?),
-            b"kind" => kind = Some(v.parse::<Kind>().ok()?),
+            // Any well-formed token: a kind from a newer writer is kept, not rejected.
+            b"kind" => kind = Some(Kind::from_token(v)?),
             b"refs" => {
                 refs = v
                     .split(',')
@@ -316,6 +325,14 @@ fn parse_begin(line: &[u8]) -> Option<Begin> {
                     .collect::<Result<_, _>>()
                     .ok()?
             }
+            b"to" => {
+                to = v
+                    .split(',')
+                    .map(Author::new)
+                    .collect::<Result<_, _>>()
+                    .ok()?
+            }
+            b"key" => key = Some(IdempotencyKey::new(v).ok()?),
             _ => {} // unknown attributes are ignored, for forward compatibility
         }
     }
@@ -326,6 +343,8 @@ fn parse_begin(line: &[u8]) -> Option<Begin> {
         ts: ts?,
         kind: kind?,
         refs,
+        to,
+        key,
     })
 }
 
@@ -424,6 +443,8 @@ fn entry(buf: &[u8], after_begin: usize, h: Begin, eof: bool, pos: impl Fn(usize
             ts: h.ts,
             kind: h.kind,
             refs: h.refs,
+            to: h.to,
+            key: h.key,
             body,
             prev,
             sum,
@@ -508,6 +529,8 @@ mod tests {
                 ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
                 kind: Kind::Observation,
                 refs: &[],
+                to: &[],
+                key: None,
             },
             body,
             prev,
@@ -615,7 +638,14 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn fast_json_equals_serde_json(body in body_strategy(), seq in 1u64..u64::MAX, refs in 0usize..3) {
+        fn fast_json_equals_serde_json(
+            body in body_strategy(),
+            seq in 1u64..u64::MAX,
+            refs in 0usize..3,
+            to in 0usize..3,
+            key in proptest::option::of("[A-Za-z0-9._:/@+-]{1,128}"),
+            kind in proptest::sample::select(vec!["alert", "ack", "resolved", "future-kind"]),
+        ) {
             use crate::channel::entry::{Entry, EntryId};
             let author = Author::new("data-plane").unwrap();
             let refs = (1..=refs as u64)
@@ -627,13 +657,16 @@ mod tests {
                 author,
                 seq,
                 ts: Timestamp::now(),
-                kind: Kind::Alert,
+                kind: Kind::from_token(kind).unwrap(),
                 refs,
+                to: ["operator", "traffic"].iter().take(to).map(|a| Author::new(a).unwrap()).collect(),
+                key: key.map(|k| crate::channel::IdempotencyKey::new(&k).unwrap()),
                 body,
             };
             let mut fast = Vec::new();
             e.write_json(&mut fast);
-            proptest::prop_assert_eq!(fast, serde_json::to_vec(&e).unwrap());
+            proptest::prop_assert_eq!(&fast, &serde_json::to_vec(&e).unwrap());
+            proptest::prop_assert_eq!(serde_json::from_slice::<Entry>(&fast).unwrap(), e);
         }
     }
 

@@ -74,7 +74,7 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
             by: seal.by,
         });
     }
-    channel.check_draft(draft, &PostOptions::default())?;
+    channel.check_draft(&operator, draft, &PostOptions::default())?;
     wait_past_last_entry(&files, &held[1..])?;
     let mut record = None;
     // The marker is written, and every author file made read-only, while the operator file's
@@ -98,7 +98,8 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
             }
             record = Some(r);
             Ok(())
-        })?;
+        })?
+        .entry;
     let record = record.expect("the seal record is written with the entry");
     drop(held);
 
@@ -202,6 +203,7 @@ mod tests {
             kind,
             refs: vec![],
             body: body.to_owned(),
+            ..Default::default()
         }
     }
 

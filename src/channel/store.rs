@@ -13,9 +13,14 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::Error;
-use super::append::{AuthorWriter, read_tail};
-use super::entry::{DEFAULT_MAX_BODY, Draft, Entry, Kind, Timestamp};
-use super::names::{Author, ChannelName, Theme};
+use super::append::{AuthorWriter, Posted, read_tail};
+use super::entry::{DEFAULT_MAX_BODY, Draft, Entry, EntryId, Kind, Timestamp};
+use super::names::{Author, ChannelName, Theme, did_you_mean};
+
+/// Most refs one entry may carry (keeps every begin marker far below the lookup's line limit).
+pub const MAX_REFS: usize = 256;
+/// Most roles one entry may be addressed to.
+pub const MAX_TO: usize = 64;
 
 /// Machine state that must never be committed (locks, read cursors, tokens).
 const GITIGNORE: &str = "\
@@ -343,8 +348,15 @@ impl Channel {
         Ok(())
     }
 
-    /// Checks a draft against the limits and this channel's entries.
-    pub fn check_draft(&self, draft: &Draft, opts: &PostOptions) -> Result<(), Error> {
+    /// Checks a draft against the limits and this channel's entries: the body's size, a
+    /// known kind, refs that exist (an `ack` refs alerts, a `resolved` refs its author's own
+    /// alerts; both, like a `correction`, need at least one), recipients on the roster.
+    pub fn check_draft(
+        &self,
+        author: &Author,
+        draft: &Draft,
+        opts: &PostOptions,
+    ) -> Result<(), Error> {
         if draft.body.len() > opts.max_body {
             return Err(Error::BodyTooLarge {
                 size: draft.body.len(),
@@ -354,8 +366,36 @@ impl Channel {
         if draft.body.trim().is_empty() {
             return Err(Error::EmptyBody);
         }
-        if draft.kind == Kind::Correction && draft.refs.is_empty() {
-            return Err(Error::CorrectionWithoutRef);
+        if !draft.kind.is_known() {
+            return Err(draft.kind.as_str().parse::<Kind>().unwrap_err());
+        }
+        if draft.kind.needs_ref() && draft.refs.is_empty() {
+            return Err(Error::KindNeedsRef { kind: draft.kind });
+        }
+        for (what, count, limit) in [
+            ("refs", draft.refs.len(), MAX_REFS),
+            ("recipients (to)", draft.to.len(), MAX_TO),
+        ] {
+            if count > limit {
+                return Err(Error::TooMany { what, count, limit });
+            }
+        }
+        if !draft.to.is_empty() {
+            let roster = self.roster()?;
+            for role in &draft.to {
+                if !roster.contains(role) {
+                    let hint =
+                        did_you_mean(role.as_str(), roster.roles.iter().map(|r| r.name.as_str()));
+                    return Err(Error::UnknownRecipient {
+                        role: role.to_string(),
+                        channel: self.name.to_string(),
+                        roster: match hint {
+                            Some(h) => format!("{}; did you mean {h}?", roster.names()),
+                            None => roster.names(),
+                        },
+                    });
+                }
+            }
         }
         for r in &draft.refs {
             let last = self.last_seq(&r.author)?;
@@ -367,8 +407,59 @@ impl Channel {
                     last,
                 });
             }
+            if matches!(draft.kind, Kind::Ack | Kind::Resolved) {
+                self.check_alert_ref(draft.kind, r)?;
+            }
+            if draft.kind == Kind::Resolved && r.author != *author {
+                return Err(Error::ResolvesOthersAlert {
+                    author: author.to_string(),
+                    id: r.clone(),
+                });
+            }
         }
         Ok(())
+    }
+
+    /// An `ack` or `resolved` must ref an alert (kinds this version does not know count as
+    /// notes, so they cannot be acked).
+    fn check_alert_ref(&self, kind: Kind, id: &EntryId) -> Result<(), Error> {
+        let target = self.entry(id)?.ok_or_else(|| Error::RefUnreadable {
+            id: id.clone(),
+            detail: "no complete entry with that id was found in its author's file".into(),
+        })?;
+        if target.kind.effective() != Kind::Alert {
+            return Err(Error::RefNotAlert {
+                kind: if kind == Kind::Ack { "ack" } else { "resolved" },
+                id: id.clone(),
+                found: target.kind.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One entry by id, found from its begin marker (without reading the whole file through
+    /// the parser). `None` when its author's file has no complete entry with that id.
+    pub fn entry(&self, id: &EntryId) -> Result<Option<Entry>, Error> {
+        let path = self.author_path(&id.author);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot open", &path)(e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(Error::io("cannot stat", &path))?
+            .len();
+        let found =
+            super::lookup::find_by_id(&file, len, id).map_err(Error::io("cannot read", &path))?;
+        match found {
+            Some(e) if !e.sum_ok => Err(Error::RefUnreadable {
+                id: id.clone(),
+                detail: "it does not match its checksum".into(),
+            }),
+            Some(e) => Ok(Some(e.into_entry(self.name.to_string()))),
+            None => Ok(None),
+        }
     }
 
     /// The highest seq in an author's file (0 when it has none).
@@ -399,10 +490,22 @@ impl Channel {
         )
     }
 
-    /// Checks and appends one entry: what `warroom post` does.
-    pub fn post(&self, author: &Author, draft: &Draft, opts: &PostOptions) -> Result<Entry, Error> {
+    /// Checks and appends one entry: what `warroom post`, the relay and the observers do.
+    ///
+    /// With a key ([`Draft::key`]) posting is safe to retry: under the author file's lock the
+    /// file is searched for an earlier entry of `author` with the same key. The same content
+    /// (kind, body, refs, to) returns that entry with [`Posted::replayed`] set and writes
+    /// nothing; a different content is [`Error::KeyConflict`] (exit 2, HTTP 409), nothing
+    /// written. The search reads the file itself, so it holds when the first poster was killed
+    /// after its write and before it could report the id.
+    pub fn post(
+        &self,
+        author: &Author,
+        draft: &Draft,
+        opts: &PostOptions,
+    ) -> Result<Posted, Error> {
         self.check_can_post(author)?;
-        self.check_draft(draft, opts)?;
+        self.check_draft(author, draft, opts)?;
         self.writer(author, opts.sync)?.append(draft)
     }
 

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use super::{EXIT_USAGE, Failure};
 use crate::channel::entry::DEFAULT_MAX_BODY;
 use crate::channel::store::{PostOptions, Role};
-use crate::channel::{Author, Draft, EntryId, Error, Kind, Store, Theme};
+use crate::channel::{Author, Draft, EntryId, Error, IdempotencyKey, Kind, Posted, Store, Theme};
 use crate::roles;
 use crate::timeline::render::Format;
 
@@ -51,12 +51,21 @@ pub struct PostArgs {
     /// The role you post as (must be on the channel's roster).
     #[arg(long = "as", value_name = "ROLE")]
     pub role: String,
-    /// observation, alert, correction, question, answer, decision or note.
+    /// observation, alert, correction, question, answer, decision, note, ack or resolved.
+    /// correction, ack and resolved need --ref (ack and resolved ref alerts).
     #[arg(long, default_value = "observation")]
     pub kind: String,
     /// An entry this one refers to (author#seq); repeatable.
     #[arg(long = "ref", value_name = "ID")]
     pub refs: Vec<String>,
+    /// A role this entry is addressed to (on the roster); repeatable.
+    #[arg(long = "to", value_name = "ROLE")]
+    pub to: Vec<String>,
+    /// Idempotency key (1-128 of A-Z a-z 0-9 . _ : / @ + -): makes the post safe to retry.
+    /// If this role already posted an entry with this key, its id is printed and nothing is
+    /// written; the same key with a different kind, body, refs or --to is refused (exit 2).
+    #[arg(long, value_name = "K")]
+    pub key: Option<String>,
     /// Largest body accepted, in bytes.
     #[arg(long, env = "WARROOM_MAX_BODY", default_value_t = DEFAULT_MAX_BODY)]
     pub max_body: usize,
@@ -64,10 +73,11 @@ pub struct PostArgs {
     #[arg(long)]
     pub no_sync: bool,
     /// Bulk mode: read one JSON draft per line from standard input
-    /// (`{"kind":"note","body":"...","refs":["pipeline#3"]}`; kind and refs optional) and
-    /// append each, printing its id. No fsync per entry, one at the end: a crash may lose the
-    /// last entries, never half-write one. Stops at the first bad line, naming it.
-    #[arg(long, conflicts_with_all = ["text", "kind", "refs"])]
+    /// (`{"kind":"note","body":"...","refs":["pipeline#3"],"to":["operator"],"key":"k1"}`;
+    /// all but body optional) and append each, printing its id. No fsync per entry, one at
+    /// the end: a crash may lose the last entries, never half-write one. Stops at the first
+    /// bad line, naming it.
+    #[arg(long, conflicts_with_all = ["text", "kind", "refs", "to", "key"])]
     pub bulk: bool,
     /// The body (markdown). Words are joined by spaces; `-` or nothing reads standard input.
     pub text: Vec<String>,
@@ -218,6 +228,12 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|r| EntryId::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
+    let to = args
+        .to
+        .iter()
+        .map(|r| Author::new(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = args.key.as_deref().map(IdempotencyKey::new).transpose()?;
     let store = Store::open(root)?;
     let channel = store.channel(args.channel.channel.as_deref())?;
     // Roster and seal first: a bad role is reported before stdin is read.
@@ -226,14 +242,32 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         return bulk(&channel, &author, args.max_body);
     }
     let body = read_body(&args.text)?;
-    let draft = Draft { kind, refs, body };
+    let draft = Draft {
+        kind,
+        refs,
+        to,
+        key,
+        body,
+    };
     let opts = PostOptions {
         max_body: args.max_body,
         sync: !args.no_sync,
     };
-    let entry = channel.post(&author, &draft, &opts)?;
-    println!("{}", entry.id);
+    let posted = channel.post(&author, &draft, &opts)?;
+    println!("{}", posted.entry.id);
+    note_replay(&posted);
     Ok(0)
+}
+
+/// Says on stderr that a keyed post found its entry already written.
+fn note_replay(posted: &Posted) {
+    if posted.replayed {
+        let key = posted.entry.key.as_ref().map(|k| k.as_str()).unwrap_or("");
+        eprintln!(
+            "{} was already posted with key {key} at {}; nothing was written",
+            posted.entry.id, posted.entry.ts
+        );
+    }
 }
 
 /// One line of `post --bulk` input.
@@ -245,6 +279,10 @@ struct BulkDraft {
     body: String,
     #[serde(default)]
     refs: Vec<EntryId>,
+    #[serde(default)]
+    to: Vec<Author>,
+    #[serde(default)]
+    key: Option<IdempotencyKey>,
 }
 
 /// Appends drafts from standard input. Whatever input is already buffered is appended under one
@@ -279,15 +317,17 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
                 continue;
             }
             let d: BulkDraft = serde_json::from_str(&line).map_err(|e| {
-                usage(format!("standard input line {at}: {e}; expected {{\"body\":\"...\"}} with optional \"kind\" and \"refs\""))
+                usage(format!("standard input line {at}: {e}; expected {{\"body\":\"...\"}} with optional \"kind\", \"refs\", \"to\" and \"key\""))
             })?;
             let draft = Draft {
                 kind: d.kind.unwrap_or(Kind::Observation),
                 refs: d.refs,
+                to: d.to,
+                key: d.key,
                 body: d.body,
             };
             channel
-                .check_draft(&draft, &opts)
+                .check_draft(author, &draft, &opts)
                 .with_context(|| format!("standard input line {at}"))?;
             return Ok(Some(draft));
         }
@@ -297,9 +337,10 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
         let mut session = writer.session()?;
         let mut next = Some(first);
         while let Some(draft) = next.take() {
-            let entry = session.append(&draft)?;
-            writeln!(out, "{}", entry.id)?;
-            n += 1;
+            let posted = session.append(&draft)?;
+            writeln!(out, "{}", posted.entry.id)?;
+            note_replay(&posted);
+            n += u64::from(!posted.replayed);
             // Only input already buffered (a whole line) continues the burst.
             if input.buffer().contains(&b'\n') {
                 next = read_draft(&mut input, &mut line_no)?;

@@ -18,6 +18,7 @@ mod read;
 mod relay;
 pub mod rollout;
 mod rollout_act;
+mod rollout_list;
 pub mod sim;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).

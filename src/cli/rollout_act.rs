@@ -125,12 +125,10 @@ pub fn run(root: &Path, args: ActionArgs, action: Action) -> anyhow::Result<u8> 
         eprintln!("note: {note}");
     }
     if let Some((channel, author)) = recorder {
-        let draft = Draft {
-            kind: Kind::Decision,
-            refs: Vec::new(),
-            body: decision_body(&outcome),
-        };
-        let entry = channel.post(&author, &draft, &PostOptions::default())?;
+        let draft = Draft::new(Kind::Decision, decision_body(&outcome));
+        let entry = channel
+            .post(&author, &draft, &PostOptions::default())?
+            .entry;
         eprintln!("posted decision {} to {}", entry.id, channel.name());
     }
     Ok(0)

@@ -213,6 +213,7 @@ impl Poster {
                     kind: obs.kind,
                     refs: Vec::new(),
                     body: obs.body.clone(),
+                    ..Default::default()
                 };
                 let name = channel.name().to_string();
                 // Posting is blocking file I/O (lock, write, fsync).
@@ -228,7 +229,7 @@ impl Poster {
                     channel: name,
                     source,
                 })?;
-                Ok(entry.id.to_string())
+                Ok(entry.entry.id.to_string())
             }
             Poster::Remote { http, url, token } => {
                 let body = serde_json::json!({

@@ -21,7 +21,7 @@ use serde_json::json;
 use super::Relay;
 use super::live::{Cursor, session};
 use crate::channel::store::PostOptions;
-use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, Kind};
+use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, IdempotencyKey, Kind};
 use crate::timeline::{Filter, Merge, Since};
 
 /// An HTTP error with a JSON body `{"error": "..."}`.
@@ -51,14 +51,19 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Store errors as HTTP statuses: bad input 400, not allowed 403, missing 404, I/O 500.
+/// Store errors as HTTP statuses: bad input 400, not allowed 403, missing 404, an idempotency
+/// key reused for a different entry 409, refs or recipients that don't fit 422, I/O 500.
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let status = match &e {
             Error::Sealed { .. } | Error::NotOnRoster { .. } => StatusCode::FORBIDDEN,
             Error::UnknownChannel { .. } | Error::NoChannel { .. } => StatusCode::NOT_FOUND,
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnknownRef { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::UnknownRef { .. }
+            | Error::RefNotAlert { .. }
+            | Error::ResolvesOthersAlert { .. }
+            | Error::UnknownRecipient { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::KeyConflict { .. } => StatusCode::CONFLICT,
             e if e.exit_code() == 2 => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -232,6 +237,8 @@ async fn entries(
     Ok(Json(list).into_response())
 }
 
+/// `{"kind","body","refs","to","key"}`: only `body` is required; `kind` defaults to
+/// observation; `to` lists roles on the roster; `key` makes the post safe to retry.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PostBody {
@@ -240,6 +247,10 @@ struct PostBody {
     body: String,
     #[serde(default)]
     refs: Vec<String>,
+    #[serde(default)]
+    to: Vec<String>,
+    #[serde(default)]
+    key: Option<String>,
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -289,7 +300,9 @@ async fn post_entry(
     let req: PostBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("body must be JSON {{\"kind\",\"body\",\"refs\"}}: {e}"),
+            format!(
+                "body must be JSON {{\"kind\",\"body\",\"refs\",\"to\",\"key\"}} (only body required): {e}"
+            ),
         )
     })?;
     let kind = match req.kind.as_deref() {
@@ -301,9 +314,17 @@ async fn post_entry(
         .iter()
         .map(|r| EntryId::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
+    let to = req
+        .to
+        .iter()
+        .map(|r| Author::new(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = req.key.as_deref().map(IdempotencyKey::new).transpose()?;
     let draft = Draft {
         kind,
         refs,
+        to,
+        key,
         body: req.body,
     };
     let opts = PostOptions {
@@ -311,8 +332,14 @@ async fn post_entry(
         sync: true,
     };
     let author: Author = record.role;
-    let entry = blocking(move || Ok(channel.post(&author, &draft, &opts)?)).await?;
-    Ok((StatusCode::CREATED, Json(entry)).into_response())
+    let posted = blocking(move || Ok(channel.post(&author, &draft, &opts)?)).await?;
+    // A replayed key answers 200 with the entry written the first time: nothing was created.
+    let status = if posted.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(posted.entry)).into_response())
 }
 
 #[derive(Deserialize)]

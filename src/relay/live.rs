@@ -326,10 +326,12 @@ mod tests {
                 kind: Kind::Note,
                 refs: vec![],
                 body: body.to_owned(),
+                ..Default::default()
             },
             &PostOptions::default(),
         )
         .unwrap()
+        .entry
     }
 
     fn kind_of(m: &Message) -> (String, Option<String>) {

@@ -34,6 +34,7 @@
 //! - [`watch`]: one watch's event stream.
 //! - [`write`]: PATCH, PUT, POST and DELETE, and the `/status` subresource.
 //! - [`patch`]: merge, strategic merge and JSON patches.
+//! - [`operator`]: operator actions (promote, abort, …) in process, through the write path.
 //! - [`access`]: access reviews and the scenario's denials.
 //! - [`backend`]: the fake HTTP backend.
 
@@ -42,6 +43,7 @@ pub mod api;
 pub mod backend;
 pub mod clock;
 pub mod load;
+pub mod operator;
 pub mod patch;
 pub mod resource;
 pub mod scenario;

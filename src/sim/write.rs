@@ -33,17 +33,22 @@ fn is_builtin(resource: ResourceId) -> bool {
     }
 }
 
-/// A refused write, answered as a `Status` object.
-#[derive(Debug)]
-struct Refusal {
-    code: StatusCode,
-    reason: &'static str,
-    message: String,
-    details: Option<Value>,
+/// A refused write, answered as a `Status` object (and returned as is to in-process callers).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub code: StatusCode,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
 }
 
 impl Refusal {
-    fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(
+        code: StatusCode,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Refusal {
         Refusal {
             code,
             reason,
@@ -315,6 +320,12 @@ fn patch_object(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let patch_type = patch_type(target, content_type)?;
+    patch_with(sim, target, name, patch_type, body, dry_run)
+}
+
+/// The patch type of a `Content-Type`, or the 415 the real server answers.
+fn patch_type(target: &WriteTarget, content_type: &str) -> Result<PatchType, Refusal> {
     let r = &RESOURCES[target.resource];
     let patch_type = match PatchType::from_content_type(content_type) {
         Some(PatchType::Strategic) if !is_builtin(target.resource) => None,
@@ -335,6 +346,18 @@ fn patch_object(
             ),
         ));
     };
+    Ok(patch_type)
+}
+
+/// Applies a patch of `patch_type` to the object (or its status) under the store's lock.
+pub(super) fn patch_with(
+    sim: &SimHandle,
+    target: &WriteTarget,
+    name: &str,
+    patch_type: PatchType,
+    body: &[u8],
+    dry_run: bool,
+) -> Result<(StatusCode, Value), Refusal> {
     read_modify_commit(sim, target, name, dry_run, |current| {
         let patched = patch::apply(patch_type, current, body).map_err(from_patch)?;
         same_identity(target, name, &patched)?;

@@ -316,6 +316,8 @@ mod tests {
                         ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
                         kind: Kind::Observation,
                         refs: &[],
+                        to: &[],
+                        key: None,
                     },
                     &format!("entry {seq}"),
                     prev,

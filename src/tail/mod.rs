@@ -553,6 +553,7 @@ mod tests {
             kind: Kind::Observation,
             refs: vec![],
             body: body.to_owned(),
+            ..Default::default()
         }
     }
 

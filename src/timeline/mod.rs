@@ -57,7 +57,7 @@ impl Filter {
     }
 
     fn keeps(&self, e: &Entry, since_key: Option<&Key>) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.contains(&e.kind) {
+        if !self.kinds.is_empty() && !self.kinds.contains(&e.kind.effective()) {
             return false;
         }
         if self.after.get(&e.author).is_some_and(|&s| e.seq <= s) {

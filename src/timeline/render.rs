@@ -99,8 +99,21 @@ impl<W: Write> Renderer<W> {
     }
 }
 
+/// How text and markdown name a kind: a kind this version does not know reads as a note,
+/// with its true token beside it (JSON and ndjson carry the token alone).
+pub fn kind_label(kind: &Kind) -> std::borrow::Cow<'_, str> {
+    match kind {
+        Kind::Other(token) => format!("note ({})", token.as_str()).into(),
+        k => k.as_str().into(),
+    }
+}
+
 fn refs(e: &Entry) -> String {
-    e.refs
+    join(&e.refs)
+}
+
+fn join(items: &[impl ToString]) -> String {
+    items
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -132,10 +145,13 @@ fn markdown(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {
         "### {} · {} · {}",
         t.format("%Y-%m-%d %H:%M:%S%.3fZ"),
         e.id,
-        e.kind
+        kind_label(&e.kind)
     )?;
     if !e.refs.is_empty() {
         write!(out, " · re {}", refs(e))?;
+    }
+    if !e.to.is_empty() {
+        write!(out, " · to {}", join(&e.to))?;
     }
     writeln!(out, "\n\n{}\n", e.body.trim_end())
 }
@@ -143,17 +159,20 @@ fn markdown(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {
 fn text(out: &mut Vec<u8>, e: &Entry, color: bool) -> io::Result<()> {
     let ts = e.ts.as_str();
     let time = &ts[11..];
-    let refs = if e.refs.is_empty() {
+    let mut refs = if e.refs.is_empty() {
         String::new()
     } else {
         format!("  re {}", refs(e))
     };
+    if !e.to.is_empty() {
+        refs.push_str(&format!("  to {}", join(&e.to)));
+    }
     if color {
         let c = author_color(e.author.as_str());
         let kind = match e.kind {
             Kind::Alert => "\x1b[1;97;41m ALERT \x1b[0m".to_owned(),
             Kind::Decision => "\x1b[1;30;43m decision \x1b[0m".to_owned(),
-            k => format!("\x1b[2m{k}\x1b[0m"),
+            ref k => format!("\x1b[2m{}\x1b[0m", kind_label(k)),
         };
         writeln!(
             out,
@@ -162,8 +181,8 @@ fn text(out: &mut Vec<u8>, e: &Entry, color: bool) -> io::Result<()> {
         )?;
     } else {
         let kind = match e.kind {
-            Kind::Alert => "ALERT",
-            k => k.as_str(),
+            Kind::Alert => "ALERT".into(),
+            ref k => kind_label(k),
         };
         writeln!(out, "{time}  {}  {kind}{refs}", e.id)?;
     }

@@ -348,6 +348,7 @@ pub fn bulk_append(env: &Env, channel: &str, role: &str, n: u64, body: impl Fn(u
             kind: warroom::channel::Kind::Observation,
             refs: vec![],
             body: body(i),
+            ..Default::default()
         })
         .unwrap();
     }
