@@ -25,7 +25,8 @@ pub struct AgentArgs {
 #[derive(Debug, Subcommand)]
 #[command(allow_external_subcommands = true)]
 pub enum AgentRole {
-    /// Watch one Argo Rollout: transitions with snapshots, analysis measurements, detector alerts.
+    /// Watch Argo Rollouts (by name, by label, or all in the namespace): transitions with
+    /// snapshots, analysis measurements, detector alerts with a lifecycle.
     Pipeline(PipelineArgs),
     /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
     DataPlane(DataPlaneArgs),
@@ -57,9 +58,13 @@ pub struct Destination {
 pub struct PipelineArgs {
     #[command(flatten)]
     pub to: Destination,
-    /// The Rollout to watch.
-    #[arg(long)]
-    pub rollout: String,
+    /// A Rollout to watch; repeat for several. Without it (and without -l), every Rollout of
+    /// the namespace.
+    #[arg(long, value_name = "NAME")]
+    pub rollout: Vec<String>,
+    /// Watch the Rollouts matching this label selector (e.g. app=litellm).
+    #[arg(short = 'l', long, conflicts_with = "rollout")]
+    pub selector: Option<String>,
     /// Namespace (default: agents/pipeline.toml, else the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
@@ -155,9 +160,16 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                     .namespace
                     .or(defaults.namespace)
                     .unwrap_or_else(|| client.default_namespace().to_string());
-                let mut config = pipeline::PipelineConfig::new(&a.rollout, &namespace);
+                let target = match (a.selector, a.rollout.is_empty()) {
+                    (Some(sel), _) => pipeline::Target::Selector(sel),
+                    (None, false) => pipeline::Target::Named(a.rollout),
+                    (None, true) => pipeline::Target::All,
+                };
+                let mut config = pipeline::PipelineConfig::watching(target, &namespace);
                 config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
                     .map_err(|_| usage("--spec-threshold is too large"))?;
+                // What it said before: a restart must not say it again.
+                config.history = poster.history(&author_name(&a.to, role)).await?;
                 drive(poster, |out, cancel| {
                     pipeline::run(client, config, out, cancel)
                 })
@@ -176,11 +188,13 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                         .map_err(|e| usage(format!("agents/data-plane.toml: window {w:?}: {e}")))?,
                     (None, None) => Duration::from_secs(3),
                 };
-                let config = data_plane::DataPlaneConfig {
-                    namespace,
-                    selector: a.selector.or(defaults.selector),
+                let mut config = data_plane::DataPlaneConfig::new(
+                    &namespace,
+                    a.selector.or(defaults.selector),
                     window,
-                };
+                );
+                // What it said before: a restart must not say it again.
+                config.history = poster.history(&author_name(&a.to, role)).await?;
                 drive(poster, |out, cancel| {
                     data_plane::run(client, config, out, cancel)
                 })
@@ -238,6 +252,11 @@ fn traffic_config(
         a.timeout,
         a.failure_threshold,
     )?)
+}
+
+/// The role it posts as.
+fn author_name(to: &Destination, role: &str) -> String {
+    to.author.as_deref().unwrap_or(role).to_string()
 }
 
 fn poster(root: &std::path::Path, to: &Destination, role: &str) -> anyhow::Result<Poster> {

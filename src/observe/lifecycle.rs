@@ -12,7 +12,7 @@
 //! The store refuses a second entry with a key, so even two racing observers cannot double-post.
 //!
 //! Hysteresis (wall time): a condition must hold for its `confirm` time before it is alerted
-//! and be gone for the same time before it is resolved, so a half-applied step (watches of
+//! and be gone for its `clear` time before it is resolved, so a half-applied step (watches of
 //! different kinds arrive in no common order) neither raises nor clears anything.
 //!
 //! Pure: conditions and instants in, [`Observation`]s out; no I/O.
@@ -38,8 +38,10 @@ pub struct Condition {
     pub headline: String,
     /// How bad: rising above the level first posted escalates once.
     pub level: u8,
-    /// How long it must hold (and be gone) before it is said (resolved).
+    /// How long it must hold before it is said.
     pub confirm: Duration,
+    /// How long it must be gone before it is resolved (at least [`CLEAR_AFTER`]).
+    pub clear: Duration,
 }
 
 /// One of this observer's earlier entries, as [`Lifecycle::restore`] needs it.
@@ -62,6 +64,8 @@ struct Open {
     /// When it was last seen holding (wall), for the clear hysteresis; None right after a
     /// restore until it is judged once.
     last_held: Option<Instant>,
+    /// How long it must be gone before it is resolved.
+    clear: Duration,
 }
 
 /// What an observer has said and what is open, per scope (a Rollout, a namespace, a route
@@ -155,6 +159,7 @@ impl Lifecycle {
                             escalated: false,
                             headline: String::new(),
                             last_held: None,
+                            clear: CLEAR_AFTER,
                         },
                     );
                 } else {
@@ -166,7 +171,12 @@ impl Lifecycle {
             {
                 open.escalated = true;
                 open.level = u8::MAX;
-            } else if suffix == "resolved" && lc.open.get(code).is_some_and(|o| o.entry_key == alert_key(code, n)) {
+            } else if suffix == "resolved"
+                && lc
+                    .open
+                    .get(code)
+                    .is_some_and(|o| o.entry_key == alert_key(code, n))
+            {
                 lc.open.remove(code);
             }
         }
@@ -209,6 +219,7 @@ impl Lifecycle {
             }
             if let Some(open) = self.open.get_mut(&code) {
                 open.last_held = Some(now);
+                open.clear = c.clear.max(CLEAR_AFTER);
                 if open.headline.is_empty() {
                     open.headline = c.headline.clone();
                     // Restored: the level first posted is unknown; take today's as the base.
@@ -251,27 +262,22 @@ impl Lifecycle {
                     escalated: false,
                     headline: c.headline.clone(),
                     last_held: Some(now),
+                    clear: c.clear.max(CLEAR_AFTER),
                 },
             );
         }
         // Pending sightings that are gone were transient.
-        self.pending.retain(|k, _| seen.contains(k) || !k.starts_with(&encode(scope, "")));
-        let confirm_of = |code: &str| {
-            holding
-                .iter()
-                .find(|c| encode(scope, &c.key) == code)
-                .map_or(Duration::ZERO, |c| c.confirm)
-        };
+        self.pending
+            .retain(|k, _| seen.contains(k) || !k.starts_with(&encode(scope, "")));
         let prefix = encode(scope, "");
         let cleared: Vec<String> = self
             .open
             .iter()
             .filter(|(k, _)| k.starts_with(&prefix) && !seen.contains(*k))
-            .filter(|(k, o)| {
+            .filter(|(_, o)| {
                 // Gone for long enough (an alert restored from the record and not holding at
                 // the first look is resolved at once).
-                o.last_held
-                    .is_none_or(|t| now.duration_since(t) >= confirm_of(k).max(CLEAR_AFTER))
+                o.last_held.is_none_or(|t| now.duration_since(t) >= o.clear)
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -311,6 +317,7 @@ mod tests {
             headline: format!("{key} headline"),
             level,
             confirm: Duration::ZERO,
+            clear: CLEAR_AFTER,
         }
     }
 
@@ -322,25 +329,63 @@ mod tests {
     async fn an_alert_is_said_once_escalated_once_and_resolved_once() {
         let mut lc = Lifecycle::new();
         let t = Instant::now();
-        let out = lc.judge("llm/litellm", &[cond("analysis-errors|AnalysisRun x|metric m", 0)], t);
+        let out = lc.judge(
+            "llm/litellm",
+            &[cond("analysis-errors|AnalysisRun x|metric m", 0)],
+            t,
+        );
         assert_eq!(kinds(&out), [Kind::Alert]);
         let key = out[0].key.clone().unwrap();
-        assert_eq!(key, "c/llm/litellm/analysis-errors:AnalysisRun_x:metric_m#1");
-        assert!(lc.judge("llm/litellm", &[cond("analysis-errors|AnalysisRun x|metric m", 0)], t).is_empty());
-        let up = lc.judge("llm/litellm", &[cond("analysis-errors|AnalysisRun x|metric m", 1)], t);
+        assert_eq!(
+            key,
+            "c/llm/litellm/analysis-errors:AnalysisRun_x:metric_m#1"
+        );
+        assert!(
+            lc.judge(
+                "llm/litellm",
+                &[cond("analysis-errors|AnalysisRun x|metric m", 0)],
+                t
+            )
+            .is_empty()
+        );
+        let up = lc.judge(
+            "llm/litellm",
+            &[cond("analysis-errors|AnalysisRun x|metric m", 1)],
+            t,
+        );
         assert_eq!(kinds(&up), [Kind::Alert]);
         assert_eq!(up[0].refs, [Ref::Key(key.clone())]);
-        assert!(lc.judge("llm/litellm", &[cond("analysis-errors|AnalysisRun x|metric m", 2)], t).is_empty());
+        assert!(
+            lc.judge(
+                "llm/litellm",
+                &[cond("analysis-errors|AnalysisRun x|metric m", 2)],
+                t
+            )
+            .is_empty()
+        );
         // Gone for less than the clear time: nothing; then resolved, once.
-        assert!(lc.judge("llm/litellm", &[], t + Duration::from_millis(500)).is_empty());
+        assert!(
+            lc.judge("llm/litellm", &[], t + Duration::from_millis(500))
+                .is_empty()
+        );
         let done = lc.judge("llm/litellm", &[], t + Duration::from_secs(2));
         assert_eq!(kinds(&done), [Kind::Resolved]);
         assert_eq!(done[0].refs, [Ref::Key(key)]);
         assert!(done[0].body.contains("metric m headline"));
-        assert!(lc.judge("llm/litellm", &[], t + Duration::from_secs(3)).is_empty());
+        assert!(
+            lc.judge("llm/litellm", &[], t + Duration::from_secs(3))
+                .is_empty()
+        );
         // Back again: a new alert, numbered 2.
-        let again = lc.judge("llm/litellm", &[cond("analysis-errors|AnalysisRun x|metric m", 0)], t + Duration::from_secs(4));
-        assert_eq!(again[0].key.as_deref(), Some("c/llm/litellm/analysis-errors:AnalysisRun_x:metric_m#2"));
+        let again = lc.judge(
+            "llm/litellm",
+            &[cond("analysis-errors|AnalysisRun x|metric m", 0)],
+            t + Duration::from_secs(4),
+        );
+        assert_eq!(
+            again[0].key.as_deref(),
+            Some("c/llm/litellm/analysis-errors:AnalysisRun_x:metric_m#2")
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -351,9 +396,23 @@ mod tests {
         c.confirm = Duration::from_secs(1);
         assert!(lc.judge("s", std::slice::from_ref(&c), t).is_empty());
         // Gone in between: the sighting is forgotten.
-        assert!(lc.judge("s", &[], t + Duration::from_millis(500)).is_empty());
-        assert!(lc.judge("s", std::slice::from_ref(&c), t + Duration::from_millis(600)).is_empty());
-        let out = lc.judge("s", std::slice::from_ref(&c), t + Duration::from_millis(1700));
+        assert!(
+            lc.judge("s", &[], t + Duration::from_millis(500))
+                .is_empty()
+        );
+        assert!(
+            lc.judge(
+                "s",
+                std::slice::from_ref(&c),
+                t + Duration::from_millis(600)
+            )
+            .is_empty()
+        );
+        let out = lc.judge(
+            "s",
+            std::slice::from_ref(&c),
+            t + Duration::from_millis(1700),
+        );
         assert_eq!(kinds(&out), [Kind::Alert]);
     }
 
@@ -370,7 +429,10 @@ mod tests {
         let out = lc.judge("b", std::slice::from_ref(&once), t);
         assert_eq!(kinds(&out), [Kind::Observation]);
         assert!(lc.judge("b", std::slice::from_ref(&once), t).is_empty());
-        assert!(lc.judge("b", &[], t).is_empty(), "an observation is never resolved");
+        assert!(
+            lc.judge("b", &[], t).is_empty(),
+            "an observation is never resolved"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -383,7 +445,12 @@ mod tests {
         };
         let entries = vec![
             said("pipeline#1", Kind::Alert, "c/s/x#1", &[]),
-            said("pipeline#2", Kind::Resolved, "c/s/x#1/resolved", &["pipeline#1"]),
+            said(
+                "pipeline#2",
+                Kind::Resolved,
+                "c/s/x#1/resolved",
+                &["pipeline#1"],
+            ),
             said("pipeline#3", Kind::Alert, "c/s/x#2", &[]),
             said("pipeline#4", Kind::Alert, "c/s/y#1", &[]),
             said("pipeline#5", Kind::Alert, "c/s/y#1/up", &["pipeline#4"]),
@@ -417,12 +484,22 @@ mod tests {
 
     #[test]
     fn keys_fit_the_store_alphabet_and_length() {
-        let k = encode("llm/litellm", "blind-analysis|Rollout llm/litellm|analysis step 3");
-        assert_eq!(k, "llm/litellm/blind-analysis:Rollout_llm/litellm:analysis_step_3");
+        let k = encode(
+            "llm/litellm",
+            "blind-analysis|Rollout llm/litellm|analysis step 3",
+        );
+        assert_eq!(
+            k,
+            "llm/litellm/blind-analysis:Rollout_llm/litellm:analysis_step_3"
+        );
         let long = encode("ns/r", &"x".repeat(300));
         assert!(long.len() <= KEY_BODY_MAX, "{}", long.len());
         assert_ne!(long, encode("ns/r", &format!("{}y", "x".repeat(299))));
-        assert!(encode("a", "é#|").chars().all(|c| c.is_ascii_alphanumeric() || KEY_PUNCT.contains(&c)));
+        assert!(
+            encode("a", "é#|")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || KEY_PUNCT.contains(&c))
+        );
         assert!(!encode("a", "b#c").contains('#'));
     }
 }

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::lifecycle::{Condition, Lifecycle, Said};
+
 use super::report::{self, RolloutState};
 use super::{
     ClusterClock, ClusterTime, Mirror, Observation, ObserveError, Signal, Update, access_alert,
@@ -396,7 +397,11 @@ impl PipelineState {
         let ns = self.config.namespace.clone();
         let mut names: Vec<String> = match &self.config.target {
             Target::Named(names) => names.clone(),
-            _ => snap.rollouts.iter().map(|r| r.metadata.name.clone()).collect(),
+            _ => snap
+                .rollouts
+                .iter()
+                .map(|r| r.metadata.name.clone())
+                .collect(),
         };
         // Rollouts seen before and gone since (a selector's or a namespace's): judged once
         // more with nothing holding, so their alerts are resolved.
@@ -491,7 +496,9 @@ impl PipelineState {
                 } else {
                     format!(": {}", run.status.message)
                 };
-                lines.push(format!("- AnalysisRun `{run_name}` is **{phase}**{message}"));
+                lines.push(format!(
+                    "- AnalysisRun `{run_name}` is **{phase}**{message}"
+                ));
             }
         }
         if !lines.is_empty() {
@@ -509,15 +516,11 @@ impl PipelineState {
             findings.push(f);
         }
         let confirm = self.config.confirm;
-        let conditions: Vec<Condition> = findings
-            .iter()
-            .map(|f| condition(f, confirm))
-            .collect();
-        out.extend(self.lifecycle.judge(
-            &scope(&ro.metadata.namespace, &name),
-            &conditions,
-            wall,
-        ));
+        let conditions: Vec<Condition> = findings.iter().map(|f| condition(f, confirm)).collect();
+        out.extend(
+            self.lifecycle
+                .judge(&scope(&ro.metadata.namespace, &name), &conditions, wall),
+        );
         out
     }
 }
@@ -545,6 +548,7 @@ pub fn condition(f: &Finding, confirm: Duration) -> Condition {
         } else {
             Duration::ZERO
         },
+        clear: confirm,
     }
 }
 
@@ -560,6 +564,7 @@ fn missing(namespace: &str, name: &str) -> Condition {
         headline,
         level: 0,
         confirm: Duration::ZERO,
+        clear: Duration::ZERO,
     }
 }
 

@@ -51,7 +51,10 @@ fn synced(config: PipelineConfig, rollouts: Vec<serde_json::Value>) -> PipelineS
 }
 
 fn synced_state() -> PipelineState {
-    synced(PipelineConfig::new("web", "shop"), vec![rollout("web", "1", 3)])
+    synced(
+        PipelineConfig::new("web", "shop"),
+        vec![rollout("web", "1", 3)],
+    )
 }
 
 fn alerts(out: &[Observation]) -> Vec<&Observation> {
@@ -169,7 +172,11 @@ async fn a_cleared_condition_is_resolved_and_a_restart_posts_no_duplicate() {
     let out = s.evaluate(None, t + Duration::from_secs(2));
     let alert = alerts(&out);
     assert_eq!(alert.len(), 1, "{out:?}");
-    assert!(alert[0].body.starts_with("**canary Service selects stable pods**"));
+    assert!(
+        alert[0]
+            .body
+            .starts_with("**canary Service selects stable pods**")
+    );
     let key = alert[0].key.clone().unwrap();
 
     // A restart: the observer reads its own entries; the condition still holds: nothing.
@@ -188,12 +195,20 @@ async fn a_cleared_condition_is_resolved_and_a_restart_posts_no_duplicate() {
 
     // The CI job puts the selector back: resolved once, refs the alert.
     apply(&mut restarted, Watched::Services, service("3", true));
-    assert!(restarted.evaluate(None, t + Duration::from_secs(3)).is_empty());
+    assert!(
+        restarted
+            .evaluate(None, t + Duration::from_secs(3))
+            .is_empty()
+    );
     let out = restarted.evaluate(None, t + Duration::from_secs(5));
     let resolved: Vec<_> = out.iter().filter(|o| o.kind == Kind::Resolved).collect();
     assert_eq!(resolved.len(), 1, "{out:?}");
     assert_eq!(resolved[0].refs, [super::super::Ref::Key(key.clone())]);
-    assert!(restarted.evaluate(None, t + Duration::from_secs(9)).is_empty());
+    assert!(
+        restarted
+            .evaluate(None, t + Duration::from_secs(9))
+            .is_empty()
+    );
 
     // Restarted while the selector was fixed: the open alert is resolved at the first look.
     let mut config = PipelineConfig::new("web", "shop");
@@ -227,7 +242,11 @@ async fn every_rollout_of_the_namespace_has_its_own_state_and_lifecycle() {
     assert_eq!(watching, 2, "{out:?}");
     let alert = alerts(&out);
     assert_eq!(alert.len(), 1, "{out:?}");
-    assert!(alert[0].body.starts_with("**rollout degraded** — **Rollout shop/b**: aborted"));
+    assert!(
+        alert[0]
+            .body
+            .starts_with("**rollout degraded** — **Rollout shop/b**: aborted")
+    );
     assert_eq!(s.rollout_states().len(), 2);
     // b is deleted: its alert is resolved; a is untouched.
     s.apply(Update {
@@ -265,6 +284,10 @@ async fn the_spec_threshold_fires_when_the_cluster_clock_reaches_it_never_before
     assert!(alerts(&s.evaluate(Some(at(59)), w)).is_empty());
     let out = s.evaluate(Some(at(60)), w);
     assert_eq!(alerts(&out).len(), 1, "{out:?}");
-    assert!(alerts(&out)[0].body.contains("for 1m"), "{}", alerts(&out)[0].body);
+    assert!(
+        alerts(&out)[0].body.contains("for 60s"),
+        "{}",
+        alerts(&out)[0].body
+    );
     assert!(alerts(&s.evaluate(Some(at(200)), w)).is_empty());
 }

@@ -103,7 +103,11 @@ impl RolloutState {
                 } else {
                     format!(" · promotion pending for {pending}")
                 };
-                format!(" · active {} · preview {}{pending}", dash(active), dash(preview))
+                format!(
+                    " · active {} · preview {}{pending}",
+                    dash(active),
+                    dash(preview)
+                )
             }
             Terms::Plain => String::new(),
         };
@@ -122,7 +126,12 @@ fn raw(r: Option<i32>) -> String {
 
 /// The transition line from `before` to `after`, with the statuses passed through on the way
 /// (`via`, oldest first, without `before`'s and `after`'s own).
-pub fn transition(subject: &str, before: &RolloutState, via: &[String], after: &RolloutState) -> String {
+pub fn transition(
+    subject: &str,
+    before: &RolloutState,
+    via: &[String],
+    after: &RolloutState,
+) -> String {
     let mut parts = Vec::new();
     if before.status != after.status || before.message != after.message || !via.is_empty() {
         let message = if after.message.is_empty() {
@@ -132,7 +141,11 @@ pub fn transition(subject: &str, before: &RolloutState, via: &[String], after: &
         };
         let mut path = vec![before.status.clone()];
         path.extend(via.iter().cloned());
-        parts.push(format!("{} → **{}**{message}", path.join(" → "), after.status));
+        parts.push(format!(
+            "{} → **{}**{message}",
+            path.join(" → "),
+            after.status
+        ));
     }
     match (&before.terms, &after.terms) {
         (
@@ -156,7 +169,10 @@ pub fn transition(subject: &str, before: &RolloutState, via: &[String], after: &
                 parts.push(format!("setWeight {w0} → {w1}"));
             }
             if a0 != a1 || raw_actual_weight.is_some() {
-                parts.push(format!("actualWeight {a0} → {a1}{}", raw(*raw_actual_weight)));
+                parts.push(format!(
+                    "actualWeight {a0} → {a1}{}",
+                    raw(*raw_actual_weight)
+                ));
             }
         }
         (
@@ -197,7 +213,12 @@ fn kind(t: &Terms) -> &'static str {
 
 /// A measurement's identity within its run and metric: when it was taken (Argo drops the
 /// oldest past `measurementRetention`, so positions shift).
-pub fn measurement_id(run: &AnalysisRun, metric: &MetricResult, m: &Measurement, index: usize) -> String {
+pub fn measurement_id(
+    run: &AnalysisRun,
+    metric: &MetricResult,
+    m: &Measurement,
+    index: usize,
+) -> String {
     let when = m
         .started_at
         .or(m.finished_at)
@@ -230,7 +251,11 @@ pub fn measurement_line(run: &AnalysisRun, metric: &MetricResult, index: usize) 
         run.metadata.name,
         metric.name,
         measurement_number(metric, index),
-        if m.phase.is_empty() { "Pending" } else { &m.phase }
+        if m.phase.is_empty() {
+            "Pending"
+        } else {
+            &m.phase
+        }
     );
     if !m.value.is_empty() {
         line.push_str(&format!(" value `{}`", m.value));

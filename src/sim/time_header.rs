@@ -17,7 +17,10 @@ pub const TIME_HEADER: &str = "x-warroom-scenario-time";
 pub const SPEED_HEADER: &str = "x-warroom-scenario-speed";
 
 /// Adds both headers to every response of `router`.
-pub fn stamp<S: Clone + Send + Sync + 'static>(router: Router<S>, clock: ScenarioClock) -> Router<S> {
+pub fn stamp<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    clock: ScenarioClock,
+) -> Router<S> {
     router.layer(axum::middleware::map_response(
         move |mut response: Response| async move {
             let now = clock
