@@ -508,6 +508,20 @@ fn kubectl_patches_objects_and_their_status() {
         r#"[{"op":"replace","path":"/spec/replicas","value":6}]"#,
     ]);
     assert_eq!(ro("{.spec.replicas}"), "6");
+    // A patch that changes nothing is no write: the resourceVersion stays (as on etcd).
+    let unchanged = ro("{.metadata.resourceVersion}");
+    sim.get(&[
+        "patch",
+        "rollout",
+        "litellm",
+        "-n",
+        "llm",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"replicas":6}}"#,
+    ]);
+    assert_eq!(ro("{.metadata.resourceVersion}"), unchanged);
     // Strategic merge on a built-in kind merges containers by name.
     sim.get(&[
         "patch",

@@ -215,6 +215,33 @@ impl Store {
         Ok(self.commit(key.clone(), object, Some(previous)))
     }
 
+    /// [`Store::update`], except that a write that changes nothing is no change at all: no new
+    /// resourceVersion, no watch event, as the real server (and etcd) skip a no-op update.
+    /// Returns the change, or `None` with the stored object left as it was.
+    pub fn update_if_changed(
+        &mut self,
+        key: &ObjectKey,
+        object: Value,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Arc<Change>, Arc<Value>>, StoreError> {
+        let previous = self
+            .objects
+            .get(key)
+            .cloned()
+            .ok_or_else(|| not_found(key))?;
+        let mut normalized = self.server_fields(key.0, key, object.clone(), Some(&previous), now);
+        if let Some(rv) = previous.pointer("/metadata/resourceVersion") {
+            set_meta(&mut normalized, "resourceVersion", rv.clone());
+        }
+        let precondition_holds = object
+            .pointer("/metadata/resourceVersion")
+            .is_none_or(|rv| Some(rv) == previous.pointer("/metadata/resourceVersion"));
+        if precondition_holds && normalized == *previous {
+            return Ok(Err(previous));
+        }
+        self.update(key, object, now).map(Ok)
+    }
+
     /// Applies an RFC 7386 JSON merge patch to an existing object.
     pub fn merge_patch(
         &mut self,
@@ -678,6 +705,24 @@ mod tests {
         fresh["metadata"]["resourceVersion"] = json!("1");
         assert_eq!(store.update(&key, fresh, t0()).unwrap().rv, 2);
         assert_eq!(store.update(&key, pod("a"), t0()).unwrap().rv, 3);
+        // Writing what is stored is no change: no new version, nothing in the history.
+        assert!(
+            store
+                .update_if_changed(&key, pod("a"), t0())
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(store.resource_version(), 3);
+        let mut changed = pod("a");
+        changed["spec"]["x"] = json!(2);
+        assert_eq!(
+            store
+                .update_if_changed(&key, changed, t0())
+                .unwrap()
+                .unwrap()
+                .rv,
+            4
+        );
         assert!(matches!(
             store.create(pods, pod("a"), t0()),
             Err(StoreError::AlreadyExists { .. })

@@ -298,14 +298,21 @@ fn read_modify_commit(
         let current = sim.get(&key).ok_or_else(|| not_found(resource, name))?;
         return Ok((StatusCode::OK, f(&current)?));
     }
-    let change = sim.commit(|store| {
-        let current = store.get(&key).ok_or_else(|| not_found(resource, name))?;
-        let object = f(&current)?;
-        store
-            .update(&key, object, now)
-            .map_err(|e| from_store(resource, name, e))
-    })?;
-    Ok((StatusCode::OK, (*change.object).clone()))
+    // The store's lock, held while the change is broadcast, as `SimHandle::commit` does; a
+    // write that changes nothing is answered with the object as it is, and broadcast nowhere.
+    let mut store = sim.store();
+    let current = store.get(&key).ok_or_else(|| not_found(resource, name))?;
+    let object = f(&current)?;
+    match store
+        .update_if_changed(&key, object, now)
+        .map_err(|e| from_store(resource, name, e))?
+    {
+        Ok(change) => {
+            let _ = sim.inner.changes.send(change.clone());
+            Ok((StatusCode::OK, (*change.object).clone()))
+        }
+        Err(unchanged) => Ok((StatusCode::OK, (*unchanged).clone())),
+    }
 }
 
 fn patch_object(
