@@ -18,6 +18,7 @@
 //! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
 //! - [`demo`]: `warroom demo` — the simulator, the relay and the three observers in one run.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
+//! - [`yaml`]: the one YAML reader, with size and depth limits and located errors.
 
 pub mod archive;
 pub mod channel;
@@ -31,3 +32,4 @@ pub mod sim;
 pub mod tail;
 pub mod templates;
 pub mod timeline;
+pub mod yaml;

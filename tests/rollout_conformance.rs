@@ -64,25 +64,25 @@ fn apply_mutation(tmp: &Path, mutation: &str) {
         panic!("mutation not understood (update this harness): {mutation}")
     };
     let path = tmp.join(file);
-    let mut doc: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let deadline = (Utc::now() + offset)
         .trunc_subsecs(0)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let meta = doc.get_mut("metadata").unwrap();
     meta.get_mut("annotations")
         .unwrap()
-        .as_mapping_mut()
+        .as_object_mut()
         .unwrap()
         .insert("scale-down-deadline".into(), deadline.into());
     if mutation.contains("delete metadata.labels['rollouts-pod-template-hash']") {
         meta.get_mut("labels")
             .unwrap()
-            .as_mapping_mut()
+            .as_object_mut()
             .unwrap()
             .remove("rollouts-pod-template-hash");
     }
-    std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
+    std::fs::write(&path, serde_saphyr::to_string(&doc).unwrap()).unwrap();
 }
 
 fn warroom(args: &[&str]) -> Output {
@@ -232,7 +232,7 @@ fn weights_follow_traffic_routing_status() {
         };
         let file = case["rollout_file"].as_str().unwrap();
         let text = std::fs::read_to_string(peer.join(file)).unwrap();
-        let ro: Rollout = serde_yaml::from_str(&text).unwrap();
+        let ro: Rollout = serde_saphyr::from_str(&text).unwrap();
         let v = view::rollout_view(&snapshot, &ro, Utc::now());
         assert_eq!(i64::from(v.actual_weight), weight, "{}", case["test"]);
         if let Some(set) = case["expect"]["set_weight"].as_i64() {

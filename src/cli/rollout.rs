@@ -430,7 +430,7 @@ fn colour(no_color: bool) -> Colour {
 /// `data` as one JSON or YAML document (text outputs print their own way).
 pub(super) fn structured(data: &serde_json::Value, output: Output) -> anyhow::Result<String> {
     Ok(match output {
-        Output::Yaml => serde_yaml::to_string(data)?,
+        Output::Yaml => serde_saphyr::to_string(data)?,
         _ => format!("{}\n", serde_json::to_string_pretty(data)?),
     })
 }

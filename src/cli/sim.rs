@@ -15,10 +15,13 @@ use crate::sim::{self, Scenario, SimHandle};
 /// Serve a simulated Kubernetes API (and a fake HTTP backend) playing a scenario.
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Built-in scenario name (see --list-scenarios) or a scenario YAML file
+    /// Built-in scenario name (see --list) or a scenario YAML file
     /// (docs/SCENARIOS.md has the format).
     #[arg(long, default_value = "story")]
     pub scenario: String,
+    /// Print the built-in scenarios' names, one per line, and exit.
+    #[arg(long)]
+    pub list: bool,
     /// Print the built-in scenarios (name, length, description) and exit.
     #[arg(long)]
     pub list_scenarios: bool,
@@ -49,6 +52,14 @@ fn usage(message: String) -> anyhow::Error {
 
 /// Runs `warroom sim`; returns only after a shutdown signal (or a startup error).
 pub fn run(args: SimArgs) -> anyhow::Result<u8> {
+    if args.list {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        for (name, _) in sim::scenario::BUILTIN {
+            writeln!(out, "{name}")?;
+        }
+        return Ok(0);
+    }
     if args.list_scenarios {
         return list_scenarios();
     }

@@ -820,18 +820,16 @@ mod tests {
 
     /// (group, resource, verb) granted by a manifest's Roles and ClusterRoles.
     fn grants(yaml: &str) -> Vec<(String, String, String)> {
-        use serde::Deserialize;
         let mut out = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let v = serde_yaml::Value::deserialize(doc).unwrap();
+        for v in serde_saphyr::from_multiple::<serde_json::Value>(yaml).unwrap() {
             let kind = v["kind"].as_str().unwrap_or_default();
             if kind != "Role" && kind != "ClusterRole" {
                 continue;
             }
-            for rule in v["rules"].as_sequence().unwrap() {
+            for rule in v["rules"].as_array().unwrap() {
                 let list = |k: &str| -> Vec<String> {
                     rule[k]
-                        .as_sequence()
+                        .as_array()
                         .unwrap()
                         .iter()
                         .map(|x| x.as_str().unwrap().to_string())

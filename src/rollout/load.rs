@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::RolloutError;
 use super::model::Snapshot;
+use crate::yaml;
 
 /// Loads every `*.yaml`, `*.yml` and `*.json` file directly inside `dir`.
 pub fn load_dir(dir: &Path) -> Result<Snapshot, RolloutError> {
@@ -36,10 +37,12 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, RolloutError> {
     files.sort();
     let mut snapshot = Snapshot::default();
     for path in &files {
-        let text = std::fs::read_to_string(path).map_err(|source| RolloutError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = yaml::read_file(path, yaml::Limits::MANIFESTS)
+            .map_err(|source| RolloutError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .map_err(|e| malformed(path, 0, e))?;
         load_text(&mut snapshot, path, &text)?;
     }
     Ok(snapshot)
@@ -47,23 +50,10 @@ pub fn load_dir(dir: &Path) -> Result<Snapshot, RolloutError> {
 
 /// Adds the objects of one manifest file's text to `snapshot`.
 pub fn load_text(snapshot: &mut Snapshot, path: &Path, text: &str) -> Result<(), RolloutError> {
-    // Documents are converted one at a time (a big `kubectl get -o yaml` dump stays small); the
-    // first is held back until we know whether it is the only one, because a single document is
-    // re-read from the text so its errors carry the exact line.
-    let mut pending: Option<serde_yaml::Value> = None;
-    let mut count = 0;
-    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value =
-            serde::Deserialize::deserialize(document).map_err(|e| malformed(path, index, e))?;
-        if let Some(previous) = pending.take() {
-            add_value(snapshot, path, index - 1, previous, None)?;
-        }
-        pending = Some(value);
-        count = index + 1;
-    }
-    if let Some(last) = pending {
-        let source = (count == 1).then_some(text);
-        add_value(snapshot, path, count - 1, last, source)?;
+    let documents =
+        yaml::documents(text, yaml::Limits::MANIFESTS).map_err(|e| malformed(path, 0, e))?;
+    for document in &documents {
+        add_value(snapshot, path, text, document, &document.value, true)?;
     }
     Ok(())
 }
@@ -71,9 +61,10 @@ pub fn load_text(snapshot: &mut Snapshot, path: &Path, text: &str) -> Result<(),
 fn add_value(
     snapshot: &mut Snapshot,
     path: &Path,
-    index: usize,
-    value: serde_yaml::Value,
-    source: Option<&str>,
+    text: &str,
+    document: &yaml::Document,
+    value: &serde_json::Value,
+    whole: bool,
 ) -> Result<(), RolloutError> {
     if value.is_null() {
         return Ok(());
@@ -85,86 +76,82 @@ fn add_value(
     else {
         return Err(RolloutError::Malformed {
             path: path.to_path_buf(),
-            document: index + 1,
-            detail: "no `kind` field; every manifest needs `kind` and `apiVersion`".into(),
+            document: document.index + 1,
+            detail: format!(
+                "line {}: no `kind` field; every manifest needs `kind` and `apiVersion`",
+                document.line
+            ),
         });
     };
     match kind.as_str() {
         "List" => {
-            let mut value = value;
-            let items = match value.get_mut("items").map(std::mem::take) {
-                Some(serde_yaml::Value::Sequence(items)) => items,
-                _ => Vec::new(),
-            };
-            for item in items {
-                add_value(snapshot, path, index, item, None)?;
+            let items = value.get("items").and_then(|i| i.as_array());
+            for item in items.into_iter().flatten() {
+                add_value(snapshot, path, text, document, item, false)?;
             }
         }
-        "Rollout" => snapshot.rollouts.push(typed(path, index, value, source)?),
+        "Rollout" => snapshot
+            .rollouts
+            .push(typed(path, text, document, value, whole)?),
         "ReplicaSet" => snapshot
             .replica_sets
-            .push(typed(path, index, value, source)?),
-        "Pod" => snapshot.pods.push(typed(path, index, value, source)?),
+            .push(typed(path, text, document, value, whole)?),
+        "Pod" => snapshot
+            .pods
+            .push(typed(path, text, document, value, whole)?),
         "Deployment" => snapshot
             .deployments
-            .push(typed(path, index, value, source)?),
+            .push(typed(path, text, document, value, whole)?),
         "Experiment" => snapshot
             .experiments
-            .push(typed(path, index, value, source)?),
+            .push(typed(path, text, document, value, whole)?),
         "AnalysisRun" => snapshot
             .analysis_runs
-            .push(typed(path, index, value, source)?),
+            .push(typed(path, text, document, value, whole)?),
         "AnalysisTemplate" | "ClusterAnalysisTemplate" => snapshot
             .analysis_templates
-            .push(typed(path, index, value, source)?),
-        "Service" => snapshot.services.push(typed(path, index, value, source)?),
-        "Event" => snapshot.events.push(typed(path, index, value, source)?),
+            .push(typed(path, text, document, value, whole)?),
+        "Service" => snapshot
+            .services
+            .push(typed(path, text, document, value, whole)?),
+        "Event" => snapshot
+            .events
+            .push(typed(path, text, document, value, whole)?),
         _ => {}
     }
     Ok(())
 }
 
-/// Deserializes one document into `T`; on failure re-reads it from YAML text so the error
-/// names the field's path (serde_yaml only tracks paths when reading text).
+/// Deserializes one object into `T`; the error names the field's path, and its exact line
+/// for a whole document (re-read from its text); a `kind: List` item gives its document's line.
 fn typed<T: DeserializeOwned>(
     path: &Path,
-    index: usize,
-    value: serde_yaml::Value,
-    source: Option<&str>,
+    text: &str,
+    document: &yaml::Document,
+    value: &serde_json::Value,
+    whole: bool,
 ) -> Result<T, RolloutError> {
-    if let Some(text) = source {
-        return serde_yaml::from_str(text).map_err(|e| malformed(path, index, e));
+    if whole {
+        return yaml::typed(text, document, yaml::Limits::MANIFESTS)
+            .map_err(|e| malformed(path, document.index, e));
     }
-    match T::deserialize(&value) {
-        Ok(object) => Ok(object),
-        Err(err) => {
-            let detail = serde_yaml::to_string(&value)
-                .ok()
-                .and_then(|text| serde_yaml::from_str::<T>(&text).err())
-                .map(|e| strip_location(&e.to_string()))
-                .unwrap_or_else(|| err.to_string());
-            Err(RolloutError::Malformed {
-                path: path.to_path_buf(),
-                document: index + 1,
-                detail,
-            })
-        }
-    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| RolloutError::Malformed {
+        path: path.to_path_buf(),
+        document: document.index + 1,
+        detail: format!(
+            "line {}: field `{}`: {}",
+            document.line,
+            e.path(),
+            e.inner()
+        ),
+    })
 }
 
-fn malformed(path: &Path, index: usize, err: serde_yaml::Error) -> RolloutError {
+fn malformed(path: &Path, index: usize, err: yaml::YamlError) -> RolloutError {
     RolloutError::Malformed {
         path: path.to_path_buf(),
         document: index + 1,
         detail: err.to_string(),
-    }
-}
-
-/// Drops serde_yaml's " at line L column C" suffix when the line refers to re-serialized text.
-fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_string(),
-        None => message.to_string(),
     }
 }
 

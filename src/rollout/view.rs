@@ -1140,7 +1140,7 @@ mod tests {
     use super::*;
 
     fn rollout(yaml: &str) -> Rollout {
-        serde_yaml::from_str(yaml).unwrap()
+        serde_saphyr::from_str(yaml).unwrap()
     }
 
     #[test]
@@ -1210,12 +1210,12 @@ mod tests {
 
     #[test]
     fn pod_status_reports_init_and_terminated_containers() {
-        let pod: Pod = serde_yaml::from_str(
+        let pod: Pod = serde_saphyr::from_str(
             "spec: {initContainers: [{name: a}, {name: b}], containers: [{name: c}]}\nstatus: {phase: Pending, initContainerStatuses: [{state: {terminated: {exitCode: 0}}}, {state: {running: {}}}]}\n",
         )
         .unwrap();
         assert_eq!(pod_status(&pod).0, "Init:1/2");
-        let pod: Pod = serde_yaml::from_str(
+        let pod: Pod = serde_saphyr::from_str(
             "spec: {containers: [{name: c}]}\nstatus: {phase: Running, containerStatuses: [{restartCount: 3, state: {terminated: {exitCode: 137}}}]}\n",
         )
         .unwrap();

@@ -135,7 +135,7 @@ mod tests {
     use super::*;
 
     fn spec() -> LoadSpec {
-        serde_yaml::from_str(
+        serde_saphyr::from_str(
             "{pods: 5, replicaSets: 2, nodes: 3, changesPerSecond: 4, from: 10s, for: 2500ms}",
         )
         .unwrap()

@@ -28,6 +28,7 @@
 //! - [`store`]: objects, the resourceVersion counter and the watch history.
 //! - [`table`]: server-side printing for kubectl.
 //! - [`scenario`]: the scenario file format, validated at load.
+//! - [`template`]: time templates in scenario strings and the `{{{{` escape.
 //! - [`clock`]: scenario time.
 //! - [`load`]: generated pods and churn for benchmarks.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
@@ -50,6 +51,7 @@ pub mod scenario;
 pub mod selector;
 pub mod store;
 pub mod table;
+pub mod template;
 pub mod watch;
 pub mod write;
 

@@ -9,12 +9,15 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use super::load::LoadSpec;
 use super::resource::{self, RESOURCES, ResourceId};
+pub use super::template::{render, render_str};
+use crate::yaml::{self, YamlError};
 
 /// Built-in scenarios, by name: `(name, yaml)`.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -62,19 +65,29 @@ pub enum ScenarioError {
     Yaml {
         file: String,
         #[source]
-        source: serde_yaml::Error,
+        source: YamlError,
     },
-    #[error("{file}: {location}: field `{field}`: {problem}")]
+    #[error("{file}: {location}: field `{field}`: {problem}{}", line_suffix(*line))]
     Invalid {
         file: String,
         location: String,
         field: String,
         problem: String,
+        /// Line of the object or step in the file (0 when not known).
+        line: u64,
     },
     #[error(
         "unknown scenario {name:?}: give a file path or one of the built-in scenarios: {known}"
     )]
     Unknown { name: String, known: String },
+}
+
+fn line_suffix(line: u64) -> String {
+    if line > 0 {
+        format!(" (line {line})")
+    } else {
+        String::new()
+    }
 }
 
 /// A loaded, validated scenario.
@@ -315,9 +328,9 @@ struct RawScenario {
     #[serde(default)]
     end: Option<String>,
     #[serde(default)]
-    objects: Vec<Value>,
+    objects: Vec<Spanned<Value>>,
     #[serde(default)]
-    steps: Vec<RawStep>,
+    steps: Vec<Spanned<RawStep>>,
     #[serde(default)]
     rbac: RawRbac,
     #[serde(default)]
@@ -410,25 +423,50 @@ impl Scenario {
 
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            file: file.clone(),
-            source,
-        })?;
+        let text = yaml::read_file(path, yaml::Limits::SCENARIO)
+            .map_err(|source| ScenarioError::Read {
+                file: file.clone(),
+                source,
+            })?
+            .map_err(|source| ScenarioError::Yaml {
+                file: file.clone(),
+                source,
+            })?;
         Scenario::parse(&text, &file)
     }
 
-    /// Parses and validates scenario YAML; `file` names it in errors.
+    /// Parses and validates scenario YAML; `file` names it in errors. The size and nesting
+    /// limits ([`yaml::Limits::SCENARIO`]) are checked before anything deep is built.
     pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let raw: RawScenario =
-            serde_yaml::from_str(text).map_err(|source| ScenarioError::Yaml {
+            yaml::from_str(text, yaml::Limits::SCENARIO).map_err(|source| ScenarioError::Yaml {
                 file: file.to_string(),
                 source,
             })?;
+        // Lines of objects and steps, for errors found after parsing.
+        let object_lines: Vec<u64> = raw.objects.iter().map(|o| o.referenced.line()).collect();
+        let step_lines: Vec<u64> = raw.steps.iter().map(|s| s.referenced.line()).collect();
+        let line_of = |location: &str| -> u64 {
+            let index = |prefix: &str| {
+                location
+                    .strip_prefix(prefix)
+                    .and_then(|rest| rest.split(']').next())
+                    .and_then(|n| n.parse::<usize>().ok())
+            };
+            if let Some(i) = index("objects[") {
+                return object_lines.get(i).copied().unwrap_or(0);
+            }
+            if let Some(i) = index("steps[") {
+                return step_lines.get(i).copied().unwrap_or(0);
+            }
+            0
+        };
         let invalid = |location: &str, field: &str, problem: String| ScenarioError::Invalid {
             file: file.to_string(),
             location: location.to_string(),
             field: field.to_string(),
             problem,
+            line: line_of(location),
         };
 
         let mut objects = Vec::new();
@@ -437,13 +475,14 @@ impl Scenario {
         let mut existing: HashSet<(ResourceId, String, String)> = HashSet::new();
         for (i, template) in raw.objects.into_iter().enumerate() {
             let location = format!("objects[{i}]");
-            let object = sim_object(template, &location, &invalid)?;
+            let object = sim_object(template.value, &location, &invalid)?;
             existing.insert(object_key(&object));
             objects.push(object);
         }
 
         let mut steps = Vec::new();
         for (index, raw_step) in raw.steps.into_iter().enumerate() {
+            let raw_step = raw_step.value;
             let location = format!("steps[{index}]");
             let at = parse_duration(&raw_step.at).map_err(|e| {
                 invalid(
@@ -806,7 +845,7 @@ fn sim_object(
     Ok(SimObject { resource, template })
 }
 
-fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
@@ -848,71 +887,6 @@ fn check_template_str(
     render_str(s, epoch, epoch)
         .map(|_| ())
         .map_err(|problem| invalid(location, path, problem))
-}
-
-/// Replaces time templates in every string of `value`: `{{t}}` is the step's scenario time,
-/// `{{t-90s}}`/`{{t+2m}}` offsets from it, `{{start}}`/`{{start+1m}}` offsets from the
-/// scenario's start. Rendered as RFC 3339 with seconds, as Kubernetes stamps times.
-pub fn render(value: &Value, t: DateTime<Utc>, start: DateTime<Utc>) -> Value {
-    match value {
-        Value::String(s) if s.contains("{{") => {
-            Value::String(render_str(s, t, start).unwrap_or_else(|_| s.clone()))
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| render(v, t, start)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), render(v, t, start)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// Renders the templates in one string; the error says which template is wrong.
-pub fn render_str(s: &str, t: DateTime<Utc>, start: DateTime<Utc>) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(open) = rest.find("{{") {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 2..];
-        let close = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed template in {s:?}"))?;
-        let expr = after[..close].trim();
-        out.push_str(&render_expr(expr, t, start)?);
-        rest = &after[close + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn render_expr(expr: &str, t: DateTime<Utc>, start: DateTime<Utc>) -> Result<String, String> {
-    let bad = || {
-        format!(
-            "unknown template {{{{{expr}}}}}: use {{{{t}}}}, {{{{t-90s}}}}, {{{{t+2m}}}} or {{{{start+1m}}}}"
-        )
-    };
-    let (base, rest) = if let Some(rest) = expr.strip_prefix("start") {
-        (start, rest)
-    } else if let Some(rest) = expr.strip_prefix('t') {
-        (t, rest)
-    } else {
-        return Err(bad());
-    };
-    let rest = rest.trim();
-    let time = if rest.is_empty() {
-        base
-    } else {
-        let (sign, amount) = rest.split_at(1);
-        let d = parse_duration(amount.trim()).map_err(|_| bad())?;
-        let d = chrono::Duration::from_std(d).map_err(|_| bad())?;
-        match sign {
-            "+" => base + d,
-            "-" => base - d,
-            _ => return Err(bad()),
-        }
-    };
-    Ok(time.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
 
 #[cfg(test)]
@@ -1031,6 +1005,14 @@ backend:
         assert!(e.contains("exactly one action, found 0"), "{e}");
         let e = err("objects: [\n");
         assert!(e.starts_with("s.yaml: not a valid scenario"), "{e}");
+        assert!(e.contains("line 1 column 10"), "{e}");
+        let deep = format!("objects: {}", "[".repeat(100_000));
+        let e = err(&deep);
+        assert!(e.contains("nested deeper than 64 levels"), "{e}");
+        let e = err(
+            "objects:\n  - {apiVersion: v1, kind: Pod, metadata: {name: x}}\n  - {apiVersion: v1, kind: Pod}\n",
+        );
+        assert!(e.ends_with("(line 3)"), "{e}");
         let e = err("stepz: []\n");
         assert!(e.contains("unknown field `stepz`"), "{e}");
         let e = err(
@@ -1050,22 +1032,30 @@ backend:
     }
 
     #[test]
-    fn templates_render_in_scenario_time() {
-        let start: DateTime<Utc> = "2026-05-04T17:00:00Z".parse().unwrap();
-        let t = start + chrono::Duration::seconds(90);
+    fn argo_placeholders_load_with_the_escape_and_are_refused_without_it() {
+        let template = |query: &str| {
+            format!(
+                "objects:\n  - apiVersion: argoproj.io/v1alpha1\n    kind: AnalysisTemplate\n    metadata: {{name: rate, namespace: llm}}\n    spec:\n      args: [{{name: service-name}}]\n      metrics:\n        - name: rate\n          provider: {{prometheus: {{query: '{query}'}}}}\n"
+            )
+        };
+        let s = Scenario::parse(
+            &template(r#"sum(rate(x{service="{{{{args.service-name}}"}[5m]))"#),
+            "s.yaml",
+        )
+        .unwrap();
+        let epoch = DateTime::<Utc>::UNIX_EPOCH;
+        let rendered = render(&s.objects[0].template, epoch, epoch);
         assert_eq!(
-            render_str("{{t}}", t, start).unwrap(),
-            "2026-05-04T17:01:30Z"
+            rendered["spec"]["metrics"][0]["provider"]["prometheus"]["query"],
+            r#"sum(rate(x{service="{{args.service-name}}"}[5m]))"#
         );
-        assert_eq!(
-            render_str("a {{ t-90s }} b", t, start).unwrap(),
-            "a 2026-05-04T17:00:00Z b"
+        let e = err(&template(
+            r#"sum(rate(x{service="{{args.service-name}}"}[5m]))"#,
+        ));
+        assert!(
+            e.contains("objects[0]: field `spec.metrics[0].provider.prometheus.query`: unknown template {{args.service-name}}")
+                && e.contains("write {{{{args.service-name}} for a literal"),
+            "{e}"
         );
-        assert_eq!(
-            render_str("{{start+1h}}", t, start).unwrap(),
-            "2026-05-04T18:00:00Z"
-        );
-        assert!(render_str("{{t*2}}", t, start).is_err());
-        assert!(render_str("{{t", t, start).is_err());
     }
 }

@@ -338,7 +338,7 @@ pub(crate) mod fixtures {
     use crate::rollout::model::ReplicaSet;
 
     pub fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> T {
-        serde_yaml::from_str(text).unwrap()
+        serde_saphyr::from_str(text).unwrap()
     }
 
     pub fn at(secs: i64) -> DateTime<Utc> {
