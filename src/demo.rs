@@ -54,7 +54,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(
-        "--speed {0} is out of range: give a factor above 0 and at most 1000 (20 plays the 5.5-minute story in about 17 s)"
+        "--speed {0} is out of range: give a factor above 0 and at most 1000 (20 plays the 5.5-minute story 20 times faster)"
     )]
     Speed(f64),
     #[error(transparent)]

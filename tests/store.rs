@@ -58,7 +58,9 @@ fn open_post_timeline_round_trip() {
     assert_eq!(tl[1]["kind"], "question");
     let ls = sb.ok(&["ls"]);
     assert!(
-        ls.stdout.starts_with("2026-05-04--litellm-canary  open"),
+        ls.stdout.starts_with(
+            "NAME                        STATE  ENTRIES  AUTHORS\n2026-05-04--litellm-canary  open"
+        ),
         "{}",
         ls.stdout
     );

@@ -308,7 +308,12 @@ fn a_key_replays_the_same_post_and_refuses_a_different_one() {
     ];
     let first = sb.ok(&args);
     assert_eq!(first.stdout, "traffic#1\n");
-    assert!(first.stderr.is_empty(), "{}", first.stderr);
+    // Only where it went: the channel was implicit.
+    assert!(
+        first.stderr.starts_with("→ ") && first.stderr.lines().count() == 1,
+        "{}",
+        first.stderr
+    );
     let before = sb.snapshot();
     let again = sb.ok(&args);
     assert_eq!(again.stdout, "traffic#1\n", "the same id");

@@ -111,7 +111,9 @@ pub fn anchor(id: &str) -> String {
 }
 
 /// The first line of text of a markdown body, without block markers (heading, quote, list,
-/// fence), whitespace collapsed, cut at `max` characters, and safe inside a table cell.
+/// fence) and without bold markers (the summary is set in bold: `**a **b** c**` would break,
+/// and a cut could leave a `**` unclosed), whitespace collapsed, cut at `max` characters, and
+/// safe inside a table cell.
 pub fn one_line(body: &str, max: usize) -> String {
     let line = body
         .lines()
@@ -119,7 +121,9 @@ pub fn one_line(body: &str, max: usize) -> String {
         .filter(|l| !l.is_empty() && !l.starts_with("```") && !l.starts_with("~~~"))
         .map(strip_block_markers)
         .find(|l| !l.is_empty())
-        .unwrap_or("");
+        .unwrap_or("")
+        .replace("**", "")
+        .replace("__", "");
     let mut out = String::new();
     let mut chars = 0;
     for word in line.split_whitespace() {
@@ -211,6 +215,11 @@ mod tests {
         assert_eq!(one_line("abcdefghij", 4), "abcd…");
         assert_eq!(one_line("", 4), "");
         assert_eq!(one_line("#hashtag-only", 40), "hashtag-only");
+        assert_eq!(
+            one_line("**Demo: a rehearsal** (scenario `story`).", 80),
+            "Demo: a rehearsal (scenario `story`)."
+        );
+        assert_eq!(one_line("**bold cut short here**", 9), "bold cut…");
     }
 
     #[test]

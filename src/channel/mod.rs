@@ -143,10 +143,20 @@ pub enum Error {
         "store root {path} does not exist: create it with `warroom open THEME`, or point --root / WARROOM_ROOT at an existing store"
     )]
     MissingRoot { path: PathBuf },
-    #[error("store root {path} is not a directory")]
+    #[error(
+        "store root {path} is a file, not a directory: point --root (or WARROOM_ROOT) at a directory, or move the file away"
+    )]
     RootNotDir { path: PathBuf },
     #[error("no channel {name:?} under {root}: see `warroom ls`")]
     UnknownChannel { name: String, root: PathBuf },
+    #[error(
+        "theme {theme:?} matches {state} channels {matches}: nothing was done; pass the full name with --channel"
+    )]
+    AmbiguousChannel {
+        theme: String,
+        state: &'static str,
+        matches: String,
+    },
     #[error("no open channel under {root}: open one with `warroom open THEME`, or pass --channel")]
     NoChannel { root: PathBuf },
     #[error(

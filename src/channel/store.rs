@@ -123,6 +123,12 @@ impl Store {
 
     /// Opens a root, creating it (and its parents, and its `.gitignore`) when missing.
     pub fn create(root: &Path) -> Result<Self, Error> {
+        // A file where the root (or one of its parents) should be: say which, not "File exists".
+        if let Some(file) = root.ancestors().find(|p| p.is_file()) {
+            return Err(Error::RootNotDir {
+                path: file.to_owned(),
+            });
+        }
         fs::create_dir_all(root).map_err(Error::io("cannot create store root", root))?;
         let ignore = root.join(".gitignore");
         if !ignore.exists() {
@@ -204,8 +210,9 @@ impl Store {
         Ok(keyed.into_iter().map(|(_, _, c)| c).collect())
     }
 
-    /// Finds a channel by full name (`2026-05-04--litellm-canary`) or by theme (the newest
-    /// channel with that theme); with no name, the newest unsealed channel.
+    /// Finds a channel by full name (`2026-05-04--litellm-canary`) or by theme (the one
+    /// unsealed channel with that theme, else the one sealed channel; more than one is
+    /// [`Error::AmbiguousChannel`]); with no name, the newest unsealed channel.
     pub fn channel(&self, name: Option<&str>) -> Result<Channel, Error> {
         let Some(name) = name else {
             for c in self.channels()? {
@@ -234,10 +241,37 @@ impl Store {
             name: format!("{name:?}"),
             rule: "YYYY-MM-DD--theme as printed by `warroom open`, or a theme",
         })?;
-        self.channels()?
-            .into_iter()
-            .find(|c| c.name.theme() == &theme)
-            .ok_or_else(unknown)
+        // A theme names the one unsealed channel with it; with none unsealed, the one sealed
+        // channel. More than one is an error listing them: guessing would write to the wrong one.
+        let mut open = Vec::new();
+        let mut sealed = Vec::new();
+        for c in self.channels()? {
+            if c.name.theme() == &theme {
+                if c.seal()?.is_none() {
+                    open.push(c);
+                } else {
+                    sealed.push(c);
+                }
+            }
+        }
+        let (mut found, state) = if open.is_empty() {
+            (sealed, "sealed")
+        } else {
+            (open, "unsealed")
+        };
+        match found.len() {
+            0 => Err(unknown()),
+            1 => Ok(found.remove(0)),
+            _ => Err(Error::AmbiguousChannel {
+                theme: name.to_owned(),
+                state,
+                matches: found
+                    .iter()
+                    .map(|c| c.name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::kubeconfig::KubeArgs;
 use super::{EXIT_USAGE, Failure};
 use crate::channel::{Author, Store};
 use crate::observe::{self, Observation, Poster, data_plane, pipeline, traffic};
@@ -26,10 +27,19 @@ pub struct AgentArgs {
 #[command(allow_external_subcommands = true)]
 pub enum AgentRole {
     /// Watch one Argo Rollout: transitions with snapshots, analysis measurements, detector alerts.
+    #[command(after_help = "Examples:
+  warroom agent pipeline --rollout litellm -n llm
+  warroom agent pipeline --rollout litellm -n llm --kubeconfig /tmp/kc --channel litellm-canary")]
     Pipeline(PipelineArgs),
     /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
+    #[command(after_help = "Examples:
+  warroom agent data-plane -n llm
+  warroom agent data-plane -n llm -l app=litellm --window 5s --context staging")]
     DataPlane(DataPlaneArgs),
     /// Drive bounded synthetic HTTP traffic at a URL and tally it per route and window.
+    #[command(after_help = "Examples:
+  warroom agent traffic --url http://127.0.0.1:8080 --route /healthz --duration 60s
+  warroom agent traffic --url https://llm.example --route 'POST /v1/embeddings {\"input\":\"hi\"}' --rate 5/s --count 300")]
     Traffic(TrafficArgs),
     #[command(external_subcommand)]
     Unknown(Vec<String>),
@@ -57,6 +67,8 @@ pub struct Destination {
 pub struct PipelineArgs {
     #[command(flatten)]
     pub to: Destination,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// The Rollout to watch.
     #[arg(long)]
     pub rollout: String,
@@ -72,6 +84,8 @@ pub struct PipelineArgs {
 pub struct DataPlaneArgs {
     #[command(flatten)]
     pub to: Destination,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Namespace (default: agents/data-plane.toml, else the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
@@ -149,27 +163,32 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
     runtime.block_on(async move {
         match args.role {
             AgentRole::Pipeline(a) => {
-                let poster = poster(root, &a.to, role)?;
-                let client = observe::connect().await?;
+                let (poster, to) = poster(root, &a.to, role)?;
+                let cluster = a.kube.connect().await?;
                 let namespace = a
                     .namespace
                     .or(defaults.namespace)
-                    .unwrap_or_else(|| client.default_namespace().to_string());
+                    .unwrap_or_else(|| cluster.namespace.clone());
                 let mut config = pipeline::PipelineConfig::new(&a.rollout, &namespace);
                 config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
                     .map_err(|_| usage("--spec-threshold is too large"))?;
-                drive(poster, |out, cancel| {
+                let watch = format!(
+                    "Rollout {namespace}/{} and its AnalysisRuns, AnalysisTemplates and Events on {}",
+                    a.rollout, cluster.server
+                );
+                let client = cluster.client;
+                drive(poster, role, &watch, &to, |out, cancel| {
                     pipeline::run(client, config, out, cancel)
                 })
                 .await
             }
             AgentRole::DataPlane(a) => {
-                let poster = poster(root, &a.to, role)?;
-                let client = observe::connect().await?;
+                let (poster, to) = poster(root, &a.to, role)?;
+                let cluster = a.kube.connect().await?;
                 let namespace = a
                     .namespace
                     .or(defaults.namespace)
-                    .unwrap_or_else(|| client.default_namespace().to_string());
+                    .unwrap_or_else(|| cluster.namespace.clone());
                 let window = match (a.window, defaults.window.as_deref()) {
                     (Some(w), _) => w,
                     (None, Some(w)) => humantime::parse_duration(w)
@@ -181,7 +200,18 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                     selector: a.selector.or(defaults.selector),
                     window,
                 };
-                drive(poster, |out, cancel| {
+                let watch = format!(
+                    "ReplicaSets, pods, Deployments, Jobs and Warning events in namespace {}{} on {}",
+                    config.namespace,
+                    config
+                        .selector
+                        .as_deref()
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default(),
+                    cluster.server
+                );
+                let client = cluster.client;
+                drive(poster, role, &watch, &to, |out, cancel| {
                     data_plane::run(client, config, out, cancel)
                 })
                 .await
@@ -191,8 +221,21 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                 for w in config.warnings() {
                     eprintln!("warning: {w}");
                 }
-                let poster = poster(root, &a.to, role)?;
-                drive(poster, |out, cancel| traffic::run(config, out, cancel)).await
+                let (poster, to) = poster(root, &a.to, role)?;
+                let watch = format!(
+                    "{} route(s) at {} ({})",
+                    a.routes.len(),
+                    a.url,
+                    match (a.duration, a.count) {
+                        (Some(d), _) => format!("for {}", humantime::format_duration(d)),
+                        (_, Some(n)) => format!("{n} requests"),
+                        _ => String::new(),
+                    }
+                );
+                drive(poster, role, &watch, &to, |out, cancel| {
+                    traffic::run(config, out, cancel)
+                })
+                .await
             }
             AgentRole::Unknown(_) => Ok(EXIT_USAGE),
         }
@@ -240,7 +283,12 @@ fn traffic_config(
     )?)
 }
 
-fn poster(root: &std::path::Path, to: &Destination, role: &str) -> anyhow::Result<Poster> {
+/// The poster, and a phrase saying where it posts (for the start line).
+fn poster(
+    root: &std::path::Path,
+    to: &Destination,
+    role: &str,
+) -> anyhow::Result<(Poster, String)> {
     let author = Author::new(to.author.as_deref().unwrap_or(role))?;
     if let Some(relay) = &to.relay {
         let channel = to
@@ -248,33 +296,64 @@ fn poster(root: &std::path::Path, to: &Destination, role: &str) -> anyhow::Resul
             .as_deref()
             .ok_or_else(|| usage("--relay needs --channel CH (the channel the token is for)"))?;
         let token = to.token.as_deref().unwrap_or_default();
-        return Ok(Poster::remote(relay, channel, token));
+        let where_ = format!("{channel} through the relay {relay} (as the token's role)");
+        return Ok((Poster::remote(relay, channel, token), where_));
     }
     let store = Store::open(root)?;
-    let channel = store.channel(to.channel.as_deref())?;
-    Ok(Poster::local(channel, author)?)
+    let target = super::target::resolve(&store, to.channel.as_deref())?;
+    let channel = target.channel;
+    channel
+        .check_can_post(&author)
+        .map_err(|e| super::target::explain(&channel, e))?;
+    let where_ = format!("{} as {author} (in {})", channel.name(), root.display());
+    Ok((Poster::local(channel, author)?, where_))
 }
 
 /// Runs an observer with a posting task until it ends or Ctrl-C/SIGTERM; the queue is drained
-/// within a deadline.
-async fn drive<F, Fut>(poster: Poster, observer: F) -> anyhow::Result<u8>
+/// within a deadline. Says once on stderr what it watches and where it posts.
+async fn drive<F, Fut>(
+    poster: Poster,
+    role: &str,
+    watch: &str,
+    to: &str,
+    observer: F,
+) -> anyhow::Result<u8>
 where
     F: FnOnce(mpsc::Sender<Observation>, CancellationToken) -> Fut,
     Fut: std::future::Future<Output = Result<(), observe::ObserveError>>,
 {
     let cancel = CancellationToken::new();
     let (tx, rx) = mpsc::channel(256);
-    let delivery = tokio::spawn(observe::deliver(rx, poster, CancellationToken::new()));
     let stop = cancel.clone();
+    let signal = super::signal::listen();
     let signal = tokio::spawn(async move {
-        observe::shutdown_signal().await;
-        eprintln!("stopping: finishing posts (up to 10 s)");
+        let sig = signal.await;
         stop.cancel();
+        sig
     });
+    eprintln!("{role}: watching {watch}; posting to {to}; Ctrl-C stops it");
+    let delivery = tokio::spawn(observe::deliver(rx, poster, CancellationToken::new()));
     let result = observer(tx, cancel.clone()).await;
-    signal.abort();
     // The observer dropped its sender: delivery ends when the queue is drained.
-    let _ = tokio::time::timeout(Duration::from_secs(10), delivery).await;
+    let drained = tokio::time::timeout(Duration::from_secs(10), delivery)
+        .await
+        .is_ok();
+    let by = if cancel.is_cancelled() {
+        signal.await.ok()
+    } else {
+        signal.abort();
+        None
+    };
     result?;
+    if let Some(sig) = by {
+        super::signal::stopped(
+            sig,
+            &if drained {
+                format!("{role} observer stopped; every queued post was delivered")
+            } else {
+                format!("{role} observer stopped; posts still queued after 10 s were dropped")
+            },
+        );
+    }
     Ok(0)
 }

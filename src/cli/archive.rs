@@ -13,7 +13,8 @@ use crate::channel::Store;
 pub struct ArchiveArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
-    /// Commit the channel's files and the store's index with git (one commit, nothing else).
+    /// Commit with git, in one commit: the channel's directory, the store's index (its
+    /// README.md) and its .gitignore (which keeps locks, cursors and tokens out) — nothing else.
     #[arg(long)]
     pub commit: bool,
     /// Archive even when `warroom verify` finds problems; the findings are recorded in the
@@ -27,7 +28,9 @@ pub struct ArchiveArgs {
 
 pub fn archive(root: &Path, args: ArchiveArgs) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let target = args.channel.resolve(&store)?;
+    target.announce();
+    let channel = target.channel;
     let already = channel.seal()?;
     if let (Some(seal), Some(_)) = (&already, &args.reason) {
         eprintln!(

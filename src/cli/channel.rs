@@ -7,12 +7,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
-use super::{EXIT_USAGE, Failure};
+use super::output::{self, Output, Table, TableOutput};
+use super::{EXIT_USAGE, Failure, target};
 use crate::channel::entry::DEFAULT_MAX_BODY;
 use crate::channel::store::{PostOptions, Role};
 use crate::channel::{Author, Draft, EntryId, Error, IdempotencyKey, Kind, Posted, Store, Theme};
 use crate::roles;
-use crate::timeline::render::Format;
 
 #[derive(Debug, Args)]
 pub struct OpenArgs {
@@ -33,16 +33,11 @@ pub struct OpenArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[command(flatten)]
+    pub output: TableOutput,
 }
 
-#[derive(Debug, Args)]
-pub struct ChannelArg {
-    /// Channel name or theme (default: WARROOM_CHANNEL, else the newest unsealed channel).
-    #[arg(long, env = "WARROOM_CHANNEL")]
-    pub channel: Option<String>,
-}
+pub use super::target::ChannelArg;
 
 #[derive(Debug, Args)]
 pub struct PostArgs {
@@ -86,17 +81,27 @@ pub struct PostArgs {
 #[derive(Debug, Subcommand)]
 pub enum RosterCommand {
     /// Add roles to a channel's roster; prints the roster.
+    #[command(after_help = "Examples:
+  warroom roster add terminal-1
+  warroom roster add terminal-1 terminal-2 --channel litellm-canary")]
     Add {
         /// Role names.
         #[arg(required = true)]
         roles: Vec<String>,
         #[command(flatten)]
         channel: ChannelArg,
+        #[command(flatten)]
+        output: TableOutput,
     },
     /// Print a channel's roster.
+    #[command(after_help = "Examples:
+  warroom roster show
+  warroom roster show --channel litellm-canary -o wide   # with each role's title and lane")]
     Show {
         #[command(flatten)]
         channel: ChannelArg,
+        #[command(flatten)]
+        output: TableOutput,
     },
 }
 
@@ -151,34 +156,33 @@ pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {
         .map(|c| c.info())
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &infos)?;
-            writeln!(out)?;
+    if !output::structured(&mut out, args.output.output, &infos)? {
+        let mut table = Table::new(&[
+            ("NAME", false),
+            ("STATE", false),
+            ("ENTRIES", false),
+            ("AUTHORS", false),
+            ("OPENED", true),
+            ("DIR", true),
+        ]);
+        for i in &infos {
+            let authors = i
+                .authors
+                .iter()
+                .map(|(a, n)| format!("{a}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            table.row(vec![
+                i.name.clone(),
+                if i.sealed { "sealed" } else { "open" }.into(),
+                i.entries.to_string(),
+                authors,
+                i.opened_at.to_string(),
+                root.join(&i.name).display().to_string(),
+            ]);
         }
-        Format::Ndjson => {
-            for i in &infos {
-                serde_json::to_writer(&mut out, i)?;
-                writeln!(out)?;
-            }
-        }
-        Format::Text | Format::Md => {
-            for i in &infos {
-                let authors = i
-                    .authors
-                    .iter()
-                    .map(|(a, n)| format!("{a}:{n}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                writeln!(
-                    out,
-                    "{}  {:<6}  {:>5} entries  {}",
-                    i.name,
-                    if i.sealed { "sealed" } else { "open" },
-                    i.entries,
-                    authors
-                )?;
-            }
+        if !table.is_empty() || args.output.output == Output::Md {
+            table.write(&mut out, args.output.output)?;
         }
     }
     if infos.is_empty() {
@@ -235,11 +239,16 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         .collect::<Result<Vec<_>, _>>()?;
     let key = args.key.as_deref().map(IdempotencyKey::new).transpose()?;
     let store = Store::open(root)?;
-    let channel = store.channel(args.channel.channel.as_deref())?;
+    let target = args.channel.resolve(&store)?;
+    let channel = &target.channel;
     // Roster and seal first: a bad role is reported before stdin is read.
-    channel.check_can_post(&author)?;
+    channel
+        .check_can_post(&author)
+        .map_err(|e| target::explain(channel, e))?;
     if args.bulk {
-        return bulk(&channel, &author, args.max_body);
+        let code = bulk(channel, &author, args.max_body)?;
+        target.announce();
+        return Ok(code);
     }
     let body = read_body(&args.text)?;
     let draft = Draft {
@@ -253,9 +262,12 @@ pub fn post(root: &Path, args: PostArgs) -> anyhow::Result<u8> {
         max_body: args.max_body,
         sync: !args.no_sync,
     };
-    let posted = channel.post(&author, &draft, &opts)?;
+    let posted = channel
+        .post(&author, &draft, &opts)
+        .map_err(|e| target::explain(channel, e))?;
     println!("{}", posted.entry.id);
     note_replay(&posted);
+    target.announce();
     Ok(0)
 }
 
@@ -357,22 +369,42 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
 
 pub fn roster(root: &Path, cmd: RosterCommand) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let (channel, roster) = match cmd {
-        RosterCommand::Add { roles, channel } => {
+    let (channel, roster, format) = match cmd {
+        RosterCommand::Add {
+            roles,
+            channel,
+            output,
+        } => {
             let roles = parse_roles(&roles)?;
-            let channel = store.channel(channel.channel.as_deref())?;
-            let roster = channel.add_roles(roles)?;
-            (channel, roster)
+            let target = channel.resolve(&store)?;
+            let roster = target.channel.add_roles(roles)?;
+            target.announce();
+            (target.channel, roster, output.output)
         }
-        RosterCommand::Show { channel } => {
-            let channel = store.channel(channel.channel.as_deref())?;
+        RosterCommand::Show { channel, output } => {
+            let channel = channel.resolve(&store)?.channel;
             let roster = channel.roster()?;
-            (channel, roster)
+            (channel, roster, output.output)
         }
     };
     let mut out = std::io::stdout().lock();
-    for r in &roster.roles {
-        writeln!(out, "{}", r.name)?;
+    if !output::structured(&mut out, format, &roster.roles)? {
+        if format == Output::Text {
+            // One name per line: what a shell loop wants.
+            for r in &roster.roles {
+                writeln!(out, "{}", r.name)?;
+            }
+        } else {
+            let mut table = Table::new(&[("NAME", false), ("TITLE", true), ("LANE", true)]);
+            for r in &roster.roles {
+                table.row(vec![
+                    r.name.to_string(),
+                    r.title.clone().unwrap_or_default(),
+                    r.lane.clone().unwrap_or_default().replace('\n', " "),
+                ]);
+            }
+            table.write(&mut out, format)?;
+        }
     }
     eprintln!("roster of {}: {}", channel.name(), roster.names());
     Ok(0)

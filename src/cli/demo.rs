@@ -18,15 +18,15 @@ use crate::demo::{Demo, DemoConfig, DemoError, Summary};
 /// live page; no cluster needed. Prints the channel name, then the page URL, on stdout.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Scenario time runs this many times faster than wall time: the 5.5-minute story takes
-    /// about 33 s at 10, 17 s at 20.
-    #[arg(long, default_value_t = 10.0)]
+    /// Scenario time runs this many times faster than wall time (above 0, at most 1000); the
+    /// story is 5.5 minutes of scenario time, plus a few seconds to start and stop.
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
     pub speed: f64,
     /// Keep the relay and the page up after the scenario ends, until Ctrl-C.
     #[arg(long)]
     pub keep_serving: bool,
     /// Address for the relay and its page; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:7700", value_name = "ADDR:PORT")]
+    #[arg(long, default_value = "127.0.0.1:7700", value_name = "ADDR:PORT", value_parser = super::relay::parse_bind)]
     pub bind: String,
 }
 
@@ -47,6 +47,7 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<u8> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(super::color::stderr())
         .try_init();
     let mut config = DemoConfig::new(root.to_owned(), args.speed);
     config.bind = args.bind;
@@ -59,9 +60,13 @@ pub fn run(root: &Path, args: DemoArgs) -> anyhow::Result<u8> {
         let stop = CancellationToken::new();
         let signal = {
             let stop = stop.clone();
+            let signal = super::signal::listen();
             tokio::spawn(async move {
-                crate::observe::shutdown_signal().await;
-                eprintln!("stopping: observers first, then the relay (up to 10 s each)");
+                let sig = signal.await;
+                super::signal::stopped(
+                    sig,
+                    "stopping the observers, then the relay (up to 10 s each)",
+                );
                 stop.cancel();
             })
         };

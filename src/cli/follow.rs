@@ -2,8 +2,7 @@
 //! [`crate::tail`], or from a relay over WebSocket (`--remote URL`) with reconnect and cursor
 //! resume. Entries go to stdout; alerts and connection notes to stderr.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,24 +16,34 @@ use crate::tail::{TailEvent, TailOptions};
 use crate::timeline::render::{Format, Renderer};
 use crate::timeline::{Filter, Merge, Since};
 
-fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Writes entries that pass the filter and are new (per-author seq), flushing each.
+/// Writes entries that pass the filter and are new (per-author seq), flushing each. With a
+/// tail, the history is held back until [`Printer::release`] prints its last N.
 struct Printer {
     renderer: Renderer<std::io::Stdout>,
     filter: Filter,
     seen: BTreeMap<Author, u64>,
+    held: Option<(usize, VecDeque<Entry>)>,
 }
 
 impl Printer {
-    fn new(format: Format, filter: Filter) -> Self {
+    fn new(format: Format, filter: Filter, tail: Option<usize>) -> Self {
         Self {
-            renderer: Renderer::new(std::io::stdout(), format, use_color()),
+            renderer: Renderer::new(std::io::stdout(), format, super::color::stdout()),
             filter,
             seen: BTreeMap::new(),
+            held: tail.map(|n| (n, VecDeque::new())),
         }
+    }
+
+    /// Prints the last N held entries; from now on entries print as they come.
+    fn release(&mut self) -> std::io::Result<()> {
+        if let Some((_, held)) = self.held.take() {
+            for e in held {
+                self.renderer.entry(&e)?;
+            }
+            self.renderer.flush()?;
+        }
+        Ok(())
     }
 
     fn wants(&self, e: &Entry) -> bool {
@@ -53,6 +62,15 @@ impl Printer {
         }
         *seen = e.seq;
         if self.wants(e) {
+            if let Some((n, held)) = &mut self.held {
+                if held.len() == *n {
+                    held.pop_front();
+                }
+                if *n > 0 {
+                    held.push_back(e.clone());
+                }
+                return Ok(());
+            }
             self.renderer.entry(e)?;
             self.renderer.flush()?;
         }
@@ -72,8 +90,7 @@ fn check_format(format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return Err(Failure {
             code: EXIT_USAGE,
-            message: "--follow never ends, so it cannot write one JSON array: use --format ndjson"
-                .into(),
+            message: "--follow never ends, so it cannot write one JSON array: use -o ndjson".into(),
         }
         .into());
     }
@@ -87,18 +104,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Follows a local channel until Ctrl-C.
+/// Follows a local channel until Ctrl-C or SIGTERM.
 pub fn local(
     root: &Path,
     channel: Option<&str>,
     filter: Filter,
     format: Format,
+    tail: Option<usize>,
 ) -> anyhow::Result<u8> {
     check_format(format)?;
     let store = Store::open(root)?;
-    let channel = store.channel(channel)?;
+    let channel = super::target::resolve(&store, channel)?.channel;
     let name = channel.name().to_string();
     runtime()?.block_on(async move {
+        let stop = super::signal::listen();
         let mut events = std::pin::pin!(crate::tail::follow(store.root(), TailOptions::default()));
         // History is read once the follower has its bearings, so nothing falls in between;
         // what both see is printed once (per-author seq).
@@ -114,7 +133,7 @@ pub fn local(
                 Some(Err(e)) => eprintln!("warning: {e}"),
             }
         }
-        let mut printer = Printer::new(format, filter.clone());
+        let mut printer = Printer::new(format, filter.clone(), tail);
         let mut history = Merge::open(&channel, filter, |p| eprintln!("warning: {p}"))?;
         while let Some(e) = history.next_entry()? {
             printer.entry(&e)?;
@@ -122,9 +141,18 @@ pub fn local(
         for e in early.into_iter().filter(|e| e.channel == name) {
             printer.entry(&e)?;
         }
+        printer.release()?;
+        eprintln!(
+            "following {name} in {} (Ctrl-C to stop)",
+            store.root().display()
+        );
+        let mut stop = std::pin::pin!(stop);
         loop {
             let ev = tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(0),
+                sig = &mut stop => {
+                    super::signal::stopped(sig, &format!("stopped following {name}"));
+                    return Ok(0);
+                }
                 ev = events.next() => ev,
             };
             match ev {
@@ -140,12 +168,13 @@ pub fn local(
     })
 }
 
-/// Follows a channel on a relay until Ctrl-C, reconnecting with the cursor.
+/// Follows a channel on a relay until Ctrl-C or SIGTERM, reconnecting with the cursor.
 pub fn remote(
     url: &str,
     channel: Option<&str>,
     filter: Filter,
     format: Format,
+    tail: Option<usize>,
 ) -> anyhow::Result<u8> {
     check_format(format)?;
     if matches!(filter.since, Some(Since::Entry(_))) {
@@ -171,18 +200,24 @@ pub fn remote(
     };
     let http_base = ws_base.replacen("ws://", "http://", 1);
     runtime()?.block_on(async move {
+        let stop = super::signal::listen();
+        let mut stop = std::pin::pin!(stop);
         let channel = match channel {
             Some(c) => c.to_owned(),
             None => newest_channel(&http_base).await?,
         };
-        let mut printer = Printer::new(format, filter);
+        let stopped = |sig: &str| -> anyhow::Result<u8> {
+            super::signal::stopped(sig, &format!("stopped following {channel} on {http_base}"));
+            Ok(0)
+        };
+        let mut printer = Printer::new(format, filter, tail);
         let mut backoff = Duration::from_millis(250);
         let mut announced = false;
         loop {
             let cursor = printer.cursor();
             let url = format!("{ws_base}/api/channels/{channel}/live?cursor={cursor}");
             let conn = tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(0),
+                sig = &mut stop => return stopped(sig),
                 c = tokio_tungstenite::connect_async(&url) => c,
             };
             let mut ws = match conn {
@@ -200,7 +235,7 @@ pub fn remote(
                     }
                     eprintln!("cannot reach {ws_base} ({e}); retrying in {backoff:?}");
                     tokio::select! {
-                        _ = tokio::signal::ctrl_c() => return Ok(0),
+                        sig = &mut stop => return stopped(sig),
                         _ = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -209,9 +244,9 @@ pub fn remote(
             };
             loop {
                 let msg = tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {
+                    sig = &mut stop => {
                         let _ = ws.close(None).await;
-                        return Ok(0);
+                        return stopped(sig);
                     }
                     m = ws.next() => m,
                 };
@@ -249,6 +284,7 @@ pub fn remote(
                         }
                     }
                     Some("ready") => {
+                        printer.release()?;
                         backoff = Duration::from_millis(250);
                         if !announced {
                             announced = true;
@@ -265,7 +301,10 @@ pub fn remote(
                     _ => {}
                 }
             }
-            tokio::time::sleep(backoff).await;
+            tokio::select! {
+                sig = &mut stop => return stopped(sig),
+                _ = tokio::time::sleep(backoff) => {}
+            }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     })

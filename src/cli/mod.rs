@@ -12,14 +12,21 @@ use clap::{Parser, Subcommand};
 mod agent;
 mod archive;
 mod channel;
+pub mod color;
 mod demo;
 mod follow;
+pub mod kubeconfig;
+pub mod meta;
+pub mod output;
 mod read;
 mod relay;
 pub mod rollout;
 mod rollout_act;
 mod rollout_list;
+pub mod signal;
 pub mod sim;
+pub mod suggest;
+pub mod target;
 
 /// Exit status for "a problem was found" (verify findings, a degraded rollout).
 pub const EXIT_FOUND: u8 = 1;
@@ -30,11 +37,33 @@ pub const EXIT_IO: u8 = 3;
 
 /// A coordination channel for live operations.
 #[derive(Debug, Parser)]
-#[command(name = "warroom", version, about, long_about = None)]
+#[command(
+    name = "warroom",
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("WARROOM_COMMIT"),
+        ", built ",
+        env!("WARROOM_BUILD_DATE"),
+        ")"
+    ),
+    about,
+    long_about = None,
+    after_help = "Examples:
+  warroom open litellm-canary && warroom post --as operator \"starting the canary\"
+  warroom timeline -f
+  warroom demo
+
+Exit codes: 0 ok, 1 a problem found, 2 usage or bad input, 3 I/O or environment."
+)]
 pub struct Cli {
     /// Store root holding the channels.
     #[arg(long, global = true, env = "WARROOM_ROOT", default_value = "channels")]
     pub root: PathBuf,
+
+    /// Never colour the output (also: NO_COLOR set; CLICOLOR_FORCE colours even a pipe).
+    #[arg(long, global = true)]
+    pub no_color: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -43,36 +72,113 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open a new channel; prints its name.
+    #[command(after_help = "Examples:
+  warroom open litellm-canary --roles pipeline,data-plane,traffic
+  warroom open incident-42 --date 2026-05-04 --roles terminal-1,terminal-2
+  warroom --root /srv/warroom open db-migration")]
     Open(channel::OpenArgs),
     /// List channels, newest first.
+    #[command(after_help = "Examples:
+  warroom ls
+  warroom ls -o wide      # also when each was opened and its directory
+  warroom ls -o json | jq -r '.[] | select(.sealed | not) | .name'")]
     Ls(channel::LsArgs),
     /// Append one entry as ROLE; prints its id.
+    #[command(after_help = "Examples:
+  warroom post --as pipeline --kind alert \"Rollout litellm: spec not observed for 61s\"
+  warroom post --as data-plane --ref pipeline#1 \"Canary RS created at replicas 1.\"
+  echo \"Is analysis running at all?\" | warroom post --as operator --kind question -
+  warroom post --channel litellm-canary --as operator --kind decision \"abort\"
+  producer | warroom post --as terminal-1 --bulk   # one JSON draft per line")]
     Post(channel::PostArgs),
     /// Manage a channel's roster.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  warroom roster show
+  warroom roster add terminal-1 terminal-2 --channel litellm-canary"
+    )]
     Roster(channel::RosterCommand),
     /// Print the merged timeline of a channel.
+    #[command(after_help = "Examples:
+  warroom timeline
+  warroom timeline --since 5m --kind alert
+  warroom timeline --tail 20 -f                # the last 20, then new entries as they come
+  warroom timeline --author pipeline -o ndjson | jq -r .body
+  warroom timeline -f --remote http://127.0.0.1:7700 --channel 2026-05-04--litellm-canary")]
     Timeline(read::TimelineArgs),
     /// What the others wrote since ROLE last caught up.
+    #[command(after_help = "Examples:
+  warroom catchup --as traffic
+  warroom catchup --as terminal-1 --channel litellm-canary -o md")]
     Catchup(read::CatchupArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
+    #[command(after_help = "Examples:
+  warroom verify                       # exit 0 intact, 1 with file:line findings
+  warroom verify --channel 2026-05-04--litellm-canary -o json")]
     Verify(read::VerifyArgs),
     /// Serve the live relay: REST, WebSocket feed and the operator's page.
+    #[command(after_help = "Examples:
+  warroom serve                         # http://127.0.0.1:7700/
+  warroom serve --bind 127.0.0.1:0      # a free port; the URL is printed on stdout
+  warroom serve --bind 127.0.0.1:7700 --allow-host warroom.internal")]
     Serve(relay::ServeArgs),
     /// Manage bearer tokens for posting through the relay.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  warroom token add --role pipeline --channel 2026-05-04--litellm-canary
+  warroom token ls
+  warroom token revoke 3f9c0a1b2c4d"
+    )]
     Token(relay::TokenCommand),
     /// Argo Rollouts: `get`, `status`, `list`, and the operator's `promote`, `abort`, `retry`,
     /// `pause`, `resume`, `undo`.
+    #[command(after_help = "Examples:
+  warroom rollout get litellm -n llm
+  warroom rollout list -A
+  warroom rollout status litellm -n llm --timeout 5m
+  warroom rollout promote litellm -n llm")]
     Rollout(rollout::RolloutArgs),
     /// Seal a channel and write its record (README.md, TIMELINE.md, the store's index).
+    #[command(after_help = "Examples:
+  warroom archive --channel 2026-05-04--litellm-canary
+  warroom archive --channel litellm-canary --commit --reason \"canary promoted\"")]
     Archive(archive::ArchiveArgs),
     /// Serve a simulated Kubernetes API playing a scenario, until killed.
+    #[command(after_help = "Examples:
+  warroom sim --kubeconfig-out /tmp/kc      # then: kubectl --kubeconfig /tmp/kc get pods -A
+  warroom sim --scenario story --speed 20 --port 0
+  warroom sim --scenario my-scenario.yaml")]
     Sim(sim::SimArgs),
     /// Run a built-in observer (pipeline, data-plane, traffic) that posts to a channel.
+    #[command(after_help = "Examples:
+  warroom agent pipeline --rollout litellm -n llm
+  warroom agent data-plane -n llm -l app=litellm --window 3s
+  warroom agent traffic --url http://127.0.0.1:8080 --route /healthz --route 'POST /v1/embeddings {}' --duration 5m")]
     Agent(agent::AgentArgs),
     /// Play the canary story in the simulator with the three observers and the live page.
+    #[command(after_help = "Examples:
+  warroom demo
+  warroom demo --speed 20 --bind 127.0.0.1:0
+  warroom demo --keep-serving                # the page stays up after the story ends")]
     Demo(demo::DemoArgs),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) on stdout.
+    #[command(after_help = "Examples:
+  warroom completions bash > /etc/bash_completion.d/warroom
+  warroom completions zsh > \"${fpath[1]}/_warroom\"
+  warroom completions fish > ~/.config/fish/completions/warroom.fish")]
+    Completions(meta::CompletionsArgs),
+    /// Write man pages for every command to a directory.
+    #[command(after_help = "Examples:
+  warroom man --out /usr/local/share/man/man1
+  warroom man --out target/man && man target/man/warroom-timeline.1")]
+    Man(meta::ManArgs),
+    /// Print the version, the commit and the build date.
+    #[command(after_help = "Examples:
+  warroom version
+  warroom version -o json")]
+    Version(meta::VersionArgs),
 }
 
 /// An error that already knows its exit status (anything else maps through [`exit_code`]).
@@ -99,6 +205,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
+    color::init(cli.no_color);
     let root = cli.root;
     match cli.command {
         Command::Open(args) => channel::open(&root, args),
@@ -115,6 +222,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sim(args) => sim::run(args),
         Command::Agent(args) => agent::run(&root, args),
         Command::Demo(args) => demo::run(&root, args),
+        Command::Completions(args) => meta::completions(args),
+        Command::Man(args) => meta::man(args),
+        Command::Version(args) => meta::version(args),
     }
 }
 

@@ -6,18 +6,18 @@ use std::path::Path;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::Failure;
 use super::channel::ChannelArg;
+use super::output::{self, Table, TableOutput};
+use super::{Failure, target};
 use crate::channel::entry::DEFAULT_MAX_BODY;
 use crate::channel::{Author, Store};
 use crate::relay::token::{TokenError, Tokens};
 use crate::relay::{Config, RelayError};
-use crate::timeline::render::Format;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Port 0 picks a free port; the URL is printed on stdout.
-    #[arg(long, default_value = "127.0.0.1:7700", value_name = "ADDR:PORT")]
+    #[arg(long, default_value = "127.0.0.1:7700", value_name = "ADDR:PORT", value_parser = parse_bind)]
     pub bind: String,
     /// Also accept this Host (a name the page is reached by, e.g. behind a proxy); repeatable.
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
@@ -33,22 +33,57 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a bearer token for ROLE on a channel; prints the token (shown only once).
+    #[command(after_help = "Examples:
+  warroom token add --role pipeline --channel 2026-05-04--litellm-canary
+  TOKEN=$(warroom token add --role traffic) && warroom agent traffic --relay http://127.0.0.1:7700 --token \"$TOKEN\" ...")]
     Add {
+        /// The role the token posts as; it must be on the channel's roster (`warroom roster
+        /// show`), and every entry posted with the token is that role's.
         #[arg(long, value_name = "ROLE")]
         role: String,
         #[command(flatten)]
         channel: ChannelArg,
     },
     /// Revoke a token by its id (see `token ls`) or by the token itself; effective at once.
+    #[command(after_help = "Examples:
+  warroom token revoke 3f9c0a1b2c4d
+  warroom token revoke \"$TOKEN\"")]
     Revoke {
         #[arg(value_name = "ID|TOKEN")]
         id: String,
     },
     /// List tokens (ids, roles, channels; never the tokens).
+    #[command(after_help = "Examples:
+  warroom token ls
+  warroom token ls -o json")]
     Ls {
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        #[command(flatten)]
+        output: TableOutput,
     },
+}
+
+/// Checks an `ADDR:PORT` listening address (a name such as `localhost:7700` is resolved when
+/// binding).
+pub(super) fn parse_bind(s: &str) -> Result<String, String> {
+    let expected =
+        "expected ADDR:PORT, e.g. 127.0.0.1:7700 or [::1]:7700 (port 0 picks a free port)";
+    if s.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(s.to_owned());
+    }
+    match s.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && !host.contains(':')
+                && !host.contains('/')
+                && port.parse::<u16>().is_ok() =>
+        {
+            Ok(s.to_owned())
+        }
+        Some((_, port)) if port.parse::<u16>().is_err() => Err(format!(
+            "{port:?} is not a port number (0-65535); {expected}"
+        )),
+        _ => Err(expected.to_owned()),
+    }
 }
 
 fn relay_failure(e: RelayError) -> anyhow::Error {
@@ -69,22 +104,6 @@ fn token_failure(e: TokenError) -> anyhow::Error {
     .into()
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = ctrl_c.await;
-        }
-    }
-}
-
 /// Logs go to stderr; `WARROOM_LOG` sets the filter (default: warnings, and the relay's info).
 pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARROOM_LOG")
@@ -92,6 +111,7 @@ pub(super) fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(super::color::stderr())
         .try_init();
 }
 
@@ -104,6 +124,12 @@ pub fn serve(root: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     config.tail.force_poll = args.poll;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
+        let (signal_tx, signal_rx) = tokio::sync::oneshot::channel();
+        let stop = super::signal::listen();
+        let shutdown = async move {
+            let sig = stop.await;
+            let _ = signal_tx.send(sig);
+        };
         let listener = tokio::net::TcpListener::bind(&args.bind)
             .await
             .with_context(|| {
@@ -127,10 +153,11 @@ pub fn serve(root: &Path, args: ServeArgs) -> anyhow::Result<u8> {
             "relay for {} on http://{addr}/ (Ctrl-C to stop)",
             store.root().display()
         );
-        crate::relay::serve(listener, config, shutdown_signal())
+        crate::relay::serve(listener, config, shutdown)
             .await
             .map_err(relay_failure)?;
-        eprintln!("relay stopped");
+        let sig = signal_rx.await.unwrap_or("a signal");
+        super::signal::stopped(sig, &format!("relay on http://{addr}/ closed"));
         Ok(0)
     })
 }
@@ -141,20 +168,22 @@ pub fn token(root: &Path, cmd: TokenCommand) -> anyhow::Result<u8> {
     match cmd {
         TokenCommand::Add { role, channel } => {
             let role = Author::new(&role)?;
-            let channel = store.channel(channel.channel.as_deref())?;
+            let target = channel.resolve(&store)?;
+            let channel = &target.channel;
             let roster = channel.roster()?;
             if !roster.contains(&role) {
-                return Err(crate::channel::Error::NotOnRoster {
+                let e = crate::channel::Error::NotOnRoster {
                     author: role.to_string(),
                     channel: channel.name().to_string(),
                     roster: roster.names(),
-                }
-                .into());
+                };
+                return Err(target::explain(channel, e));
             }
             let (token, rec) = tokens
                 .add(role, &channel.name().to_string())
                 .map_err(token_failure)?;
             println!("{token}");
+            target.announce();
             eprintln!(
                 "token {} for {} on {}; it is shown only once. Revoke it with `warroom token revoke {}`",
                 rec.id, rec.role, rec.channel, rec.id
@@ -165,26 +194,34 @@ pub fn token(root: &Path, cmd: TokenCommand) -> anyhow::Result<u8> {
             println!("{}", rec.id);
             eprintln!("revoked token {} ({} on {})", rec.id, rec.role, rec.channel);
         }
-        TokenCommand::Ls { format } => {
+        TokenCommand::Ls { output } => {
             let list = tokens.list().map_err(token_failure)?;
             let mut out = std::io::stdout().lock();
-            match format {
-                Format::Json | Format::Ndjson => {
-                    let public: Vec<_> = list
-                        .iter()
-                        .map(|t| {
-                            serde_json::json!({
-                                "id": t.id, "role": t.role, "channel": t.channel, "created": t.created
-                            })
-                        })
-                        .collect();
-                    serde_json::to_writer_pretty(&mut out, &public)?;
-                    writeln!(out)?;
+            let public: Vec<_> = list
+                .iter()
+                .map(|t| {
+                    serde_json::json!({
+                        "id": t.id, "role": t.role, "channel": t.channel, "created": t.created
+                    })
+                })
+                .collect();
+            if !output::structured(&mut out, output.output, &public)? {
+                let mut table = Table::new(&[
+                    ("ID", false),
+                    ("ROLE", false),
+                    ("CHANNEL", false),
+                    ("CREATED", false),
+                ]);
+                for t in &list {
+                    table.row(vec![
+                        t.id.to_string(),
+                        t.role.to_string(),
+                        t.channel.to_string(),
+                        t.created.to_string(),
+                    ]);
                 }
-                Format::Text | Format::Md => {
-                    for t in &list {
-                        writeln!(out, "{}  {}  {}  {}", t.id, t.role, t.channel, t.created)?;
-                    }
+                if !list.is_empty() {
+                    table.write(&mut out, output.output)?;
                 }
             }
             if list.is_empty() {

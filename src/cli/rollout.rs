@@ -39,48 +39,61 @@ pub struct RolloutArgs {
 #[derive(Debug, Subcommand)]
 pub enum RolloutCommand {
     /// Show a rollout like `kubectl argo rollouts get rollout` (exit 0 whatever its phase).
+    #[command(after_help = "Examples:
+  warroom rollout get litellm -n llm
+  warroom rollout get canary-demo -n jesse-test --from-dir fixtures/canary
+  warroom rollout get litellm -n llm --watch")]
     Get(GetArgs),
     /// Show an experiment like `kubectl argo rollouts get experiment`.
+    #[command(after_help = "Examples:
+  warroom rollout get-experiment my-experiment -n llm")]
     GetExperiment(GetArgs),
     /// Watch a rollout until Healthy (exit 0), Degraded (exit 1) or --timeout, like the plugin.
+    #[command(after_help = "Examples:
+  warroom rollout status litellm -n llm
+  warroom rollout status litellm -n llm --watch=false      # one look, no waiting
+  warroom rollout status litellm -n llm --timeout 5m && echo promoted")]
     Status(StatusArgs),
     /// List rollouts like `kubectl argo rollouts list rollouts`.
+    #[command(after_help = "Examples:
+  warroom rollout list -n llm
+  warroom rollout list -A -o wide")]
     List(ListArgs),
     /// Run the failure detectors on a rollout and its namespace; exit 1 when one fires.
+    #[command(after_help = "Examples:
+  warroom rollout detect litellm -n llm
+  warroom rollout detect litellm -n llm --from-dir manifests/ --format json")]
     Detect(DetectArgs),
     /// Promote a paused rollout past its pause or step (--full: skip every remaining step).
+    #[command(after_help = "Examples:
+  warroom rollout promote litellm -n llm
+  warroom rollout promote litellm -n llm --full")]
     Promote(rollout_act::PromoteArgs),
     /// Abort a rollout: back to the stable ReplicaSet.
+    #[command(after_help = "Examples:
+  warroom rollout abort litellm -n llm")]
     Abort(rollout_act::ActionArgs),
     /// Retry an aborted rollout.
+    #[command(after_help = "Examples:
+  warroom rollout retry litellm -n llm")]
     Retry(rollout_act::ActionArgs),
     /// Pause a rollout (spec.paused = true).
+    #[command(after_help = "Examples:
+  warroom rollout pause litellm -n llm")]
     Pause(rollout_act::ActionArgs),
     /// Undo `pause` (spec.paused = false); a pause step needs `promote`.
+    #[command(after_help = "Examples:
+  warroom rollout resume litellm -n llm")]
     Resume(rollout_act::ActionArgs),
     /// Roll back to the previous revision's pod template (or --to-revision N).
+    #[command(after_help = "Examples:
+  warroom rollout undo litellm -n llm
+  warroom rollout undo litellm -n llm --to-revision 3")]
     Undo(rollout_act::UndoArgs),
 }
 
-/// kubectl's connection flags.
-#[derive(Debug, Args)]
-pub struct KubeArgs {
-    /// The kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config, else in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: its current-context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-}
-
-impl KubeArgs {
-    pub fn connection(&self) -> cluster::Connection {
-        cluster::Connection {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        }
-    }
-}
+/// kubectl's connection flags, defined once for every cluster-facing command.
+pub use super::kubeconfig::KubeArgs;
 
 /// How a command prints (`-o`, with `--format` as an alias).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,9 +136,6 @@ pub struct GetArgs {
     pub name: String,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Never colour the icons (colour is also off when stdout is not a terminal or NO_COLOR is set).
-    #[arg(long)]
-    pub no_color: bool,
     /// Keep re-reading and reprint the view whenever it changes, until Ctrl-C (exit 0).
     #[arg(short = 'w', long)]
     pub watch: bool,
@@ -418,12 +428,12 @@ impl Source {
     }
 }
 
-fn colour(no_color: bool) -> Colour {
-    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    if no_color || no_color_env || !std::io::stdout().is_terminal() {
-        Colour::Never
-    } else {
+/// Colour by the one rule (global --no-color, NO_COLOR, CLICOLOR_FORCE, a terminal).
+fn colour() -> Colour {
+    if super::color::stdout() {
         Colour::Ansi
+    } else {
+        Colour::Never
     }
 }
 
@@ -495,7 +505,7 @@ const EXIT_INTERRUPTED: u8 = 130;
 
 fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
-    let colour = colour(args.no_color);
+    let colour = colour();
     let mut out = std::io::stdout().lock();
     if !args.watch {
         out.write_all(

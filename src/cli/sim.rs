@@ -28,18 +28,24 @@ pub struct SimArgs {
     /// API port; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Address to bind; loopback unless you really mean otherwise.
-    #[arg(long, default_value = "127.0.0.1")]
+    /// Address to bind (an IP; the port is --port); loopback unless you really mean otherwise.
+    #[arg(long, default_value = "127.0.0.1", value_name = "IP", value_parser = parse_ip)]
     pub bind: IpAddr,
     /// Write a kubeconfig pointing at the simulator here (for kubectl and the observers).
     #[arg(long)]
     pub kubeconfig_out: Option<PathBuf>,
-    /// Scenario time runs this many times faster than wall time.
-    #[arg(long, default_value_t = 1.0)]
+    /// Scenario time runs this many times faster than wall time (above 0, at most 10000).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub speed: f64,
     /// Fake backend port; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub backend_port: u16,
+}
+
+fn parse_ip(s: &str) -> Result<IpAddr, String> {
+    s.parse().map_err(|_| {
+        "expected an IP address such as 127.0.0.1 or ::1 (the port is --port, 0 picks a free one)".to_string()
+    })
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -73,7 +79,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
         .map_err(|e| usage(format!("{:#}", anyhow::Error::from(e))))?;
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(crate::cli::color::stderr())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,warroom=info")),
@@ -88,6 +94,8 @@ pub fn run(args: SimArgs) -> anyhow::Result<u8> {
 }
 
 async fn serve(args: SimArgs, scenario: Scenario) -> anyhow::Result<u8> {
+    // Before the URLs go out: a signal right after them stops the simulator cleanly.
+    let stop = crate::cli::signal::listen();
     let bind = |port: u16| async move {
         let addr = SocketAddr::new(args.bind, port);
         tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -129,7 +137,13 @@ async fn serve(args: SimArgs, scenario: Scenario) -> anyhow::Result<u8> {
         sim.scenario().source,
         args.speed
     );
-    sim::serve(sim, api, Some(backend), shutdown_signal()).await?;
+    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        let _ = signal_tx.send(stop.await);
+    };
+    sim::serve(sim, api, Some(backend), shutdown).await?;
+    let sig = signal_rx.await.unwrap_or("a signal");
+    crate::cli::signal::stopped(sig, &format!("simulator on {api_url} closed"));
     Ok(0)
 }
 
@@ -161,25 +175,4 @@ fn first_namespace(scenario: &Scenario) -> Option<String> {
                 .map(str::to_string)
         })
         .or_else(|| scenario.load.as_ref().map(|l| l.namespace.clone()))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

@@ -70,7 +70,57 @@ impl From<Error> for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("{e:#}");
         }
-        ApiError::new(status, e.to_string())
+        ApiError::new(status, http_message(&e))
+    }
+}
+
+/// A store error worded for an HTTP client: JSON fields and request parts, not command-line
+/// flags. Errors that name no flag keep the store's wording.
+fn http_message(e: &Error) -> String {
+    match e {
+        Error::EmptyBody => {
+            "the JSON field \"body\" is empty; send the entry's markdown in \"body\"; nothing was written".into()
+        }
+        Error::BodyTooLarge { size, limit } => format!(
+            "the JSON field \"body\" is {size} bytes, over this relay's limit of {limit} bytes; split it into several entries; nothing was written"
+        ),
+        Error::KindNeedsRef { kind } => format!(
+            "a `{kind}` entry must name {}: put its id in \"refs\" (e.g. [\"pipeline#3\"]); nothing was written",
+            match kind {
+                Kind::Correction => "the entry it corrects",
+                Kind::Ack => "the alert(s) it acknowledges",
+                _ => "the alert whose condition cleared",
+            }
+        ),
+        Error::ResolvesOthersAlert { author, id } => format!(
+            "{author} cannot resolve {id}: only the author of an alert resolves it ({} raised it); post \"kind\": \"ack\" instead; nothing was written",
+            id.author
+        ),
+        Error::BadKind { kind, suggestion } => format!(
+            "the JSON field \"kind\" is {kind:?}{}: use one of {}",
+            suggestion
+                .as_ref()
+                .map(|s| format!(" (did you mean {s}?)"))
+                .unwrap_or_default(),
+            Kind::known_list()
+        ),
+        Error::BadRef(r) => format!(
+            "{r:?} in \"refs\" is not an entry id: an id looks like author#seq, e.g. pipeline#3"
+        ),
+        Error::UnknownRef {
+            id,
+            channel,
+            author,
+            last,
+        } => format!(
+            "{id} in \"refs\" does not exist in channel {channel}: {author} has {last} entries; nothing was written"
+        ),
+        Error::NotOnRoster {
+            author, channel, ..
+        } => format!(
+            "this token's role {author} is no longer on the roster of channel {channel}; the operator can add it back with `warroom roster add {author} --channel {channel}`"
+        ),
+        other => other.to_string(),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Renderers for a stream of entries: text (coloured on a terminal), markdown, JSON, ndjson.
+//! Renderers for a stream of entries: text (coloured on a terminal), markdown, JSON, ndjson,
+//! YAML.
 
 use std::io::{self, Write};
 
@@ -11,6 +12,8 @@ pub enum Format {
     Md,
     Json,
     Ndjson,
+    /// A YAML sequence, one item per entry (streams: each item stands alone).
+    Yaml,
 }
 
 /// Writes entries one at a time in a format.
@@ -77,7 +80,7 @@ impl<W: Write> Renderer<W> {
                     }
                 }
             }
-            Format::Md | Format::Ndjson => {}
+            Format::Md | Format::Ndjson | Format::Yaml => {}
         }
         self.out.write_all(bytes)?;
         self.count += 1;
@@ -89,6 +92,9 @@ impl<W: Write> Renderer<W> {
         if self.format == Format::Json {
             self.out
                 .write_all(if self.count == 0 { b"]\n" } else { b"\n]\n" })?;
+        }
+        if self.format == Format::Yaml && self.count == 0 {
+            self.out.write_all(b"[]\n")?;
         }
         self.out.flush()
     }
@@ -133,9 +139,16 @@ pub fn render_entry(format: Format, color: bool, e: &Entry, out: &mut Vec<u8>) {
             e.write_json(out);
             Ok(())
         }
+        Format::Yaml => yaml(out, e),
         Format::Md => markdown(out, e),
         Format::Text => text(out, e, color && format == Format::Text),
     };
+}
+
+/// One entry as an item of a YAML sequence.
+fn yaml(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {
+    let text = serde_saphyr::to_string(&std::slice::from_ref(e)).map_err(io::Error::other)?;
+    out.write_all(text.as_bytes())
 }
 
 fn markdown(out: &mut Vec<u8>, e: &Entry) -> io::Result<()> {

@@ -88,6 +88,17 @@ impl Sandbox {
         Self::finish(self.command(args), stdin)
     }
 
+    /// Runs with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.run_stdin_env(args, b"", env)
+    }
+
+    pub fn run_stdin_env(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Run {
+        let mut c = self.command(args);
+        c.envs(env.iter().copied());
+        Self::finish(c, stdin)
+    }
+
     pub fn ok(&self, args: &[&str]) -> Run {
         self.run(args).ok()
     }
