@@ -266,10 +266,7 @@ impl Demo {
 
         let operator = Poster::local(channel.clone(), Author::operator())?;
         operator
-            .post(&Observation {
-                kind: Kind::Note,
-                body: opening_note(config.speed),
-            })
+            .post(&Observation::new(Kind::Note, opening_note(config.speed)))
             .await?;
 
         let demo = Demo {
@@ -294,11 +291,8 @@ impl Demo {
         demo.observe("pipeline", move |out, cancel| {
             pipeline::run(c, pipeline_config, out, cancel)
         })?;
-        let data_plane_config = data_plane::DataPlaneConfig {
-            namespace: NAMESPACE.to_string(),
-            selector: None,
-            window: config.data_plane_window(),
-        };
+        let data_plane_config =
+            data_plane::DataPlaneConfig::new(NAMESPACE, None, config.data_plane_window());
         demo.observe("data-plane", move |out, cancel| {
             data_plane::run(client, data_plane_config, out, cancel)
         })?;
@@ -445,11 +439,14 @@ fn anyhow_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// is recorded and the run continues (as [`observe::deliver`], but silent: the demo's stdout
 /// carries only the channel and the URL).
 async fn deliver(mut rx: mpsc::Receiver<Observation>, poster: Poster, tally: Arc<Mutex<Tally>>) {
+    let mut delivery = observe::Delivery::new(poster);
     while let Some(obs) = rx.recv().await {
-        match poster.post(&obs).await {
-            Ok(id) if obs.kind == Kind::Alert => lock(&tally).alerts.push(Alert {
+        let kind = obs.kind;
+        let body = obs.body.clone();
+        match delivery.post(obs).await {
+            Ok(id) if kind == Kind::Alert => lock(&tally).alerts.push(Alert {
                 id,
-                headline: headline(&obs.body),
+                headline: headline(&body),
             }),
             Ok(_) => {}
             Err(e) => lock(&tally).failures.push(anyhow_chain(&e)),
