@@ -189,7 +189,7 @@ pub struct Demo {
     observers_stop: CancellationToken,
     observers: TaskTracker,
     relay_stop: CancellationToken,
-    relay: JoinHandle<Result<(), crate::relay::RelayError>>,
+    relay: JoinHandle<Result<crate::relay::server::Shutdown, crate::relay::RelayError>>,
     sim_stop: CancellationToken,
     sim_server: JoinHandle<Result<(), sim::SimError>>,
     tally: Arc<Mutex<Tally>>,
@@ -266,10 +266,7 @@ impl Demo {
 
         let operator = Poster::local(channel.clone(), Author::operator())?;
         operator
-            .post(&Observation {
-                kind: Kind::Note,
-                body: opening_note(config.speed),
-            })
+            .post(&Observation::new(Kind::Note, opening_note(config.speed)))
             .await?;
 
         let demo = Demo {
@@ -295,12 +292,9 @@ impl Demo {
         demo.observe("pipeline", move |out, cancel| {
             pipeline::run(c, pipeline_config, out, cancel)
         })?;
-        let data_plane_config = data_plane::DataPlaneConfig {
-            namespace: NAMESPACE.to_string(),
-            selector: None,
-            window: config.data_plane_window(),
-            state: demo.publish_state("data-plane")?,
-        };
+        let mut data_plane_config =
+            data_plane::DataPlaneConfig::new(NAMESPACE, None, config.data_plane_window());
+        data_plane_config.state = demo.publish_state("data-plane")?;
         demo.observe("data-plane", move |out, cancel| {
             data_plane::run(client, data_plane_config, out, cancel)
         })?;
@@ -411,7 +405,7 @@ impl Demo {
         let _ = tokio::time::timeout(STOP_DEADLINE, self.sim_server).await;
         let mut tally = std::mem::take(&mut *lock(&self.tally));
         match relay {
-            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Ok(_))) => {}
             Ok(Ok(Err(e))) => return Err(e.into()),
             Ok(Err(e)) => tally.failures.push(format!("the relay task failed: {e}")),
             Err(_) => tally
@@ -462,11 +456,14 @@ fn anyhow_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// is recorded and the run continues (as [`observe::deliver`], but silent: the demo's stdout
 /// carries only the channel and the URL).
 async fn deliver(mut rx: mpsc::Receiver<Observation>, poster: Poster, tally: Arc<Mutex<Tally>>) {
+    let mut delivery = observe::Delivery::new(poster);
     while let Some(obs) = rx.recv().await {
-        match poster.post(&obs).await {
-            Ok(id) if obs.kind == Kind::Alert => lock(&tally).alerts.push(Alert {
+        let kind = obs.kind;
+        let body = obs.body.clone();
+        match delivery.post(obs).await {
+            Ok(id) if kind == Kind::Alert => lock(&tally).alerts.push(Alert {
                 id,
-                headline: headline(&obs.body),
+                headline: headline(&body),
             }),
             Ok(_) => {}
             Err(e) => lock(&tally).failures.push(anyhow_chain(&e)),

@@ -93,12 +93,7 @@ async fn the_timeline_matches_the_scenario_through_a_restart_and_a_410() {
     let sim = Sim::start(scenario, 10.0).await;
     let client = sim.client().await;
     let record = Record::new();
-    let config = DataPlaneConfig {
-        namespace: "shop".into(),
-        selector: Some("app=web".into()),
-        window: Duration::from_millis(500),
-        state: Default::default(),
-    };
+    let config = DataPlaneConfig::new("shop", Some("app=web".into()), Duration::from_millis(500));
     observe(
         &record,
         "data-plane",
@@ -187,12 +182,7 @@ async fn the_story_shows_the_migration_job_the_image_pull_and_the_extra_pods() {
     let sim = Sim::builtin("story", 40.0).await;
     let client = sim.client().await;
     let record = Record::new();
-    let config = DataPlaneConfig {
-        namespace: "llm".into(),
-        selector: None,
-        window: Duration::from_millis(500),
-        state: Default::default(),
-    };
+    let config = DataPlaneConfig::new("llm", None, Duration::from_millis(500));
     observe(
         &record,
         "data-plane",
@@ -226,12 +216,7 @@ async fn a_missing_namespace_is_a_clear_error() {
     let sim = Sim::builtin("healthy", SPEED).await;
     let client = sim.client().await;
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
-    let config = DataPlaneConfig {
-        namespace: "nope".into(),
-        selector: None,
-        window: Duration::from_secs(1),
-        state: Default::default(),
-    };
+    let config = DataPlaneConfig::new("nope", None, Duration::from_secs(1));
     let err = data_plane::run(client, config, tx, Default::default())
         .await
         .unwrap_err();

@@ -338,6 +338,19 @@ fn actions_send_the_plugins_requests_and_post_decisions() {
             2,
             "--to-revision -1 is not a revision",
         ),
+        (
+            &[
+                "rollout",
+                "pause",
+                "web",
+                "-n",
+                "shop",
+                "--channel",
+                "shop-release",
+            ][..],
+            2,
+            "records the action only with --as ROLE",
+        ),
     ] {
         let out = sim.run(args);
         let (stdout, stderr) = text(&out);

@@ -27,10 +27,13 @@ pub struct AgentArgs {
 #[derive(Debug, Subcommand)]
 #[command(allow_external_subcommands = true)]
 pub enum AgentRole {
-    /// Watch one Argo Rollout: transitions with snapshots, analysis measurements, detector alerts.
+    /// Watch Argo Rollouts (by name, by label, or all in the namespace): transitions with
+    /// snapshots, analysis measurements, detector alerts with a lifecycle.
     #[command(after_help = "Examples:
   warroom agent pipeline --rollout litellm -n llm
-  warroom agent pipeline --rollout litellm -n llm --kubeconfig /tmp/kc --channel litellm-canary")]
+  warroom agent pipeline --rollout litellm --rollout embeddings -n llm
+  warroom agent pipeline -l team=llm -n llm
+  warroom agent pipeline -n llm --kubeconfig /tmp/kc --channel litellm-canary")]
     Pipeline(PipelineArgs),
     /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
     #[command(after_help = "Examples:
@@ -70,9 +73,13 @@ pub struct PipelineArgs {
     pub to: Destination,
     #[command(flatten)]
     pub kube: KubeArgs,
-    /// The Rollout to watch.
-    #[arg(long)]
-    pub rollout: String,
+    /// A Rollout to watch; repeat for several. Without it (and without -l), every Rollout of
+    /// the namespace.
+    #[arg(long, value_name = "NAME")]
+    pub rollout: Vec<String>,
+    /// Watch the Rollouts matching this label selector (e.g. app=litellm).
+    #[arg(short = 'l', long, conflicts_with = "rollout")]
+    pub selector: Option<String>,
     /// Namespace (default: agents/pipeline.toml, else the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
@@ -170,12 +177,33 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                     .namespace
                     .or(defaults.namespace)
                     .unwrap_or_else(|| cluster.namespace.clone());
-                let mut config = pipeline::PipelineConfig::new(&a.rollout, &namespace);
+                let (target, rollouts) = match (a.selector, a.rollout.is_empty()) {
+                    (Some(sel), _) => {
+                        let what = format!("the Rollouts matching {sel} in {namespace}");
+                        (pipeline::Target::Selector(sel), what)
+                    }
+                    (None, false) => {
+                        let what = a
+                            .rollout
+                            .iter()
+                            .map(|r| format!("Rollout {namespace}/{r}"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        (pipeline::Target::Named(a.rollout), what)
+                    }
+                    (None, true) => (
+                        pipeline::Target::All,
+                        format!("every Rollout in {namespace}"),
+                    ),
+                };
+                let mut config = pipeline::PipelineConfig::watching(target, &namespace);
                 config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
                     .map_err(|_| usage("--spec-threshold is too large"))?;
+                // What it said before: a restart must not say it again.
+                config.history = poster.history(&author_name(&a.to, role)).await?;
                 let watch = format!(
-                    "Rollout {namespace}/{} and its AnalysisRuns, AnalysisTemplates and Events on {}",
-                    a.rollout, cluster.server
+                    "{rollouts} and their AnalysisRuns, AnalysisTemplates and Events on {}",
+                    cluster.server
                 );
                 let client = cluster.client;
                 let (state, published) = state_publisher(&poster, &a.to, role)?;
@@ -200,13 +228,15 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                         .map_err(|e| usage(format!("agents/data-plane.toml: window {w:?}: {e}")))?,
                     (None, None) => Duration::from_secs(3),
                 };
-                let (state, published) = state_publisher(&poster, &a.to, role)?;
-                let config = data_plane::DataPlaneConfig {
-                    namespace,
-                    selector: a.selector.or(defaults.selector),
+                let mut config = data_plane::DataPlaneConfig::new(
+                    &namespace,
+                    a.selector.or(defaults.selector),
                     window,
-                    state,
-                };
+                );
+                // What it said before: a restart must not say it again.
+                config.history = poster.history(&author_name(&a.to, role)).await?;
+                let (state, published) = state_publisher(&poster, &a.to, role)?;
+                config.state = state;
                 let watch = format!(
                     "ReplicaSets, pods, Deployments, Jobs and Warning events in namespace {}{} on {}",
                     config.namespace,
@@ -294,6 +324,11 @@ fn traffic_config(
         a.timeout,
         a.failure_threshold,
     )?)
+}
+
+/// The role it posts as.
+fn author_name(to: &Destination, role: &str) -> String {
+    to.author.as_deref().unwrap_or(role).to_string()
 }
 
 /// The poster, and a phrase saying where it posts (for the start line).

@@ -457,26 +457,26 @@ const INTERRUPT_GRACE: Duration = Duration::from_secs(3);
 
 impl Interrupt {
     /// Installs the handler; `message` and `code` are used when the grace period runs out.
-    fn install(message: String, code: i32) -> Interrupt {
+    /// The signals are registered before this returns, so a signal right after is caught.
+    fn install(message: String, code: i32) -> anyhow::Result<Interrupt> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the signal handler's runtime")?;
+        let (mut int, mut term) = {
+            let _enter = runtime.enter();
+            (
+                signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+                signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            )
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
             runtime.block_on(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    Some(_) = async {
-                        match term.as_mut() {
-                            Some(t) => t.recv().await,
-                            None => std::future::pending().await,
-                        }
-                    } => {}
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
                 }
             });
             let _ = tx.send(());
@@ -484,7 +484,7 @@ impl Interrupt {
             eprintln!("{message}");
             std::process::exit(code);
         });
-        Interrupt { signalled: rx }
+        Ok(Interrupt { signalled: rx })
     }
 
     /// Sleeps for `d`; true when a signal arrived (now or before).
@@ -516,7 +516,7 @@ fn get(args: GetArgs, shown: View) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let stopped = format!("stopped watching {}", args.name);
-    let interrupt = Interrupt::install(stopped.clone(), 0);
+    let interrupt = Interrupt::install(stopped.clone(), 0)?;
     let clear =
         std::io::stdout().is_terminal() && matches!(args.output, Output::Text | Output::Wide);
     let mut last = String::new();
@@ -573,7 +573,7 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         "interrupted: rollout {} has not reached Healthy or Degraded",
         args.name
     );
-    let interrupt = Interrupt::install(interrupted.clone(), i32::from(EXIT_INTERRUPTED));
+    let interrupt = Interrupt::install(interrupted.clone(), i32::from(EXIT_INTERRUPTED))?;
     let timeout: Duration = args.timeout.into();
     let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
     let mut last = String::new();

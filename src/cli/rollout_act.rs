@@ -88,6 +88,19 @@ pub fn undo(root: &Path, args: UndoArgs) -> anyhow::Result<u8> {
 
 pub fn run(root: &Path, args: ActionArgs, action: Action) -> anyhow::Result<u8> {
     // The channel and role first: a typo in --as must not leave an unrecorded action behind.
+    let from_env = std::env::var("WARROOM_CHANNEL").ok();
+    if args.record.role.is_none()
+        && let Some(channel) = &args.record.channel.channel
+        && from_env.as_deref() != Some(channel.as_str())
+    {
+        return Err(super::Failure {
+            code: super::EXIT_USAGE,
+            message: format!(
+                "--channel {channel} records the action only with --as ROLE (the role the decision is posted as); add --as, or drop --channel"
+            ),
+        }
+        .into());
+    }
     let recorder = match &args.record.role {
         Some(role) => {
             let author = Author::new(role)?;

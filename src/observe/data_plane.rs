@@ -5,8 +5,10 @@
 //! then coalesced transitions, one compact markdown table per window: ReplicaSet created or
 //! scaled (5 → 4), Deployment replica changes, pods scheduled / Ready / NotReady / restarted /
 //! CrashLoopBackOff / ImagePullBackOff, image pulls with their duration, Jobs started and
-//! finished, Warning events with their counts. Crash loops, image-pull failures and failed
-//! Jobs also raise an `alert`.
+//! finished, Warning events (a repeating one is said once, again only when its message
+//! changes). Crash loops, image-pull failures, container config errors and failed Jobs are
+//! alert conditions with a lifecycle ([`super::lifecycle`]): one per owner and failure, said
+//! once however often the pod restarts, resolved when no pod of the owner fails that way.
 //!
 //! Only slim per-object state is kept ([`PodState`] and friends: a few strings and numbers),
 //! so a 5,000-pod namespace stays small. The pure part is [`DataPlaneState`] (watcher events in,
@@ -24,6 +26,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use tokio::time::Instant;
+
+use super::lifecycle::{Condition, Lifecycle, Said};
 use super::{Diff, Mirror, Observation, ObserveError, Signal, Update, cell, watch, watch_config};
 use crate::rollout::cluster::{self, Kind as ClusterKind};
 use crate::rollout::model::{Deployment, Event, Pod, ReplicaSet};
@@ -44,8 +49,22 @@ pub struct DataPlaneConfig {
     pub selector: Option<String>,
     /// Coalescing window (wall time).
     pub window: Duration,
+    /// What this observer said before (its own entries), so a restart knows what is open.
+    pub history: Vec<Said>,
     /// Where pods per ReplicaSet go (state beside history).
     pub state: super::state::StatePublisher,
+}
+
+impl DataPlaneConfig {
+    pub fn new(namespace: &str, selector: Option<String>, window: Duration) -> Self {
+        Self {
+            namespace: namespace.to_string(),
+            selector,
+            window,
+            history: Vec::new(),
+            state: super::state::StatePublisher::none(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -278,6 +297,19 @@ const BAD_WAITING: [&str; 4] = [
     "CreateContainerConfigError",
 ];
 
+/// How long a failure must be gone before its alert is resolved: a crash-looping container
+/// may pass its readiness check for a moment between crashes.
+pub const FAILURE_CLEAR: Duration = Duration::from_secs(10);
+
+/// A failure a pod or Job is in, sticky until it is really over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failing {
+    /// `ReplicaSet web-abc` (the owner), or the object itself when it has none.
+    owner: String,
+    /// The waiting reason or `Failed`.
+    reason: String,
+}
+
 /// The objects seen so far; watcher events in, rows out. Nothing is reported before the
 /// baseline (every kind listed once), and a resync reports only real differences.
 #[derive(Debug, Default)]
@@ -288,12 +320,96 @@ pub struct DataPlaneState {
     jobs: Mirror<JobState>,
     events: Mirror<EventState>,
     baseline_done: bool,
+    /// Pods and Jobs in a failure, by object (`Pod x`, `Job y`).
+    failing: BTreeMap<String, Failing>,
+    /// The message last said per repeating Warning (`object|reason`).
+    warned: BTreeMap<String, String>,
+    lifecycle: Lifecycle,
 }
 
 impl DataPlaneState {
     /// Pods ready and not ready per ReplicaSet, for the observer's state.
     pub fn replica_set_pods(&self) -> Vec<crate::state::ReplicaSetPods> {
         super::state::replica_sets(self.replica_sets.iter(), self.pods.values())
+    }
+
+    /// A state that knows what this observer said before.
+    pub fn restored(history: &[Said]) -> DataPlaneState {
+        DataPlaneState {
+            lifecycle: Lifecycle::restore(history),
+            ..DataPlaneState::default()
+        }
+    }
+
+    /// Keeps the sticky failures in step with a pod's or Job's change.
+    fn track(&mut self, object: String, failing: Option<Failing>, over: bool) {
+        match failing {
+            Some(f) => {
+                self.failing.insert(object, f);
+            }
+            None if over => {
+                self.failing.remove(&object);
+            }
+            None => {}
+        }
+    }
+
+    /// The failure conditions now, one per (failure, owner), for the lifecycle.
+    pub fn conditions(&self) -> Vec<Condition> {
+        let mut groups: BTreeMap<(&'static str, &str), Vec<(&str, &str)>> = BTreeMap::new();
+        for (object, f) in &self.failing {
+            let detector = match f.reason.as_str() {
+                "CrashLoopBackOff" => "pod crash-looping",
+                "ImagePullBackOff" | "ErrImagePull" => "image pull failing",
+                "CreateContainerConfigError" => "container config error",
+                _ => "Job failed",
+            };
+            groups
+                .entry((detector, f.owner.as_str()))
+                .or_default()
+                .push((object.as_str(), f.reason.as_str()));
+        }
+        groups
+            .into_iter()
+            .map(|((detector, owner), members)| {
+                let names: Vec<String> = members
+                    .iter()
+                    .take(5)
+                    .map(|(o, r)| format!("{o} ({r})"))
+                    .collect();
+                let more = if members.len() > 5 {
+                    format!(", … {} more", members.len() - 5)
+                } else {
+                    String::new()
+                };
+                let headline = format!(
+                    "**{detector}** — **{owner}**: {} failing: {}{more}",
+                    members.len(),
+                    names.join(", ")
+                );
+                Condition {
+                    key: format!("{detector}|{owner}"),
+                    alert: true,
+                    body: format!(
+                        "{headline}\n\nSaid once for as long as it lasts, however often the pods restart; resolved when none of them fails this way for {}s.\n",
+                        FAILURE_CLEAR.as_secs()
+                    ),
+                    headline,
+                    level: 0,
+                    confirm: Duration::ZERO,
+                    clear: FAILURE_CLEAR,
+                }
+            })
+            .collect()
+    }
+
+    /// Judges the failure conditions at wall instant `now` (once the baseline is out).
+    pub fn judge(&mut self, namespace: &str, now: Instant) -> Vec<Observation> {
+        if !self.baseline_done {
+            return Vec::new();
+        }
+        let conditions = self.conditions();
+        self.lifecycle.judge(namespace, &conditions, now)
     }
 
     pub fn synced(&self) -> bool {
@@ -321,17 +437,69 @@ impl DataPlaneState {
             }
             Watched::Pods => {
                 for d in self.pods.apply(ev, project_pod) {
-                    pod_rows(&d, &mut rows);
+                    let object = format!("Pod {}", d.key);
+                    let looping = self
+                        .failing
+                        .get(&object)
+                        .is_some_and(|f| f.reason == "CrashLoopBackOff");
+                    let (failing, over) = match &d.after {
+                        Some(p) if BAD_WAITING.contains(&p.waiting.as_str()) => (
+                            Some(Failing {
+                                owner: if p.owner.is_empty() {
+                                    object.clone()
+                                } else {
+                                    p.owner.clone()
+                                },
+                                reason: p.waiting.clone(),
+                            }),
+                            false,
+                        ),
+                        Some(p) => (None, p.ready || p.phase == "Succeeded"),
+                        None => (None, true),
+                    };
+                    self.track(object, failing, over);
+                    let mut pod = Vec::new();
+                    pod_rows(&d, &mut pod);
+                    // A crash loop's restarts are one condition, not a row each time.
+                    rows.extend(pod.into_iter().filter(|r| {
+                        !(looping
+                            && (r.change.starts_with("restarted")
+                                || r.change.starts_with("NotReady")))
+                    }));
                 }
             }
             Watched::Jobs => {
                 for d in self.jobs.apply(ev, project_job) {
+                    let object = format!("Job {}", d.key);
+                    let (failing, over) = match &d.after {
+                        Some(j) if j.failed > 0 && j.succeeded == 0 && j.active == 0 => (
+                            Some(Failing {
+                                owner: object.clone(),
+                                reason: "Failed".into(),
+                            }),
+                            false,
+                        ),
+                        Some(j) => (None, j.succeeded > 0),
+                        None => (None, true),
+                    };
+                    self.track(object, failing, over);
                     job_rows(&d, &mut rows);
                 }
             }
             Watched::Events => {
                 for d in self.events.apply(ev, project_event) {
-                    event_rows(&d, &mut rows);
+                    let mut event = Vec::new();
+                    event_rows(&d, &mut event);
+                    // A repeating Warning is said once, again only when its message changes.
+                    for r in event {
+                        if let (Some(key), Some(after)) = (&r.supersede, &d.after) {
+                            if self.warned.get(key) == Some(&after.message) {
+                                continue;
+                            }
+                            self.warned.insert(key.clone(), after.message.clone());
+                        }
+                        rows.push(r);
+                    }
                 }
             }
         }
@@ -687,7 +855,7 @@ pub async fn run(
     if let Some(alert) = super::access_alert("data-plane", &ns, &denied) {
         let _ = out.send(alert).await;
     }
-    let mut state = DataPlaneState::default();
+    let mut state = DataPlaneState::restored(&config.history);
     let tasks = TaskTracker::new();
     let (updates_tx, mut updates) = mpsc::channel::<Update<Watched>>(4096);
     let (signals_tx, signals) = mpsc::channel::<Signal>(64);
@@ -748,6 +916,9 @@ pub async fn run(
             }
             _ = window.tick() => {
                 flush(&mut pending, &out).await;
+                for obs in state.judge(&ns, Instant::now()) {
+                    let _ = out.send(obs).await;
+                }
                 if state.synced() {
                     let sets = state.replica_set_pods();
                     config.state.update(|d| d.replica_sets = sets);
@@ -767,22 +938,12 @@ async fn flush(pending: &mut Vec<Row>, out: &mpsc::Sender<Observation>) {
     }
     let rows = std::mem::take(pending);
     let _ = out.send(Observation::report(render_window(&rows))).await;
-    let bad: Vec<&Row> = rows.iter().filter(|r| r.bad).collect();
-    if !bad.is_empty() {
-        let mut body = String::from("**pods or Jobs failing**\n\n");
-        for r in bad.iter().take(ROWS_SHOWN) {
-            body.push_str(&format!("- {}: {}\n", r.object, r.change));
-        }
-        if bad.len() > ROWS_SHOWN {
-            body.push_str(&format!("- … and {} more\n", bad.len() - ROWS_SHOWN));
-        }
-        let _ = out.send(Observation::alert(body)).await;
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::Kind;
     use serde_json::json;
 
     fn obj(v: serde_json::Value) -> DynamicObject {
@@ -937,5 +1098,83 @@ mod tests {
             Some("13.2s")
         );
         assert_eq!(pull_duration("Pulling image \"x\""), None);
+    }
+
+    fn looping(name: &str, restarts: i32, waiting: Option<&str>, ready: bool) -> DynamicObject {
+        let state = match waiting {
+            Some(r) => json!({"waiting": {"reason": r}}),
+            None => json!({"running": {}}),
+        };
+        obj(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "ownerReferences": [{"kind": "ReplicaSet", "name": "web-b"}]},
+            "spec": {"nodeName": "node-a"},
+            "status": {"phase": "Running", "containerStatuses": [{"name": "c", "ready": ready, "restartCount": restarts, "state": state}]}}))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crash_looping_pod_is_one_alert_however_often_it_restarts() {
+        let mut s = baseline_state();
+        s.baseline("shop", None);
+        let t = Instant::now();
+        let mut alerts = Vec::new();
+        let mut restart_rows = 0;
+        for n in 1..=6 {
+            for (waiting, ready) in [(Some("CrashLoopBackOff"), false), (None, false)] {
+                let rows = s.apply(Update {
+                    tag: Watched::Pods,
+                    event: WatchEvent::Apply(looping("p2", n, waiting, ready)),
+                });
+                restart_rows += rows
+                    .iter()
+                    .filter(|r| r.change.starts_with("restarted"))
+                    .count();
+                alerts.extend(s.judge("shop", t + Duration::from_secs(u64::try_from(n).unwrap())));
+            }
+        }
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(
+            alerts[0]
+                .body
+                .starts_with("**pod crash-looping** — **ReplicaSet web-b**")
+        );
+        assert!(restart_rows <= 1, "restart rows: {restart_rows}");
+        // Ready again for longer than the clear time: resolved, once.
+        s.apply(Update {
+            tag: Watched::Pods,
+            event: WatchEvent::Apply(looping("p2", 6, None, true)),
+        });
+        assert!(s.judge("shop", t + Duration::from_secs(8)).is_empty());
+        let done = s.judge("shop", t + Duration::from_secs(30));
+        assert_eq!(
+            done.iter().map(|o| o.kind).collect::<Vec<_>>(),
+            [Kind::Resolved]
+        );
+        assert!(s.judge("shop", t + Duration::from_secs(40)).is_empty());
+    }
+
+    #[test]
+    fn a_repeating_warning_is_said_once_until_its_message_changes() {
+        let mut s = baseline_state();
+        s.baseline("shop", None);
+        let event = |count: i32, message: &str| {
+            obj(json!({"apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
+                "involvedObject": {"kind": "Pod", "name": "p2"}, "message": message, "count": count}))
+        };
+        let mut rows = Vec::new();
+        for n in 1..=4 {
+            rows.extend(s.apply(Update {
+                tag: Watched::Events,
+                event: WatchEvent::Apply(event(n, "Back-off restarting failed container")),
+            }));
+        }
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert!(rows[0].change.contains("BackOff ×1"));
+        let changed = s.apply(Update {
+            tag: Watched::Events,
+            event: WatchEvent::Apply(event(5, "Back-off pulling image")),
+        });
+        assert_eq!(changed.len(), 1);
+        assert!(changed[0].change.contains("×5"), "{changed:?}");
     }
 }

@@ -13,17 +13,25 @@
 //!   whose difference with what was known is returned, so nothing is reported twice.
 //! - [`ApiHealth`] / [`health`]: says once that the API is lost (an `alert`) and once that it
 //!   is back (an `observation`), probing `/version` while it is lost.
-//! - [`ClusterClock`]: the cluster's time, read from object and Event timestamps, so
-//!   thresholds hold at any simulator speed.
+//! - [`ClusterClock`] ([`clock`]): the cluster's time, read from the API's own answers
+//!   (the simulator's scenario-time header, a real server's `Date`), so thresholds hold at any
+//!   simulator speed and on a real cluster.
+//! - [`lifecycle`]: alerts as conditions — said once while they hold, escalated once,
+//!   resolved when they clear, restored from the observer's own entries after a restart.
 //! - [`access_check`]: SelfSubjectAccessReviews for what an observer means to watch.
 //!
 //! This module must not hold detector logic ([`crate::rollout::detect`] does) and must not
 //! render the rollout view.
 
+pub mod clock;
 pub mod data_plane;
+pub mod lifecycle;
 pub mod pipeline;
+pub mod report;
 pub mod state;
 pub mod traffic;
+
+pub use clock::{ClusterClock, ClusterTime};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -43,21 +51,45 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::store::PostOptions;
-use crate::channel::{Author, Channel, Draft, Kind};
+use crate::channel::{Author, Channel, Draft, EntryId, IdempotencyKey, Kind};
 use crate::rollout::cluster;
 
-/// One thing an observer has to say: a kind (`observation` or `alert`) and a markdown body.
+/// One thing an observer has to say: a kind (`observation`, `alert`, `resolved`), a markdown
+/// body, the idempotency key that makes a retry or a restart safe, and the entries it refs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub kind: Kind,
     pub body: String,
+    /// The store never writes two entries of one author with the same key.
+    pub key: Option<String>,
+    pub refs: Vec<Ref>,
+}
+
+/// An entry an observation refs: by id, or by the key it was posted with (the poster knows the
+/// id once that entry is posted; an alert and its resolution may sit in the same queue).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ref {
+    Id(String),
+    Key(String),
 }
 
 impl Observation {
+    /// An entry of `kind` with no key and no refs.
+    pub fn new(kind: Kind, body: impl Into<String>) -> Self {
+        Self {
+            kind,
+            body: body.into(),
+            key: None,
+            refs: Vec::new(),
+        }
+    }
+
     pub fn report(body: impl Into<String>) -> Self {
         Self {
             kind: Kind::Observation,
             body: body.into(),
+            key: None,
+            refs: Vec::new(),
         }
     }
 
@@ -65,6 +97,8 @@ impl Observation {
         Self {
             kind: Kind::Alert,
             body: body.into(),
+            key: None,
+            refs: Vec::new(),
         }
     }
 }
@@ -171,20 +205,44 @@ impl Poster {
         }
     }
 
-    /// Posts one observation; returns the entry id (`pipeline#3`).
+    /// Posts one observation whose refs are ids; returns the entry id (`pipeline#3`). With a
+    /// key the post is safe to retry: an entry already written with it is returned, not
+    /// written again.
     pub async fn post(&self, obs: &Observation) -> Result<String, ObserveError> {
+        let refs: Vec<String> = obs
+            .refs
+            .iter()
+            .filter_map(|r| match r {
+                Ref::Id(id) => Some(id.clone()),
+                Ref::Key(_) => None,
+            })
+            .collect();
         match self {
             Poster::Local { channel, author } => {
                 let (channel, author) = (channel.clone(), author.clone());
+                let name = channel.name().to_string();
+                let local = |source| ObserveError::Local {
+                    channel: name.clone(),
+                    source,
+                };
                 let draft = Draft {
                     kind: obs.kind,
-                    refs: Vec::new(),
+                    refs: refs
+                        .iter()
+                        .map(|r| EntryId::parse(r))
+                        .collect::<Result<_, _>>()
+                        .map_err(local)?,
+                    key: obs
+                        .key
+                        .as_deref()
+                        .map(IdempotencyKey::new)
+                        .transpose()
+                        .map_err(local)?,
                     body: obs.body.clone(),
                     ..Default::default()
                 };
-                let name = channel.name().to_string();
                 // Posting is blocking file I/O (lock, write, fsync).
-                let entry = tokio::task::spawn_blocking(move || {
+                let posted = tokio::task::spawn_blocking(move || {
                     channel.post(&author, &draft, &PostOptions::default())
                 })
                 .await
@@ -192,18 +250,18 @@ impl Poster {
                     channel: name.clone(),
                     source,
                 })?
-                .map_err(|source| ObserveError::Local {
-                    channel: name,
-                    source,
-                })?;
-                Ok(entry.entry.id.to_string())
+                .map_err(local)?;
+                Ok(posted.entry.id.to_string())
             }
             Poster::Remote { http, url, token } => {
-                let body = serde_json::json!({
+                let mut body = serde_json::json!({
                     "kind": obs.kind.as_str(),
                     "body": obs.body,
-                    "refs": [],
+                    "refs": refs,
                 });
+                if let Some(key) = &obs.key {
+                    body["key"] = serde_json::Value::String(key.clone());
+                }
                 let response = http
                     .post(url)
                     .bearer_auth(token)
@@ -216,7 +274,8 @@ impl Poster {
                     })?;
                 let status = response.status().as_u16();
                 let text = response.text().await.unwrap_or_default();
-                if status != 201 {
+                // 201 written; 200 the entry an earlier post with this key wrote.
+                if status != 201 && status != 200 {
                     return Err(ObserveError::RelayRefused {
                         url: url.clone(),
                         status,
@@ -231,17 +290,133 @@ impl Poster {
             }
         }
     }
+
+    /// What `role` has written to the channel so far (for [`lifecycle::Lifecycle::restore`]).
+    pub async fn history(&self, role: &str) -> Result<Vec<lifecycle::Said>, ObserveError> {
+        let said = |e: crate::channel::Entry| lifecycle::Said {
+            id: e.id.to_string(),
+            kind: e.kind,
+            key: e.key.map(|k| k.to_string()),
+            refs: e.refs.iter().map(ToString::to_string).collect(),
+        };
+        match self {
+            Poster::Local { channel, author } => {
+                let (channel, author) = (channel.clone(), author.clone());
+                let name = channel.name().to_string();
+                tokio::task::spawn_blocking(move || {
+                    let filter = crate::timeline::Filter {
+                        authors: [author].into_iter().collect(),
+                        ..Default::default()
+                    };
+                    let merge = crate::timeline::Merge::open(&channel, filter, |p| {
+                        eprintln!("warning: {p}");
+                    })?;
+                    merge.map(|e| e.map(said)).collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .map_err(|source| ObserveError::Join {
+                    channel: name.clone(),
+                    source,
+                })?
+                .map_err(|source| ObserveError::Local {
+                    channel: name,
+                    source,
+                })
+            }
+            Poster::Remote { http, url, token } => {
+                let response = http.get(url).bearer_auth(token).send().await.map_err(|e| {
+                    ObserveError::RelayUnreachable {
+                        url: url.clone(),
+                        detail: e.to_string(),
+                    }
+                })?;
+                let status = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                if status != 200 {
+                    return Err(ObserveError::RelayRefused {
+                        url: url.clone(),
+                        status,
+                        body: text.chars().take(300).collect(),
+                    });
+                }
+                let entries: Vec<crate::channel::Entry> =
+                    serde_json::from_str(&text).map_err(|e| ObserveError::RelayRefused {
+                        url: url.clone(),
+                        status,
+                        body: format!("the entries are not the relay's JSON: {e}"),
+                    })?;
+                Ok(entries
+                    .into_iter()
+                    .filter(|e| e.author.as_str() == role)
+                    .map(said)
+                    .collect())
+            }
+        }
+    }
+}
+
+/// A poster that remembers the ids of the keyed entries it posted, so an observation that refs
+/// an entry by key (a resolution, an escalation) refs its id. A key posted before this run is
+/// looked up in the channel once.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    poster: Poster,
+    ids: BTreeMap<String, String>,
+}
+
+impl Delivery {
+    pub fn new(poster: Poster) -> Delivery {
+        Delivery {
+            poster,
+            ids: BTreeMap::new(),
+        }
+    }
+
+    /// Posts `obs` with its refs by key turned into ids; returns the entry id.
+    pub async fn post(&mut self, mut obs: Observation) -> Result<String, ObserveError> {
+        if obs
+            .refs
+            .iter()
+            .any(|r| matches!(r, Ref::Key(k) if !self.ids.contains_key(k)))
+        {
+            // Written before this run: look the key up in the channel.
+            let role = match &self.poster {
+                Poster::Local { author, .. } => author.to_string(),
+                Poster::Remote { .. } => String::new(),
+            };
+            for s in self.poster.history(&role).await? {
+                if let Some(k) = s.key {
+                    self.ids.entry(k).or_insert(s.id);
+                }
+            }
+        }
+        obs.refs = obs
+            .refs
+            .into_iter()
+            .map(|r| match r {
+                Ref::Key(k) => self.ids.get(&k).cloned().map_or(Ref::Key(k), Ref::Id),
+                id => id,
+            })
+            .collect();
+        let id = self.poster.post(&obs).await?;
+        if let Some(k) = obs.key {
+            self.ids.insert(k, id.clone());
+        }
+        Ok(id)
+    }
 }
 
 /// Posts every observation from `rx` in order until the senders are gone (or `cancel` fires
-/// and the queue is drained). A failed post is reported on stderr and the run continues: an
-/// observer must not stop watching because the relay blinked. Returns how many were posted.
+/// and the queue is drained), through a [`Delivery`]. A failed post is reported on stderr and
+/// the run continues: an observer must not stop watching because the relay blinked. Returns
+/// how many were posted.
 pub async fn deliver(
     mut rx: mpsc::Receiver<Observation>,
     poster: Poster,
     cancel: CancellationToken,
 ) -> u64 {
     let mut posted = 0;
+    let mut delivery = Delivery::new(poster);
     loop {
         let obs = tokio::select! {
             obs = rx.recv() => obs,
@@ -252,7 +427,7 @@ pub async fn deliver(
             }
         };
         let Some(obs) = obs else { break };
-        match poster.post(&obs).await {
+        match delivery.post(obs).await {
             Ok(id) => {
                 posted += 1;
                 // The result of an observer run: the ids of its entries.
@@ -312,6 +487,11 @@ pub async fn check_namespace(client: &Client, namespace: &str) -> Result<(), Obs
     }
 }
 
+/// Whether a kind is cluster-scoped (watched and reviewed without a namespace).
+pub fn cluster_scoped(kind: &cluster::Kind) -> bool {
+    kind.plural.starts_with("cluster")
+}
+
 /// A kind an observer watches, and the verbs it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Access {
@@ -334,7 +514,8 @@ pub async fn access_check(
                 spec: SelfSubjectAccessReviewSpec {
                     resource_attributes: Some(ResourceAttributes {
                         group: Some(kind.group.to_string()),
-                        namespace: Some(namespace.to_string()),
+                        // Cluster-scoped kinds are asked about without a namespace.
+                        namespace: (!cluster_scoped(kind)).then(|| namespace.to_string()),
                         resource: Some(kind.plural.to_string()),
                         verb: Some(verb.to_string()),
                         ..Default::default()
@@ -379,7 +560,11 @@ pub fn access_alert(role: &str, namespace: &str, denied: &[Access]) -> Option<Ob
         "\nWhat it cannot watch it cannot report: its silence about these is not evidence. \
          Apply `agents/rbac/{role}.yaml` (get/list/watch only) and restart it.\n"
     ));
-    Some(Observation::alert(body))
+    // Keyed by what is denied: a restart that is still denied the same does not say it twice.
+    let digest = blake3::hash(body.as_bytes()).to_hex();
+    let mut alert = Observation::alert(body);
+    alert.key = Some(format!("access/{role}/{namespace}/{}", &digest[..16]));
+    Some(alert)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,7 +621,12 @@ pub async fn watch<T: Copy + Send + 'static>(
         kind,
         config,
     } = target;
-    let api = kind.api(&client, &namespace);
+    // No namespace: a cluster-scoped kind.
+    let api = if namespace.is_empty() {
+        Api::all_with(client.clone(), &kind.api_resource())
+    } else {
+        kind.api(&client, &namespace)
+    };
     let stream = watcher(api, config).default_backoff();
     futures::pin_mut!(stream);
     loop {
@@ -676,6 +866,8 @@ pub async fn health(
 ) {
     let mut state = ApiHealth::default();
     let mut forbidden: Vec<String> = Vec::new();
+    // The outage alert's key: its resolution ("back") refs it.
+    let mut lost_key: Option<String> = None;
     let mut ticker = tokio::time::interval(probe);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -685,7 +877,13 @@ pub async fn health(
                 let Some(signal) = signal else { return };
                 let obs = match signal {
                     Signal::Lost { what, detail } => {
-                        state.error(&what, &detail, Instant::now(), Utc::now())
+                        let at = Utc::now();
+                        state.error(&what, &detail, Instant::now(), at).map(|mut obs| {
+                            let key = format!("api/{role}/lost@{}", at.timestamp_millis());
+                            obs.key = Some(key.clone());
+                            lost_key = Some(key);
+                            obs
+                        })
                     }
                     Signal::Forbidden { what, detail } => {
                         if forbidden.contains(&what) {
@@ -705,43 +903,18 @@ pub async fn health(
             }
             _ = ticker.tick(), if state.is_lost() => {
                 if client.apiserver_version().await.is_ok()
-                    && let Some(obs) = state.back(Instant::now(), Utc::now())
+                    && let Some(mut obs) = state.back(Instant::now(), Utc::now())
                 {
+                    // "Back" is the outage alert's resolution.
+                    if let Some(key) = lost_key.take() {
+                        obs.kind = Kind::Resolved;
+                        obs.key = Some(format!("{key}/back"));
+                        obs.refs = vec![Ref::Key(key)];
+                    }
                     let _ = out.send(obs).await;
                 }
             }
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cluster time
-
-/// The cluster's clock as seen through timestamps on objects and Events: the latest one seen,
-/// advanced by the wall time since. Never goes backwards. Unknown until a fresh timestamp
-/// arrives (an object's age in an initial list says nothing about now).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ClusterClock {
-    anchor: Option<(DateTime<Utc>, Instant)>,
-}
-
-impl ClusterClock {
-    /// Feeds a timestamp that was "now" in the cluster when it was written.
-    pub fn saw(&mut self, t: DateTime<Utc>) {
-        let now = Instant::now();
-        if self.now_at(now).is_none_or(|current| t > current) {
-            self.anchor = Some((t, now));
-        }
-    }
-
-    pub fn now(&self) -> Option<DateTime<Utc>> {
-        self.now_at(Instant::now())
-    }
-
-    fn now_at(&self, now: Instant) -> Option<DateTime<Utc>> {
-        let (t, at) = self.anchor?;
-        let elapsed = TimeDelta::from_std(now - at).unwrap_or(TimeDelta::zero());
-        Some(t + elapsed)
     }
 }
 
@@ -979,19 +1152,5 @@ mod tests {
             unreachable.to_string().contains("cannot reach the relay"),
             "{unreachable}"
         );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_cluster_clock_follows_timestamps_and_never_goes_back() {
-        let mut c = ClusterClock::default();
-        assert!(c.now().is_none());
-        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        c.saw(t0);
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(2)));
-        c.saw(t0 + TimeDelta::seconds(1));
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(2)));
-        c.saw(t0 + TimeDelta::seconds(60));
-        assert_eq!(c.now(), Some(t0 + TimeDelta::seconds(60)));
     }
 }

@@ -1,13 +1,19 @@
-//! The pipeline observer: one Argo Rollout, its ReplicaSets and pods, its AnalysisRuns and the
-//! namespace's AnalysisTemplates, the Services it names, the Deployment its `workloadRef`
-//! points at, and the Events about them.
+//! The pipeline observer: the Argo Rollouts it is asked to watch (one or more by name, a label
+//! selector, or every Rollout of the namespace), their ReplicaSets and pods, AnalysisRuns,
+//! AnalysisTemplates and ClusterAnalysisTemplates, the Services they name, the Deployments
+//! their `workloadRef`s point at, and the Events about them.
 //!
-//! It posts (as [`Observation`]s) every phase, step and weight transition with the `rollout
-//! get` view as a snapshot, every AnalysisRun measurement as it lands, and each detector
-//! finding of [`crate::rollout::detect`] once, as an `alert` with its evidence. The state
-//! ([`PipelineState`]) is plain data fed by watcher events and evaluated after a short settle
-//! time, so a burst of related changes (a step: rollout, ReplicaSets, pods) is judged once and
-//! whole; it remembers what it reported, so a relist, a 410 or an API restart re-posts nothing.
+//! Per Rollout it posts (as [`Observation`]s) every status, step and weight transition in the
+//! strategy's own terms with the `rollout get` view as a snapshot ([`super::report`]), every
+//! AnalysisRun measurement as it lands, and the findings of [`crate::rollout::detect`] as
+//! alerts with a lifecycle ([`super::lifecycle`]): said once while they hold, escalated once,
+//! resolved when they clear, restored from the observer's own entries after a restart.
+//!
+//! The state ([`PipelineState`]) is plain data fed by watcher events and judged after a short
+//! settle time, so a burst of related changes (a step: rollout, ReplicaSets, pods) is judged
+//! once and whole; statuses shorter than the settle time are kept for the next transition line.
+//! Time is the cluster's ([`super::clock`]); a threshold is judged the moment the cluster's
+//! clock reaches it.
 //!
 //! It must not post itself (it yields observations) nor derive rollout status (the view does).
 
@@ -19,14 +25,19 @@ use kube::Client;
 use kube::api::DynamicObject;
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::lifecycle::{Condition, Lifecycle, Said};
+
+use super::report::{self, RolloutState};
 use super::{
-    ClusterClock, Mirror, Observation, ObserveError, Signal, Update, access_alert, access_check,
-    watch, watch_config,
+    ClusterClock, ClusterTime, Mirror, Observation, ObserveError, Signal, Update, access_alert,
+    access_check, watch, watch_config,
 };
 use crate::rollout::cluster::{self, Kind as ClusterKind};
+use crate::rollout::detect::spec_observed::WARNING_QUIET;
 use crate::rollout::detect::{self, Detector, Finding, SpecObservationTracker};
 use crate::rollout::model::{
     AnalysisRun, AnalysisTemplate, Deployment, Event, ObjectMeta, Pod, ReplicaSet, Rollout,
@@ -34,10 +45,29 @@ use crate::rollout::model::{
 };
 use crate::rollout::view::{self, Colour};
 
+/// ClusterAnalysisTemplates (cluster-scoped: watched without a namespace).
+pub const CLUSTER_ANALYSIS_TEMPLATES: ClusterKind = ClusterKind {
+    group: "argoproj.io",
+    version: "v1alpha1",
+    kind: "ClusterAnalysisTemplate",
+    plural: "clusteranalysistemplates",
+};
+
+/// Which Rollouts to watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// These, by name (each must exist when the observer starts).
+    Named(Vec<String>),
+    /// Those matching a label selector.
+    Selector(String),
+    /// Every Rollout of the namespace.
+    All,
+}
+
 /// What the pipeline observer watches and how it judges time.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    pub rollout: String,
+    pub target: Target,
     pub namespace: String,
     /// How long `observedGeneration < generation` may last (cluster time) before the alert.
     pub spec_threshold: TimeDelta,
@@ -45,21 +75,29 @@ pub struct PipelineConfig {
     /// Under a steady stream of changes the state is judged at least every 4 × settle.
     pub settle: Duration,
     /// How long (wall) a finding about the rollout's shape (replica math, canary Service,
-    /// workloadRef leak) must persist before it is alerted: the watches of different kinds
-    /// arrive in no common order, so a step can look wrong for a moment.
+    /// workloadRef leak) must persist before it is alerted, and any finding must be gone
+    /// before it is resolved: the watches of different kinds arrive in no common order.
     pub confirm: Duration,
+    /// What this observer said before (its own entries), so a restart knows what is open.
+    pub history: Vec<Said>,
     /// Where the current view of the Rollouts goes (state beside history).
     pub state: super::state::StatePublisher,
 }
 
 impl PipelineConfig {
+    /// One Rollout by name.
     pub fn new(rollout: &str, namespace: &str) -> Self {
+        Self::watching(Target::Named(vec![rollout.to_string()]), namespace)
+    }
+
+    pub fn watching(target: Target, namespace: &str) -> Self {
         Self {
-            rollout: rollout.to_string(),
+            target,
             namespace: namespace.to_string(),
             spec_threshold: TimeDelta::seconds(60),
             settle: Duration::from_millis(300),
             confirm: Duration::from_secs(1),
+            history: Vec::new(),
             state: super::state::StatePublisher::none(),
         }
     }
@@ -74,18 +112,20 @@ pub enum Watched {
     Deployments,
     AnalysisRuns,
     AnalysisTemplates,
+    ClusterAnalysisTemplates,
     Services,
     Events,
 }
 
 impl Watched {
-    pub const ALL: [Watched; 8] = [
+    pub const ALL: [Watched; 9] = [
         Watched::Rollouts,
         Watched::ReplicaSets,
         Watched::Pods,
         Watched::Deployments,
         Watched::AnalysisRuns,
         Watched::AnalysisTemplates,
+        Watched::ClusterAnalysisTemplates,
         Watched::Services,
         Watched::Events,
     ];
@@ -98,9 +138,15 @@ impl Watched {
             Watched::Deployments => cluster::DEPLOYMENTS,
             Watched::AnalysisRuns => cluster::ANALYSIS_RUNS,
             Watched::AnalysisTemplates => cluster::ANALYSIS_TEMPLATES,
+            Watched::ClusterAnalysisTemplates => CLUSTER_ANALYSIS_TEMPLATES,
             Watched::Services => cluster::SERVICES,
             Watched::Events => cluster::EVENTS,
         }
+    }
+
+    /// Cluster-scoped kinds are watched without a namespace.
+    pub fn cluster_scoped(self) -> bool {
+        self == Watched::ClusterAnalysisTemplates
     }
 }
 
@@ -133,8 +179,23 @@ fn project<T: DeserializeOwned>(
     }
 }
 
-/// Everything the observer knows and has said. Pure: fed watcher events, evaluated at a
-/// cluster time; tests drive it with fixtures.
+/// What the observer has said about one Rollout between alerts.
+#[derive(Debug, Default)]
+struct Reported {
+    /// The last state posted.
+    state: Option<RolloutState>,
+    /// Statuses seen since (oldest first), so a short one is not lost to the settle time.
+    via: Vec<String>,
+    /// The status of the last Rollout object applied.
+    last_status: Option<String>,
+    /// Measurements posted, by [`report::measurement_id`].
+    measurements: BTreeSet<String>,
+    /// AnalysisRun phases posted.
+    run_phases: BTreeMap<String, String>,
+}
+
+/// Everything the observer knows and has said. Pure: fed watcher events, judged at a cluster
+/// time and a wall instant; tests drive it with fixtures.
 #[derive(Debug)]
 pub struct PipelineState {
     config: PipelineConfig,
@@ -144,38 +205,26 @@ pub struct PipelineState {
     deployments: Mirror<Versioned<Deployment>>,
     analysis_runs: Mirror<Versioned<AnalysisRun>>,
     analysis_templates: Mirror<Versioned<AnalysisTemplate>>,
+    cluster_templates: Mirror<Versioned<AnalysisTemplate>>,
     services: Mirror<Versioned<Service>>,
     events: Mirror<Versioned<Event>>,
     /// Kinds that are not watched (access denied): not waited for.
     skipped: BTreeSet<Watched>,
-    pub clock: ClusterClock,
     tracker: SpecObservationTracker,
-    /// The last (status, message, step, setWeight, actualWeight) posted.
-    reported_state: Option<RolloutState>,
-    /// `run/metric/index` of every measurement posted.
-    reported_measurements: BTreeSet<String>,
-    /// AnalysisRun phases posted.
-    reported_run_phases: BTreeMap<String, String>,
-    /// Keys of findings posted.
-    reported_findings: BTreeSet<String>,
-    /// Shape findings seen but not yet confirmed, with when they were first seen.
-    unconfirmed: BTreeMap<String, tokio::time::Instant>,
-    /// Whether "not found" was said since the rollout was last seen.
-    said_missing: bool,
+    lifecycle: Lifecycle,
+    /// Per Rollout name.
+    reported: BTreeMap<String, Reported>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct RolloutState {
-    status: String,
-    message: String,
-    step: String,
-    set_weight: i32,
-    actual_weight: i32,
+/// The lifecycle scope of a Rollout: its conditions are judged together.
+fn scope(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
 }
 
 impl PipelineState {
     pub fn new(config: PipelineConfig) -> Self {
         let tracker = SpecObservationTracker::new(config.spec_threshold);
+        let lifecycle = Lifecycle::restore(&config.history);
         Self {
             config,
             rollouts: Mirror::default(),
@@ -184,17 +233,13 @@ impl PipelineState {
             deployments: Mirror::default(),
             analysis_runs: Mirror::default(),
             analysis_templates: Mirror::default(),
+            cluster_templates: Mirror::default(),
             services: Mirror::default(),
             events: Mirror::default(),
             skipped: BTreeSet::new(),
-            clock: ClusterClock::default(),
             tracker,
-            reported_state: None,
-            reported_measurements: BTreeSet::new(),
-            reported_run_phases: BTreeMap::new(),
-            reported_findings: BTreeSet::new(),
-            unconfirmed: BTreeMap::new(),
-            said_missing: false,
+            lifecycle,
+            reported: BTreeMap::new(),
         }
     }
 
@@ -214,65 +259,36 @@ impl PipelineState {
                     Watched::Deployments => self.deployments.is_synced(),
                     Watched::AnalysisRuns => self.analysis_runs.is_synced(),
                     Watched::AnalysisTemplates => self.analysis_templates.is_synced(),
+                    Watched::ClusterAnalysisTemplates => self.cluster_templates.is_synced(),
                     Watched::Services => self.services.is_synced(),
                     Watched::Events => self.events.is_synced(),
                 }
         })
     }
 
-    /// Applies one watcher event. Fresh timestamps (a live Event, a measurement, a newly
-    /// created object) advance the cluster clock; initial lists do not.
-    /// Whether an object of this kind and name is already known.
-    fn knows(&self, kind: Watched, name: &str) -> bool {
-        fn has<T: Clone + PartialEq>(m: &Mirror<T>, name: &str) -> bool {
-            m.iter().any(|(k, _)| k == name)
-        }
-        match kind {
-            Watched::Rollouts => has(&self.rollouts, name),
-            Watched::ReplicaSets => has(&self.replica_sets, name),
-            Watched::Pods => has(&self.pods, name),
-            Watched::Deployments => has(&self.deployments, name),
-            Watched::AnalysisRuns => has(&self.analysis_runs, name),
-            Watched::AnalysisTemplates => has(&self.analysis_templates, name),
-            Watched::Services => has(&self.services, name),
-            Watched::Events => has(&self.events, name),
+    /// Whether a Rollout is one this observer watches.
+    pub fn targeted(&self, name: &str) -> bool {
+        match &self.config.target {
+            Target::Named(names) => names.iter().any(|n| n == name),
+            // The watch itself filters by the selector.
+            Target::Selector(_) | Target::All => true,
         }
     }
 
+    /// Applies one watcher event.
     pub fn apply(&mut self, update: Update<Watched>) {
-        let live = matches!(update.event, kube::runtime::watcher::Event::Apply(_));
-        // A creation time says "now" only for an object created just now: a patch to a
-        // 39-day-old Rollout carries its old creationTimestamp, and taking that as the
-        // cluster's clock dated the spec-not-observed stall 39 days back.
-        if let kube::runtime::watcher::Event::Apply(obj) = &update.event
-            && !self.knows(update.tag, obj.metadata.name.as_deref().unwrap_or(""))
-            && let Some(t) = obj.metadata.creation_timestamp.as_ref()
-            && let Some(t) = DateTime::from_timestamp(
-                t.0.as_second(),
-                u32::try_from(t.0.subsec_nanosecond()).unwrap_or(0),
-            )
-        {
-            self.clock.saw(t);
-        }
         let ev = update.event;
         match update.tag {
             Watched::Rollouts => {
                 for d in self.rollouts.apply(ev, |o| project("Rollout", o)) {
-                    if let (true, Some(ro)) = (live, d.after.as_ref()) {
-                        // Only condition times this change wrote are "now".
-                        let before: Vec<_> = d
-                            .before
-                            .iter()
-                            .flat_map(|b| &b.value.status.conditions)
-                            .filter_map(|c| c.last_update_time)
-                            .collect();
-                        for c in &ro.value.status.conditions {
-                            if let Some(t) = c.last_update_time
-                                && !before.contains(&t)
-                            {
-                                self.clock.saw(t);
-                            }
+                    let Some(ro) = d.after else { continue };
+                    let status = view::status_and_message(&ro.value).0;
+                    let r = self.reported.entry(d.key).or_default();
+                    if r.last_status.as_deref() != Some(status.as_str()) {
+                        if r.state.is_some() {
+                            r.via.push(status.clone());
                         }
+                        r.last_status = Some(status);
                     }
                 }
             }
@@ -286,43 +302,32 @@ impl PipelineState {
                 self.deployments.apply(ev, |o| project("Deployment", o));
             }
             Watched::AnalysisRuns => {
-                for d in self.analysis_runs.apply(ev, |o| project("AnalysisRun", o)) {
-                    if let (true, Some(run)) = (live, d.after.as_ref()) {
-                        let latest = run
-                            .value
-                            .status
-                            .metric_results
-                            .iter()
-                            .flat_map(|m| &m.measurements)
-                            .filter_map(|m| m.finished_at.or(m.started_at))
-                            .max();
-                        if let Some(t) = latest {
-                            self.clock.saw(t);
-                        }
-                    }
-                }
+                self.analysis_runs.apply(ev, |o| project("AnalysisRun", o));
             }
             Watched::AnalysisTemplates => {
                 self.analysis_templates
                     .apply(ev, |o| project("AnalysisTemplate", o));
+            }
+            Watched::ClusterAnalysisTemplates => {
+                self.cluster_templates.apply(ev, |o| {
+                    let (k, mut t): (String, Versioned<AnalysisTemplate>) =
+                        project("ClusterAnalysisTemplate", o)?;
+                    // No namespace: that is how the detectors tell a cluster template.
+                    t.value.metadata.namespace.clear();
+                    Some((k, t))
+                });
             }
             Watched::Services => {
                 self.services.apply(ev, |o| project("Service", o));
             }
             Watched::Events => {
                 let about = ["Rollout", "AnalysisRun", "Experiment", "Deployment"];
-                for d in self.events.apply(ev, |o| {
+                self.events.apply(ev, |o| {
                     let (k, e): (String, Versioned<Event>) = project("Event", o)?;
                     about
                         .contains(&e.value.involved_object.kind.as_str())
                         .then_some((k, e))
-                }) {
-                    if let (true, Some(e)) = (live, d.after.as_ref())
-                        && let Some(t) = e.value.last_seen()
-                    {
-                        self.clock.saw(t);
-                    }
-                }
+                });
             }
         }
     }
@@ -348,6 +353,7 @@ impl PipelineState {
             analysis_templates: self
                 .analysis_templates
                 .values()
+                .chain(self.cluster_templates.values())
                 .map(|v| v.value.clone())
                 .collect(),
             services: self.services.values().map(|v| v.value.clone()).collect(),
@@ -357,114 +363,127 @@ impl PipelineState {
         snap
     }
 
-    /// Judges the current state at cluster time `now` (None: not known yet) and returns what
-    /// is new to say. Says nothing until every watched kind has been listed once.
-    pub fn evaluate(&mut self, now: Option<DateTime<Utc>>) -> Vec<Observation> {
+    /// The current state of every watched Rollout, as last judged (for state snapshots).
+    pub fn rollout_states(&self) -> Vec<(String, RolloutState)> {
+        self.reported
+            .iter()
+            .filter_map(|(name, r)| r.state.clone().map(|s| (name.clone(), s)))
+            .collect()
+    }
+
+    /// The next cluster time after `now` at which something is due without any change: a spec
+    /// stall reaching its threshold, a controller Warning going quiet.
+    pub fn next_deadline(&self, now: &ClusterTime) -> Option<DateTime<Utc>> {
+        let stall = self.tracker.next_deadline();
+        let quiet = self
+            .events
+            .values()
+            .filter(|e| e.value.type_ == "Warning" && e.value.involved_object.kind == "Rollout")
+            .filter_map(|e| e.value.last_seen())
+            .map(|t| t + WARNING_QUIET);
+        stall
+            .into_iter()
+            .chain(quiet)
+            .filter(|t| *t > now.earliest)
+            .min()
+    }
+
+    /// Judges the current state at cluster time `now` (None: not known yet) and wall instant
+    /// `wall`; returns what is new to say. Says nothing until every watched kind has been
+    /// listed once.
+    pub fn evaluate(&mut self, now: Option<ClusterTime>, wall: Instant) -> Vec<Observation> {
         let mut out = Vec::new();
         if !self.synced() {
             return out;
         }
         let snap = self.snapshot();
-        let Some(ro) = snap
-            .rollouts
-            .iter()
-            .find(|r| r.metadata.name == self.config.rollout)
-        else {
-            if !self.said_missing {
-                self.said_missing = true;
-                out.push(Observation::alert(format!(
-                    "**Rollout `{}/{}` is not there** (deleted, or never created): nothing to watch until it exists.",
-                    self.config.namespace, self.config.rollout
+        let ns = self.config.namespace.clone();
+        let mut names: Vec<String> = match &self.config.target {
+            Target::Named(names) => names.clone(),
+            _ => snap
+                .rollouts
+                .iter()
+                .map(|r| r.metadata.name.clone())
+                .collect(),
+        };
+        // Rollouts seen before and gone since (a selector's or a namespace's): judged once
+        // more with nothing holding, so their alerts are resolved.
+        for name in self.reported.keys() {
+            if !names.contains(name) && self.targeted(name) {
+                names.push(name.clone());
+            }
+        }
+        for name in names {
+            let scope = scope(&ns, &name);
+            match snap.rollouts.iter().find(|r| r.metadata.name == name) {
+                Some(ro) => out.extend(self.judge_rollout(&snap, ro, now, wall)),
+                None => {
+                    let gone = if matches!(self.config.target, Target::Named(_)) {
+                        vec![missing(&ns, &name)]
+                    } else {
+                        self.reported.remove(&name);
+                        Vec::new()
+                    };
+                    out.extend(self.lifecycle.judge(&scope, &gone, wall));
+                }
+            }
+        }
+        out
+    }
+
+    fn judge_rollout(
+        &mut self,
+        snap: &Snapshot,
+        ro: &Rollout,
+        now: Option<ClusterTime>,
+        wall: Instant,
+    ) -> Vec<Observation> {
+        let mut out = Vec::new();
+        let name = ro.metadata.name.clone();
+        let subject = format!("Rollout `{}/{}`", ro.metadata.namespace, name);
+        let view_now = now.map_or_else(Utc::now, |t| t.earliest);
+        let owned = view::owned_replica_sets(snap, ro);
+        let state = RolloutState::of(ro, &owned);
+        let r = self.reported.entry(name.clone()).or_default();
+        // Phase, step and weight transitions, with the view as a snapshot.
+        if r.state.as_ref() != Some(&state) || !r.via.is_empty() {
+            // The statuses in between: not the one it ends in, nor the one it started from.
+            let mut via = r.via.clone();
+            while via.last() == Some(&state.status) {
+                via.pop();
+            }
+            if let Some(before) = &r.state {
+                while via.first() == Some(&before.status) {
+                    via.remove(0);
+                }
+            }
+            let changed = r.state.as_ref() != Some(&state) || !via.is_empty();
+            r.via.clear();
+            if changed {
+                let rendered =
+                    view::render_rollout(&view::rollout_view(snap, ro, view_now), Colour::Never);
+                let head = match &r.state {
+                    None => format!("**watching {subject}**: {}", state.summary()),
+                    Some(before) => report::transition(&subject, before, &via, &state),
+                };
+                out.push(Observation::report(format!(
+                    "{head}\n\n```text\n{rendered}```\n"
                 )));
             }
-            return out;
-        };
-        self.said_missing = false;
-        let view_now = now.unwrap_or_else(Utc::now);
-        let subject = format!("Rollout `{}/{}`", ro.metadata.namespace, ro.metadata.name);
-
-        // Phase, step and weight transitions, with the view as a snapshot.
-        let owned = view::owned_replica_sets(&snap, ro);
-        let (status, message) = view::status_and_message(ro);
-        let state = RolloutState {
-            status,
-            message,
-            step: view::step(ro),
-            set_weight: view::set_weight(ro),
-            actual_weight: view::actual_weight(ro, &owned),
-        };
-        if self.reported_state.as_ref() != Some(&state) {
-            let rendered =
-                view::render_rollout(&view::rollout_view(&snap, ro, view_now), Colour::Never);
-            let head = match &self.reported_state {
-                None => format!(
-                    "**watching {subject}**: {}{} · step {} · setWeight {} · actualWeight {}",
-                    state.status,
-                    if state.message.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", state.message)
-                    },
-                    if state.step.is_empty() {
-                        "-"
-                    } else {
-                        &state.step
-                    },
-                    state.set_weight,
-                    state.actual_weight
-                ),
-                Some(before) => transition(&subject, before, &state),
-            };
-            out.push(Observation::report(format!(
-                "{head}\n\n```text\n{}```\n",
-                rendered
-            )));
-            self.reported_state = Some(state);
+            r.state = Some(state);
         }
 
         // Measurements as they land, and AnalysisRun phases.
         let mut lines = Vec::new();
-        for run in snap
-            .analysis_runs
-            .iter()
-            .filter(|r| r.metadata.is_owned_by(&ro.metadata.uid))
-        {
-            let name = &run.metadata.name;
+        for run in detect::runs::rollout_runs(snap, ro) {
+            let run_name = &run.metadata.name;
             for mr in &run.status.metric_results {
                 for (i, m) in mr.measurements.iter().enumerate() {
-                    let at = m.finished_at.or(m.started_at);
-                    let key = format!(
-                        "{name}/{}/{}",
-                        mr.name,
-                        at.map_or_else(|| i.to_string(), |t| t.to_rfc3339())
-                    );
-                    if self.reported_measurements.insert(key) {
-                        let mut line = format!(
-                            "- AnalysisRun `{name}` metric `{}` measurement {}: **{}**",
-                            mr.name,
-                            i + 1,
-                            if m.phase.is_empty() {
-                                "Pending"
-                            } else {
-                                &m.phase
-                            }
-                        );
-                        if !m.value.is_empty() {
-                            line.push_str(&format!(" value `{}`", m.value));
-                        }
-                        if !m.message.is_empty() {
-                            line.push_str(&format!(" — `{}`", m.message));
-                        }
-                        if let Some(t) = at {
-                            line.push_str(&format!(" (at {})", t.format("%H:%M:%SZ")));
-                        }
-                        if m.phase == "Error" {
-                            line.push_str(&format!(
-                                " · consecutive errors {} · errors {} of {} measurements",
-                                mr.consecutive_error, mr.error, mr.count
-                            ));
-                        }
-                        lines.push(line);
+                    if !report::landed(m) {
+                        continue;
+                    }
+                    if r.measurements.insert(report::measurement_id(run, mr, m, i)) {
+                        lines.push(report::measurement_line(run, mr, i));
                     }
                 }
             }
@@ -473,15 +492,16 @@ impl PipelineState {
             } else {
                 &run.status.phase
             };
-            if self.reported_run_phases.get(name).map(String::as_str) != Some(phase) {
-                self.reported_run_phases
-                    .insert(name.clone(), phase.to_string());
+            if r.run_phases.get(run_name).map(String::as_str) != Some(phase) {
+                r.run_phases.insert(run_name.clone(), phase.to_string());
                 let message = if run.status.message.is_empty() {
                     String::new()
                 } else {
                     format!(": {}", run.status.message)
                 };
-                lines.push(format!("- AnalysisRun `{name}` is **{phase}**{message}"));
+                lines.push(format!(
+                    "- AnalysisRun `{run_name}` is **{phase}**{message}"
+                ));
             }
         }
         if !lines.is_empty() {
@@ -491,41 +511,19 @@ impl PipelineState {
             )));
         }
 
-        // Detectors: each finding once (an error streak again when it grows).
-        let mut findings = detect::rollout_findings(&snap, ro, now);
+        // Detectors: each condition through the lifecycle.
+        let mut findings = detect::rollout_findings(snap, ro, now.map(|t| t.earliest));
         if let Some(t) = now
-            && let Some(f) = self.tracker.observe(ro, t, t)
+            && let Some(f) = self.tracker.observe(ro, t.earliest, t.latest)
         {
             findings.push(f);
         }
-        if view::is_generation_observed(ro) {
-            self.reported_findings
-                .retain(|k| !k.starts_with(&format!("{}|", Detector::SpecNotObserved.slug())));
-        }
-        let now_wall = tokio::time::Instant::now();
-        let mut seen = BTreeMap::new();
-        for f in findings {
-            let key = finding_key(&f);
-            if self.reported_findings.contains(&key) {
-                continue;
-            }
-            if needs_confirmation(f.detector) {
-                let first = *self.unconfirmed.get(&key).unwrap_or(&now_wall);
-                seen.insert(key.clone(), first);
-                if now_wall - first < self.config.confirm {
-                    continue;
-                }
-            }
-            if self.reported_findings.insert(key) {
-                out.push(if f.detector.is_alert() {
-                    Observation::alert(f.to_string())
-                } else {
-                    Observation::report(f.to_string())
-                });
-            }
-        }
-        // Unconfirmed findings that are gone were transient.
-        self.unconfirmed = seen;
+        let confirm = self.config.confirm;
+        let conditions: Vec<Condition> = findings.iter().map(|f| condition(f, confirm)).collect();
+        out.extend(
+            self.lifecycle
+                .judge(&scope(&ro.metadata.namespace, &name), &conditions, wall),
+        );
         out
     }
 }
@@ -540,46 +538,37 @@ fn needs_confirmation(d: Detector) -> bool {
     )
 }
 
-/// What identifies a finding: its condition key, and for an error streak its level (the
-/// streak about to abort the rollout is said again).
-fn finding_key(f: &Finding) -> String {
-    format!("{}|{}", f.key(), f.level)
-}
-
-fn transition(subject: &str, before: &RolloutState, after: &RolloutState) -> String {
-    let mut parts = Vec::new();
-    if before.status != after.status || before.message != after.message {
-        let message = if after.message.is_empty() {
-            String::new()
+/// A finding as a lifecycle condition.
+pub fn condition(f: &Finding, confirm: Duration) -> Condition {
+    Condition {
+        key: f.key(),
+        alert: f.detector.is_alert(),
+        body: f.to_string(),
+        headline: f.headline_line(),
+        level: f.level,
+        confirm: if needs_confirmation(f.detector) {
+            confirm
         } else {
-            format!(" ({})", after.message)
-        };
-        parts.push(format!("{} → **{}**{message}", before.status, after.status));
+            Duration::ZERO
+        },
+        clear: confirm,
     }
-    if before.step != after.step {
-        parts.push(format!(
-            "step {} → {}",
-            dash(&before.step),
-            dash(&after.step)
-        ));
-    }
-    if before.set_weight != after.set_weight {
-        parts.push(format!(
-            "setWeight {} → {}",
-            before.set_weight, after.set_weight
-        ));
-    }
-    if before.actual_weight != after.actual_weight {
-        parts.push(format!(
-            "actualWeight {} → {}",
-            before.actual_weight, after.actual_weight
-        ));
-    }
-    format!("**{subject}**: {}", parts.join(" · "))
 }
 
-fn dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
+/// The condition of a named Rollout that is not there.
+fn missing(namespace: &str, name: &str) -> Condition {
+    let headline = format!(
+        "**Rollout `{namespace}/{name}` is not there** (deleted, or never created): nothing to watch until it exists."
+    );
+    Condition {
+        key: format!("rollout-missing|Rollout {namespace}/{name}"),
+        alert: true,
+        body: headline.clone(),
+        headline,
+        level: 0,
+        confirm: Duration::ZERO,
+        clear: Duration::ZERO,
+    }
 }
 
 /// Fills owner references that lack a uid from the objects of the snapshot, by kind and name.
@@ -624,8 +613,37 @@ fn resolve_owner_uids(snap: &mut Snapshot) {
         .for_each(|o| fill(&mut o.metadata));
 }
 
+/// Fails with [`ObserveError::NoRollout`] unless every named Rollout exists.
+async fn check_named(client: &Client, config: &PipelineConfig) -> Result<(), ObserveError> {
+    let Target::Named(names) = &config.target else {
+        return Ok(());
+    };
+    for name in names {
+        match cluster::ROLLOUTS
+            .api(client, &config.namespace)
+            .get_opt(name)
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                return Err(ObserveError::NoRollout {
+                    name: name.clone(),
+                    namespace: config.namespace.clone(),
+                });
+            }
+            Err(e) => {
+                return Err(ObserveError::Api {
+                    what: format!("getting rollout \"{name}\""),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the pipeline observer until `cancel`: checks access, watches, and sends what it has to
-/// say into `out`. Fails only at start (no namespace, no rollout, no API).
+/// say into `out`. Fails only at start (no namespace, a named Rollout missing, no API).
 pub async fn run(
     client: Client,
     config: PipelineConfig,
@@ -641,28 +659,12 @@ pub async fn run(
         let _ = out.send(alert).await;
     }
     if !denied.iter().any(|a| a.kind == cluster::ROLLOUTS) {
-        match cluster::ROLLOUTS
-            .api(&client, &ns)
-            .get_opt(&config.rollout)
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(ObserveError::NoRollout {
-                    name: config.rollout.clone(),
-                    namespace: ns,
-                });
-            }
-            Err(e) => {
-                return Err(ObserveError::Api {
-                    what: format!("getting rollout \"{}\"", config.rollout),
-                    detail: e.to_string(),
-                });
-            }
-        }
+        check_named(&client, &config).await?;
     }
 
     let tasks = TaskTracker::new();
+    let clock = ClusterClock::new();
+    tasks.spawn(clock.clone().run(client.clone(), cancel.clone()));
     let (updates_tx, mut updates) = mpsc::channel::<Update<Watched>>(1024);
     let (signals_tx, signals) = mpsc::channel::<Signal>(64);
     for w in Watched::ALL {
@@ -670,13 +672,23 @@ pub async fn run(
             state.skip(w);
             continue;
         }
-        let fields = (w == Watched::Rollouts).then(|| format!("metadata.name={}", config.rollout));
+        let (labels, fields) = match (&config.target, w) {
+            (Target::Named(names), Watched::Rollouts) if names.len() == 1 => {
+                (None, Some(format!("metadata.name={}", names[0])))
+            }
+            (Target::Selector(sel), Watched::Rollouts) => (Some(sel.clone()), None),
+            _ => (None, None),
+        };
         tasks.spawn(watch(
             super::WatchTarget {
                 client: client.clone(),
-                namespace: ns.clone(),
+                namespace: if w.cluster_scoped() {
+                    String::new()
+                } else {
+                    ns.clone()
+                },
                 kind: w.kind(),
-                config: watch_config(None, fields.as_deref()),
+                config: watch_config(labels.as_deref(), fields.as_deref()),
             },
             w,
             updates_tx.clone(),
@@ -699,41 +711,53 @@ pub async fn run(
     let mut dirty = false;
     // When the first change not yet judged arrived: a steady stream of changes (a busy
     // namespace, or a fast simulator) must delay the judgement, never starve it.
-    let mut dirty_since = tokio::time::Instant::now();
+    let mut dirty_since = Instant::now();
     let max_wait = config.settle * 4;
     let settle = tokio::time::sleep(config.settle);
     tokio::pin!(settle);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        // The moment the cluster's clock reaches the next threshold, in wall time.
+        let due = clock
+            .now()
+            .and_then(|now| state.next_deadline(&now).map(|d| now.wall_until(d)))
+            .map(|wait| Instant::now() + wait + Duration::from_millis(5));
+        let said = tokio::select! {
             () = cancel.cancelled() => break,
             update = updates.recv() => {
                 let Some(update) = update else { break };
                 state.apply(update);
-                let now = tokio::time::Instant::now();
+                let now = Instant::now();
                 if !dirty {
                     dirty = true;
                     dirty_since = now;
                 }
                 settle.as_mut().reset((now + config.settle).min(dirty_since + max_wait));
+                Vec::new()
             }
             () = &mut settle, if dirty => {
                 dirty = false;
-                for obs in state.evaluate(state.clock.now()) {
-                    if out.send(obs).await.is_err() {
-                        break;
-                    }
-                }
+                let said = state.evaluate(clock.now(), Instant::now());
                 if state.synced() {
-                    config.state.rollouts(|| state.snapshot(), state.clock.now());
+                    let now = clock.now().map(|t| t.earliest);
+                    config.state.rollouts(|| {
+                        let mut snap = state.snapshot();
+                        snap.rollouts.retain(|r| state.targeted(&r.metadata.name));
+                        snap
+                    }, now);
                 }
+                said
             }
-            // Time passes in the cluster even when nothing changes (detector 1's threshold).
-            _ = tick.tick(), if !dirty => {
-                for obs in state.evaluate(state.clock.now()) {
-                    let _ = out.send(obs).await;
-                }
+            // Time passes in the cluster even when nothing changes.
+            _ = tick.tick(), if !dirty => state.evaluate(clock.now(), Instant::now()),
+            () = sleep_until_some(due), if !dirty && due.is_some() => {
+                state.evaluate(clock.now(), Instant::now())
+            }
+        };
+        for obs in said {
+            if out.send(obs).await.is_err() {
+                break;
             }
         }
     }
@@ -742,163 +766,13 @@ pub async fn run(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::runtime::watcher::Event as WatchEvent;
-    use serde_json::json;
-
-    fn object(v: serde_json::Value) -> DynamicObject {
-        serde_json::from_value(v).unwrap()
-    }
-
-    fn init(state: &mut PipelineState, tag: Watched, objects: Vec<serde_json::Value>) {
-        state.apply(Update {
-            tag,
-            event: WatchEvent::Init,
-        });
-        for o in objects {
-            state.apply(Update {
-                tag,
-                event: WatchEvent::InitApply(object(o)),
-            });
-        }
-        state.apply(Update {
-            tag,
-            event: WatchEvent::InitDone,
-        });
-    }
-
-    fn rollout(rv: &str, step: i64) -> serde_json::Value {
-        json!({
-            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
-            "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "generation": 2, "resourceVersion": rv},
-            "spec": {"replicas": 5, "strategy": {"canary": {"steps": [{"setWeight": 20}, {"pause": {}}, {"setWeight": 100}]}}},
-            "status": {"observedGeneration": "2", "currentStepIndex": step, "replicas": 5, "availableReplicas": 5,
-                       "currentPodHash": "a", "stableRS": "a", "phase": "Healthy"}
-        })
-    }
-
-    fn synced_state() -> PipelineState {
-        let mut s = PipelineState::new(PipelineConfig::new("web", "shop"));
-        init(&mut s, Watched::Rollouts, vec![rollout("1", 3)]);
-        for w in &Watched::ALL[1..] {
-            init(&mut s, *w, vec![]);
-        }
-        s
-    }
-
-    #[test]
-    fn a_patch_to_an_old_object_does_not_set_the_cluster_clock() {
-        // A Rollout created 39 days ago, listed, then patched (a spec update): its
-        // creationTimestamp and untouched condition times say nothing about now.
-        let old = |rv: &str| {
-            let mut r = rollout(rv, 3);
-            r["metadata"]["creationTimestamp"] = json!("2026-10-14T00:00:00Z");
-            r["status"]["conditions"] = json!([{"type": "Available", "status": "True",
-                "lastUpdateTime": "2026-10-14T00:00:00Z", "lastTransitionTime": "2026-10-14T00:00:00Z"}]);
-            r
-        };
-        let mut s = PipelineState::new(PipelineConfig::new("web", "shop"));
-        init(&mut s, Watched::Rollouts, vec![old("1")]);
-        for w in &Watched::ALL[1..] {
-            init(&mut s, *w, vec![]);
-        }
-        let mut patched = old("2");
-        patched["metadata"]["generation"] = json!(3);
-        s.apply(Update {
-            tag: Watched::Rollouts,
-            event: WatchEvent::Apply(object(patched)),
-        });
-        assert!(s.clock.now().is_none(), "{:?}", s.clock.now());
-        // A new object's creation time is now.
-        s.apply(Update {
-            tag: Watched::Pods,
-            event: WatchEvent::Apply(object(json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": "web-a-1", "namespace": "shop", "resourceVersion": "3",
-                             "creationTimestamp": "2026-11-22T00:00:00Z"}}))),
-        });
-        let now = s.clock.now().unwrap();
-        assert!(now >= "2026-11-22T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
-    }
-
-    #[test]
-    fn says_nothing_before_every_kind_is_listed() {
-        let mut s = PipelineState::new(PipelineConfig::new("web", "shop"));
-        init(&mut s, Watched::Rollouts, vec![rollout("1", 3)]);
-        assert!(s.evaluate(None).is_empty());
-    }
-
-    #[test]
-    fn a_relist_of_the_same_objects_says_nothing_new() {
-        let mut s = synced_state();
-        let first = s.evaluate(None);
-        assert_eq!(first.len(), 1, "{first:?}");
-        assert!(first[0].body.contains("watching Rollout `shop/web`"));
-        assert!(first[0].body.contains("```text\nName:"));
-        // A 410 relist delivers the same objects again.
-        init(&mut s, Watched::Rollouts, vec![rollout("1", 3)]);
-        assert!(s.evaluate(None).is_empty());
-        // A step change is one transition.
-        s.apply(Update {
-            tag: Watched::Rollouts,
-            event: WatchEvent::Apply(object(rollout("2", 0))),
-        });
-        let next = s.evaluate(None);
-        assert_eq!(next.len(), 1, "{next:?}");
-        assert!(next[0].body.contains("step 3/3 → 0/3"), "{}", next[0].body);
-    }
-
-    #[test]
-    fn measurements_are_posted_once_each_and_error_streaks_alert() {
-        let mut s = synced_state();
-        s.evaluate(None);
-        let run = |n: usize, rv: &str| {
-            let ms: Vec<_> = (0..n)
-                .map(|i| {
-                    json!({"phase": "Error", "message": "reflect: slice index out of range",
-                                 "finishedAt": format!("2026-05-04T17:0{i}:00Z")})
-                })
-                .collect();
-            object(json!({
-                "apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisRun",
-                "metadata": {"name": "web-run", "namespace": "shop", "resourceVersion": rv,
-                             "ownerReferences": [{"kind": "Rollout", "name": "web"}]},
-                "spec": {"metrics": [{"name": "err", "interval": "30s"}]},
-                "status": {"phase": "Running", "metricResults": [{"name": "err", "count": n, "error": n,
-                           "consecutiveError": n, "measurements": ms}]}
-            }))
-        };
-        s.apply(Update {
-            tag: Watched::AnalysisRuns,
-            event: WatchEvent::Apply(run(1, "5")),
-        });
-        let out = s.evaluate(None);
-        let kinds: Vec<_> = out.iter().map(|o| o.kind).collect();
-        assert!(out[0].body.contains("measurement 1: **Error**"), "{out:?}");
-        assert_eq!(
-            kinds
-                .iter()
-                .filter(|k| **k == crate::channel::Kind::Alert)
-                .count(),
-            2,
-            "errors and no-data: {out:?}"
-        );
-        s.apply(Update {
-            tag: Watched::AnalysisRuns,
-            event: WatchEvent::Apply(run(2, "6")),
-        });
-        let out = s.evaluate(None);
-        assert!(out[0].body.contains("measurement 2"), "{out:?}");
-        assert!(!out[0].body.contains("measurement 1"), "{out:?}");
-        // The streak grew but the condition is the same: neither alert is repeated.
-        assert_eq!(
-            out.iter()
-                .filter(|o| o.kind == crate::channel::Kind::Alert)
-                .count(),
-            0,
-            "{out:?}"
-        );
-        assert!(s.evaluate(None).is_empty());
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

@@ -25,9 +25,10 @@ use super::table::{self, IncludeObject};
 use super::write::{self, WriteTarget};
 use super::{access, watch};
 
-/// The API router.
+/// The API router. Every response carries the scenario's time ([`super::time_header`]).
 pub fn router(sim: SimHandle) -> Router {
-    Router::new()
+    let scenario_clock = sim.clock();
+    let router = Router::new()
         .route("/version", get(version))
         .route("/api", get(core_groups))
         .route("/apis", get(named_groups))
@@ -40,7 +41,8 @@ pub fn router(sim: SimHandle) -> Router {
         .route("/__sim/compact", post(compact))
         .route("/__sim/backend/counts", get(backend_counts))
         .fallback(resources)
-        .with_state(sim)
+        .with_state(sim);
+    super::time_header::stamp(router, scenario_clock)
 }
 
 /// A `Status` failure answer, as the real server sends.

@@ -52,6 +52,7 @@ pub mod selector;
 pub mod store;
 pub mod table;
 pub mod template;
+pub mod time_header;
 pub mod watch;
 pub mod write;
 
@@ -535,7 +536,7 @@ pub async fn serve(
     if let Some(listener) = backend {
         let backend_addr = listener.local_addr().map_err(SimError::LocalAddr)?;
         let _ = sim.inner.backend_addr.set(backend_addr);
-        let router = backend::router(sim.inner.backend.clone());
+        let router = time_header::stamp(backend::router(sim.inner.backend.clone()), sim.clock());
         let stop = cancel.clone().cancelled_owned();
         tasks.spawn(async move {
             if let Err(err) = axum::serve(listener, router)

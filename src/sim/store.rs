@@ -687,6 +687,20 @@ mod tests {
             owner.object["metadata"]["uid"]
         );
         assert_eq!(c.object["metadata"]["ownerReferences"][1]["uid"], "given");
+        // An Event written as an object gets its involvedObject's uid too.
+        let events = by_kind("v1", "Event").unwrap();
+        let e = store
+            .apply(
+                events,
+                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "llm"},
+                       "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": "a-2", "namespace": "llm"}}),
+                t0(),
+            )
+            .unwrap();
+        assert_eq!(
+            e.object["involvedObject"]["uid"],
+            c.object["metadata"]["uid"]
+        );
     }
 
     #[test]
