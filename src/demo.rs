@@ -189,7 +189,7 @@ pub struct Demo {
     observers_stop: CancellationToken,
     observers: TaskTracker,
     relay_stop: CancellationToken,
-    relay: JoinHandle<Result<(), crate::relay::RelayError>>,
+    relay: JoinHandle<Result<crate::relay::server::Shutdown, crate::relay::RelayError>>,
     sim_stop: CancellationToken,
     sim_server: JoinHandle<Result<(), sim::SimError>>,
     tally: Arc<Mutex<Tally>>,
@@ -388,7 +388,7 @@ impl Demo {
         let _ = tokio::time::timeout(STOP_DEADLINE, self.sim_server).await;
         let mut tally = std::mem::take(&mut *lock(&self.tally));
         match relay {
-            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Ok(_))) => {}
             Ok(Ok(Err(e))) => return Err(e.into()),
             Ok(Err(e)) => tally.failures.push(format!("the relay task failed: {e}")),
             Err(_) => tally

@@ -122,8 +122,9 @@ pub fn serve(root: &Path, args: ServeArgs) -> anyhow::Result<u8> {
     config.allow_hosts = args.allow_hosts;
     config.max_body = args.max_body;
     config.tail.force_poll = args.poll;
+    let budget = config.budget().map_err(relay_failure)?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let (signal_tx, signal_rx) = tokio::sync::oneshot::channel();
         let stop = super::signal::listen();
         let shutdown = async move {
@@ -150,16 +151,42 @@ pub fn serve(root: &Path, args: ServeArgs) -> anyhow::Result<u8> {
         out.flush()?;
         drop(out);
         eprintln!(
-            "relay for {} on http://{addr}/ (Ctrl-C to stop)",
-            store.root().display()
+            "relay for {} on http://{addr}/; {budget}; headers within {} s (Ctrl-C to stop)",
+            store.root().display(),
+            config.header_timeout.as_secs(),
         );
-        crate::relay::serve(listener, config, shutdown)
+        let grace = config.shutdown_grace;
+        let report = crate::relay::serve(listener, config, shutdown)
             .await
             .map_err(relay_failure)?;
+        print_shutdown(&report, grace);
         let sig = signal_rx.await.unwrap_or("a signal");
         super::signal::stopped(sig, &format!("relay on http://{addr}/ closed"));
         Ok(0)
-    })
+    });
+    // Blocking work still running (a replay reading files) must not hold the exit: the
+    // relay has already closed every connection.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result
+}
+
+/// Says on stderr what the shutdown closed and cut, one connection per line.
+fn print_shutdown(report: &crate::relay::server::Shutdown, grace: std::time::Duration) {
+    for r in &report.closed {
+        eprintln!("stopping: closed {r}");
+    }
+    if report.told > 0 {
+        eprintln!(
+            "stopping: told {} live client(s) to reconnect later (close 1001)",
+            report.told
+        );
+    }
+    for r in &report.cut {
+        eprintln!(
+            "stopping: cut {r} (still busy after the {} s grace)",
+            grace.as_secs()
+        );
+    }
 }
 
 pub fn token(root: &Path, cmd: TokenCommand) -> anyhow::Result<u8> {

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Relay;
+use super::conns::Conn;
 use super::live::{Cursor, session};
 use crate::channel::store::PostOptions;
 use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, IdempotencyKey, Kind};
@@ -146,17 +147,37 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
+/// Every route. Ordinary routes must answer within [`super::Config::request_timeout`] (the
+/// server cuts them after that). A route whose response may stay open — a WebSocket upgrade,
+/// a long wait, an event stream — goes in [`long_lived`] instead: no deadline, never shed
+/// under pressure; its handler ends when [`Relay::shutting_down`] resolves and keeps its
+/// connection alive itself (pings, keepalive comments).
 pub fn router(relay: Relay) -> Router {
     let body_limit = relay.config().max_body * 2 + 4096;
     Router::new()
         .route("/", get(page))
         .route("/api/channels", get(channels))
         .route("/api/channels/{ch}/entries", get(entries).post(post_entry))
-        .route("/api/channels/{ch}/live", get(live))
+        .merge(long_lived())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(relay.clone(), check_host))
         .with_state(relay)
+}
+
+/// The routes exempt from the request deadline (see [`router`]). Add a long-lived route here.
+fn long_lived() -> Router<Relay> {
+    Router::new()
+        .route("/api/channels/{ch}/live", get(live))
+        .route_layer(middleware::from_fn(mark_long_lived))
+}
+
+/// Tells the connection table that this request may take as long as it needs.
+async fn mark_long_lived(req: Request<Body>, next: Next) -> Response {
+    if let Some(conn) = req.extensions().get::<Conn>() {
+        conn.long_lived();
+    }
+    next.run(req).await
 }
 
 /// Refuses a `Host` not on the allowlist (DNS rebinding).
@@ -402,6 +423,7 @@ async fn live(
     Path(ch): Path<String>,
     Query(q): Query<LiveQuery>,
     headers: HeaderMap,
+    conn: Option<Extension<Conn>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     check_origin(&relay, &headers)?;
@@ -421,8 +443,16 @@ async fn live(
         .on_upgrade(move |socket| {
             tasks.track_future(async move {
                 let (sink, stream) = socket.split();
-                let end = session(sink, stream, relay, channel, cursor).await;
-                tracing::debug!("live client ended: {end:?}");
+                let feed = session(sink, stream, relay, channel, cursor);
+                // The connection's handle lives as long as the socket: it counts against the
+                // cap, and a forced shutdown drops the socket through it.
+                match conn {
+                    Some(Extension(conn)) => tokio::select! {
+                        end = feed => tracing::debug!("live client ended: {end:?}"),
+                        _ = conn.cut() => tracing::debug!("live client cut"),
+                    },
+                    None => tracing::debug!("live client ended: {:?}", feed.await),
+                }
             })
         }))
 }

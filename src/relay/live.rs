@@ -134,17 +134,36 @@ where
     }
 }
 
+/// What the client said, as the session sees it: a sign of life, or the end.
+fn client_message<E>(msg: Option<Result<Message, E>>) -> Result<(), End> {
+    match msg {
+        None | Some(Ok(Message::Close(_))) => Err(End::ClientClosed),
+        // The transport refuses over-long messages (and other protocol errors).
+        Some(Err(_)) => Err(End::TooBig),
+        Some(Ok(_)) => Ok(()),
+    }
+}
+
+/// The client's half of the socket and when it was last heard from. The session keeps
+/// listening while it replays, so a client's Close is answered at once, not after the history.
+struct Client<'a, R> {
+    incoming: &'a mut R,
+    heard: Instant,
+}
+
 /// Sends every entry of `channel` after `cursor` (timeline order) and advances the cursor.
 /// The files are read on a blocking thread; a small queue keeps memory bounded however much
 /// there is to replay.
-async fn replay<S>(
+async fn replay<S, R, E>(
     sink: &mut S,
+    client: &mut Client<'_, R>,
     relay: &Relay,
     channel: &Channel,
     cursor: &mut Cursor,
 ) -> Result<(), End>
 where
     S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
 {
     let (tx, mut rx) = mpsc::channel::<Result<(Author, u64, Utf8Bytes), String>>(64);
     let channel = channel.clone();
@@ -172,7 +191,20 @@ where
         }
     });
     let limit = relay.config().write_timeout;
-    while let Some(item) = rx.recv().await {
+    loop {
+        let item = tokio::select! {
+            // The client first: a Close must not wait behind the rest of the history.
+            biased;
+            msg = client.incoming.next() => {
+                client_message(msg)?;
+                client.heard = Instant::now();
+                continue;
+            }
+            item = rx.recv() => item,
+        };
+        let Some(item) = item else {
+            return Ok(());
+        };
         let (author, seq, text) = item.map_err(End::Store)?;
         if seq <= cursor.get(&author) {
             continue;
@@ -180,7 +212,6 @@ where
         send(sink, Message::Text(text), limit).await?;
         cursor.set(&author, seq);
     }
-    Ok(())
 }
 
 /// Runs one client's feed until it closes, falls silent, is too slow, or the relay shuts down.
@@ -227,28 +258,37 @@ where
 {
     let cfg = relay.config().clone();
     let name = channel.name().to_string();
+    let mut client = Client {
+        incoming,
+        heard: Instant::now(),
+    };
     // Subscribe first: whatever is appended while we replay is waiting in `rx`.
     let mut rx = relay.subscribe();
-    if let Err(end) = replay(sink, relay, channel, cursor).await {
+    let cancel = relay.cancel_token();
+    let replayed = tokio::select! {
+        r = replay(sink, &mut client, relay, channel, cursor) => r,
+        _ = cancel.cancelled() => Err(End::Shutdown),
+    };
+    if let Err(end) = replayed {
         return end;
     }
     if let Err(end) = send(sink, ready_message(cursor), cfg.write_timeout).await {
         return end;
     }
-    let cancel = relay.cancel_token();
     let mut ping = tokio::time::interval_at(Instant::now() + cfg.ping_every, cfg.ping_every);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut heard = Instant::now();
+    // The replay may have been long: the socket took it, so the client is alive.
+    client.heard = Instant::now();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return End::Shutdown,
             live = rx.recv() => {
                 let result = match live {
-                    Ok(live) => deliver(sink, relay, channel, &name, cursor, &live).await,
+                    Ok(live) => deliver(sink, &mut client, relay, channel, &name, cursor, &live).await,
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let r = replay(sink, relay, channel, cursor).await;
+                        let r = replay(sink, &mut client, relay, channel, cursor).await;
                         // Progress on the socket is a sign of life.
-                        heard = Instant::now();
+                        client.heard = Instant::now();
                         r
                     }
                     Err(broadcast::error::RecvError::Closed) => return End::Shutdown,
@@ -257,14 +297,12 @@ where
                     return end;
                 }
             }
-            msg = incoming.next() => match msg {
-                None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
-                // The transport refuses over-long messages (and other protocol errors).
-                Some(Err(_)) => return End::TooBig,
-                Some(Ok(_)) => heard = Instant::now(),
+            msg = client.incoming.next() => match client_message(msg) {
+                Ok(()) => client.heard = Instant::now(),
+                Err(end) => return end,
             },
             _ = ping.tick() => {
-                if heard.elapsed() >= cfg.silence {
+                if client.heard.elapsed() >= cfg.silence {
                     return End::Silent;
                 }
                 if let Err(end) = send(sink, Message::Ping(Default::default()), cfg.write_timeout).await {
@@ -276,8 +314,9 @@ where
 }
 
 /// Sends one broadcast item if it is for this channel and new to this client.
-async fn deliver<S>(
+async fn deliver<S, R, E>(
     sink: &mut S,
+    client: &mut Client<'_, R>,
     relay: &Relay,
     channel: &Channel,
     name: &str,
@@ -286,6 +325,7 @@ async fn deliver<S>(
 ) -> Result<(), End>
 where
     S: Sink<Message> + Unpin,
+    R: Stream<Item = Result<Message, E>> + Unpin,
 {
     if live.channel.as_deref().is_some_and(|c| c != name) {
         return Ok(());
@@ -299,7 +339,7 @@ where
             }
             if *seq > have + 1 {
                 // A gap: the files have what the broadcast skipped.
-                replay(sink, relay, channel, cursor).await?;
+                replay(sink, client, relay, channel, cursor).await?;
                 if *seq <= cursor.get(author) {
                     return Ok(());
                 }
@@ -437,6 +477,46 @@ mod tests {
             });
         }
         assert_eq!(kinds, ["ready", "ping", "ping", "close 4000"]);
+    }
+
+    #[tokio::test]
+    async fn a_close_during_replay_ends_the_session_before_the_rest_of_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let ch = store
+            .open_channel(
+                chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap(),
+                Theme::new("long").unwrap(),
+                vec![],
+            )
+            .unwrap();
+        let mut w = ch.writer(&Author::operator(), false).unwrap();
+        for i in 0..2000 {
+            w.append(&Draft {
+                kind: Kind::Note,
+                refs: vec![],
+                body: format!("history {i}"),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        let relay = Relay::new(
+            super::super::Config::new(dir.path()),
+            "127.0.0.1:7700".parse().unwrap(),
+        )
+        .unwrap();
+        let (sink, mut out) = fmpsc::unbounded::<Message>();
+        let (client, incoming) = fmpsc::unbounded::<Result<Message, std::convert::Infallible>>();
+        // The client says goodbye before the relay has sent anything.
+        client.unbounded_send(Ok(close(1000, "bye"))).unwrap();
+        let end = session(sink, incoming, relay, ch, Cursor::default()).await;
+        assert_eq!(end, End::ClientClosed);
+        let mut sent = 0;
+        while let Ok(m) = out.try_recv() {
+            assert_ne!(kind_of(&m).0, "ready", "the replay did not run to its end");
+            sent += 1;
+        }
+        assert!(sent < 2000, "{sent} history messages sent after the close");
     }
 
     #[test]

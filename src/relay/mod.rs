@@ -11,15 +11,24 @@
 //! refuses WebSocket upgrades and posts from a foreign `Origin`, needs a token to write, and
 //! bounds message sizes and per-client buffers.
 //!
+//! Bounded in connections and time: [`server`] accepts connections itself (hyper with a header
+//! read timeout, deadlines for ordinary requests, a connection cap from `RLIMIT_NOFILE` that
+//! sheds the oldest connection still waiting for its headers) and shuts down within
+//! [`Config::shutdown_grace`] plus a second, reporting what it had to cut.
+//!
 //! # Layout
+//! - [`server`]: the accept loop, each connection's life, shutdown.
+//! - [`conns`]: the table of open connections, the cap and what to shed.
 //! - [`api`]: the HTTP routes and their guards.
 //! - [`live`]: one client's live feed.
 //! - [`token`]: the token file.
 //! - [`markdown`]: bodies as sanitized HTML.
 
 pub mod api;
+pub mod conns;
 pub mod live;
 pub mod markdown;
+pub mod server;
 pub mod token;
 
 use std::future::Future;
@@ -45,10 +54,14 @@ pub enum RelayError {
     Store(#[from] crate::channel::Error),
     #[error("cannot read the listening address")]
     Addr(#[source] std::io::Error),
-    #[error("the HTTP server failed")]
-    Serve(#[source] std::io::Error),
     #[error("cannot start the thread that follows the store")]
     Follow(#[source] std::io::Error),
+    #[error(
+        "the descriptor limit (RLIMIT_NOFILE) is {nofile}: the relay keeps {reserve} for files and needs room for at least {min} connections; raise it with `ulimit -n 1024`",
+        reserve = conns::MIN_RESERVE,
+        min = conns::MIN_CONNECTIONS
+    )]
+    TooFewDescriptors { nofile: u64 },
 }
 
 impl RelayError {
@@ -80,7 +93,16 @@ pub struct Config {
     pub ping_every: Duration,
     /// Close a client not heard from for this long.
     pub silence: Duration,
-    /// How long shutdown waits for clients to be told.
+    /// How long a connection may take to send a request's complete headers; also how long a
+    /// keep-alive connection may sit idle between requests.
+    pub header_timeout: Duration,
+    /// How long an ordinary request may take, from its headers to the end of its response.
+    /// Long-lived routes (the live feed; see [`api`]) have no such deadline.
+    pub request_timeout: Duration,
+    /// The soft `RLIMIT_NOFILE` the connection cap derives from ([`conns::Budget`]).
+    pub nofile: u64,
+    /// How long shutdown waits for requests in flight and clients to be told, before it cuts
+    /// what is left.
     pub shutdown_grace: Duration,
     pub tail: TailOptions,
 }
@@ -97,9 +119,20 @@ impl Config {
             write_timeout: Duration::from_secs(30),
             ping_every: Duration::from_secs(20),
             silence: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            // Linux always answers; 1024 is the usual soft limit should it not.
+            nofile: conns::Budget::nofile_limit().unwrap_or(1024),
             shutdown_grace: Duration::from_secs(5),
             tail: TailOptions::default(),
         }
+    }
+
+    /// The connection cap for [`Config::nofile`], or why the relay cannot run with it.
+    pub fn budget(&self) -> Result<conns::Budget, RelayError> {
+        conns::Budget::for_limit(self.nofile).ok_or(RelayError::TooFewDescriptors {
+            nofile: self.nofile,
+        })
     }
 }
 
@@ -176,6 +209,13 @@ impl Relay {
         self.shared.cancel.clone()
     }
 
+    /// Resolves when the relay starts shutting down. A long-lived handler (a wait, an event
+    /// stream) selects on it and ends its response: after [`Config::shutdown_grace`] the
+    /// connection is cut anyway.
+    pub fn shutting_down(&self) -> tokio_util::sync::WaitForCancellationFutureOwned {
+        self.shared.cancel.clone().cancelled_owned()
+    }
+
     pub fn tasks(&self) -> &TaskTracker {
         &self.shared.tasks
     }
@@ -192,8 +232,10 @@ struct AlertMessage<'a> {
     alert: &'a StoreAlert,
 }
 
-/// Runs the relay on `listener` until `shutdown` resolves, then tells every client, waits up
-/// to the grace period for them, and returns.
+/// Runs the relay on `listener` until `shutdown` resolves, then shuts down: it stops
+/// accepting, closes connections that have nothing in flight, tells live clients (close 1001),
+/// lets requests in flight finish for up to [`Config::shutdown_grace`], cuts what is left, and
+/// returns what it closed and cut.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -202,7 +244,10 @@ struct AlertMessage<'a> {
 /// let ctrl_c = async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// };
-/// warroom::relay::serve(listener, config, ctrl_c).await?;
+/// let report = warroom::relay::serve(listener, config, ctrl_c).await?;
+/// for cut in &report.cut {
+///     eprintln!("cut {cut}");
+/// }
 /// # Ok(())
 /// # }
 /// ```
@@ -210,7 +255,8 @@ pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), RelayError> {
+) -> Result<server::Shutdown, RelayError> {
+    let budget = config.budget()?;
     let addr = listener.local_addr().map_err(RelayError::Addr)?;
     let relay = Relay::new(config, addr)?;
     let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
@@ -222,31 +268,19 @@ pub async fn serve(
     };
     crate::tail::spawn(&root, relay.config().tail.clone(), publisher)
         .map_err(RelayError::Follow)?;
+    let mut shutdown = Box::pin(shutdown);
     // Clients are accepted once the follower has its bearings: an entry appended before that
     // would otherwise be history to the follower yet missing from a client's replay.
-    let _ = synced_rx.await;
-    let app = api::router(relay.clone());
-    let cancel = relay.cancel_token();
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        // Small live messages must not wait for Nagle.
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            cancel.cancel();
-        })
-        .await
-        .map_err(RelayError::Serve);
-    relay.shared.cancel.cancel();
-    relay.tasks().close();
-    if tokio::time::timeout(relay.config().shutdown_grace, relay.tasks().wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some clients did not close within the shutdown grace period");
+    tokio::select! {
+        _ = synced_rx => {}
+        _ = &mut shutdown => {
+            relay.shared.cancel.cancel();
+            return Ok(server::Shutdown::default());
+        }
     }
-    result
+    let app = api::router(relay.clone());
+    let report = server::run(listener, app, &relay, budget, shutdown).await;
+    Ok(report)
 }
 
 /// Loopback names with the bound port, the bound address itself, and the configured extras.

@@ -99,12 +99,29 @@ impl Server {
     }
 
     pub fn start_on(env: &Env, bind: &str) -> Self {
+        Self::spawn(env, env.cmd(&["serve", "--bind", bind]))
+    }
+
+    /// Starts `warroom serve` under a descriptor limit (`ulimit -n`), on port 0.
+    pub fn start_with_nofile(env: &Env, nofile: u32) -> Self {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("ulimit -n {nofile} && exec \"$0\" \"$@\"")])
+            .arg(BIN)
+            .arg("--root")
+            .arg(&env.root)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env_remove("WARROOM_CHANNEL")
+            .env_remove("WARROOM_ROOT");
+        Self::spawn(env, cmd)
+    }
+
+    /// Runs a prepared `warroom serve` command and reads the URL it prints.
+    pub fn spawn(env: &Env, mut cmd: Command) -> Self {
         let log = env
             .dir
             .path()
             .join(format!("serve-{}.log", rand::random::<u32>()));
-        let mut child = env
-            .cmd(&["serve", "--bind", bind])
+        let mut child = cmd
             .env("WARROOM_LOG", "warn,warroom=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -149,18 +166,45 @@ impl Server {
             .unwrap_or(0)
     }
 
-    /// SIGTERM, then wait for the exit status.
+    /// SIGTERM, then wait for the exit status (a hang guard of [`PATIENCE`], after which the
+    /// relay is killed and the test fails).
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();
-        let status = self.child.wait().unwrap();
-        std::mem::forget(self);
-        status
+        for _ in 0..(PATIENCE.as_millis() / 20) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::mem::forget(self);
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("the relay did not exit after SIGTERM");
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the relay's stderr has a line containing `needle`; returns it.
+    pub fn wait_log_line(&self, needle: &str) -> String {
+        for _ in 0..(PATIENCE.as_millis() / 50) {
+            if let Some(l) = self.log_text().lines().find(|l| l.contains(needle)) {
+                return l.to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no line with {needle:?} in the relay's log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGTERM, then the exit status and everything the relay wrote on stderr.
+    pub fn terminate_with_log(self) -> (std::process::ExitStatus, String) {
+        let log = self.log.clone();
+        let status = self.terminate();
+        (status, std::fs::read_to_string(log).unwrap_or_default())
     }
 }
 
@@ -221,11 +265,18 @@ impl Client {
     /// Reads one message; returns its type ("entry", "alert", "ready", "close"), or None
     /// when the connection ended.
     pub async fn next(&mut self) -> Option<String> {
+        // One deadline for the next text or close: pings alone do not keep a stuck feed alive.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let where_ = format!(
+            "cursor {}, {} entries so far",
+            self.cursor_string(),
+            self.got.len()
+        );
         let ws = self.ws.as_mut()?;
         loop {
-            let msg = tokio::time::timeout(PATIENCE, ws.next())
+            let msg = tokio::time::timeout_at(deadline, ws.next())
                 .await
-                .expect("a message in time");
+                .unwrap_or_else(|_| panic!("no message within {PATIENCE:?}; {where_}"));
             match msg {
                 Some(Ok(Message::Text(t))) => {
                     let v: Value = serde_json::from_str(&t).expect("JSON message");
