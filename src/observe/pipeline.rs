@@ -214,6 +214,9 @@ pub struct PipelineState {
     lifecycle: Lifecycle,
     /// Per Rollout name.
     reported: BTreeMap<String, Reported>,
+    /// Started again after saying things before (its history is not empty): what happened
+    /// while it was away is summed up, not replayed line by line.
+    resumed: bool,
 }
 
 /// The lifecycle scope of a Rollout: its conditions are judged together.
@@ -225,7 +228,9 @@ impl PipelineState {
     pub fn new(config: PipelineConfig) -> Self {
         let tracker = SpecObservationTracker::new(config.spec_threshold);
         let lifecycle = Lifecycle::restore(&config.history);
+        let resumed = !config.history.is_empty();
         Self {
+            resumed,
             config,
             rollouts: Mirror::default(),
             replica_sets: Mirror::default(),
@@ -445,6 +450,7 @@ impl PipelineState {
         let owned = view::owned_replica_sets(snap, ro);
         let state = RolloutState::of(ro, &owned);
         let r = self.reported.entry(name.clone()).or_default();
+        let first_look = r.state.is_none();
         // Phase, step and weight transitions, with the view as a snapshot.
         if r.state.as_ref() != Some(&state) || !r.via.is_empty() {
             // The statuses in between: not the one it ends in, nor the one it started from.
@@ -463,6 +469,9 @@ impl PipelineState {
                 let rendered =
                     view::render_rollout(&view::rollout_view(snap, ro, view_now), Colour::Never);
                 let head = match &r.state {
+                    None if self.resumed => {
+                        format!("**resumed watching {subject}**: {}", state.summary())
+                    }
                     None => format!("**watching {subject}**: {}", state.summary()),
                     Some(before) => report::transition(&subject, before, &via, &state),
                 };
@@ -473,8 +482,11 @@ impl PipelineState {
             r.state = Some(state);
         }
 
-        // Measurements as they land, and AnalysisRun phases.
+        // Measurements as they land, and AnalysisRun phases. Resumed after a restart, the ones
+        // already there are summed up once (the earlier run said them).
+        let summing_up = first_look && self.resumed;
         let mut lines = Vec::new();
+        let mut earlier = 0;
         for run in detect::runs::rollout_runs(snap, ro) {
             let run_name = &run.metadata.name;
             for mr in &run.status.metric_results {
@@ -483,7 +495,11 @@ impl PipelineState {
                         continue;
                     }
                     if r.measurements.insert(report::measurement_id(run, mr, m, i)) {
-                        lines.push(report::measurement_line(run, mr, i));
+                        if summing_up {
+                            earlier += 1;
+                        } else {
+                            lines.push(report::measurement_line(run, mr, i));
+                        }
                     }
                 }
             }
@@ -494,6 +510,17 @@ impl PipelineState {
             };
             if r.run_phases.get(run_name).map(String::as_str) != Some(phase) {
                 r.run_phases.insert(run_name.clone(), phase.to_string());
+                if summing_up {
+                    lines.push(format!(
+                        "- AnalysisRun `{run_name}` is **{phase}** ({} measurement(s) taken)",
+                        run.status
+                            .metric_results
+                            .iter()
+                            .map(|m| m.measurements.len())
+                            .sum::<usize>()
+                    ));
+                    continue;
+                }
                 let message = if run.status.message.is_empty() {
                     String::new()
                 } else {
@@ -505,8 +532,15 @@ impl PipelineState {
             }
         }
         if !lines.is_empty() {
+            let resumed = if summing_up && earlier > 0 {
+                format!(
+                    " (as found on resuming: {earlier} measurement(s) taken while away or said before)"
+                )
+            } else {
+                String::new()
+            };
             out.push(Observation::report(format!(
-                "**analysis of {subject}**\n\n{}\n",
+                "**analysis of {subject}**{resumed}\n\n{}\n",
                 lines.join("\n")
             )));
         }

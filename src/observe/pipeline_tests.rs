@@ -291,3 +291,42 @@ async fn the_spec_threshold_fires_when_the_cluster_clock_reaches_it_never_before
     );
     assert!(alerts(&s.evaluate(Some(at(200)), w)).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_sums_up_the_analysis_instead_of_replaying_it() {
+    let mut config = PipelineConfig::new("web", "shop");
+    config.history = vec![Said {
+        id: "pipeline#1".into(),
+        kind: Kind::Observation,
+        key: None,
+        refs: vec![],
+    }];
+    let mut s = synced(config, vec![rollout("web", "1", 3)]);
+    init(&mut s, Watched::AnalysisRuns, vec![run(3, "5")]);
+    let out = s.evaluate(None, Instant::now());
+    assert!(
+        out[0]
+            .body
+            .starts_with("**resumed watching Rollout `shop/web`**"),
+        "{out:?}"
+    );
+    let analysis = out
+        .iter()
+        .find(|o| o.body.starts_with("**analysis of"))
+        .unwrap();
+    assert!(
+        !analysis.body.contains("measurement 1:"),
+        "{}",
+        analysis.body
+    );
+    assert!(
+        analysis.body.contains("3 measurement(s) taken"),
+        "{}",
+        analysis.body
+    );
+    // The next one is said as it lands.
+    apply(&mut s, Watched::AnalysisRuns, run(4, "6"));
+    let out = s.evaluate(None, Instant::now());
+    assert!(out[0].body.contains("measurement 4: **Error**"), "{out:?}");
+    assert!(!out[0].body.contains("measurement 3"), "{out:?}");
+}

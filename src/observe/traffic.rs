@@ -372,10 +372,12 @@ pub struct TrafficReport {
     pub skipped: u64,
 }
 
-/// Tracks which routes are over the failure threshold in the current window.
+/// Tracks which routes are over the failure threshold in the current window, and the key of
+/// each open alert (its recovery is the `resolved` entry that refs it).
 #[derive(Debug, Clone, Default)]
 struct Alarms {
     failing: Vec<bool>,
+    keys: Vec<Option<String>>,
 }
 
 impl Alarms {
@@ -391,7 +393,19 @@ impl Alarms {
         };
         if !self.failing[i] && total >= MIN_REQUESTS_FOR_ALERT && ratio > threshold {
             self.failing[i] = true;
-            return Some(Observation::alert(format!(
+            if self.keys.len() <= i {
+                self.keys.resize(i + 1, None);
+            }
+            let key = super::lifecycle::encode(
+                "traffic",
+                &format!(
+                    "route-failing|{}@{}",
+                    route.label(),
+                    chrono::Utc::now().timestamp_millis()
+                ),
+            );
+            self.keys[i] = Some(key.clone());
+            let mut alert = Observation::alert(format!(
                 "**route `{}` is failing**: {} of {} requests failed in this window ({:.0}% > {:.0}%): {}, errors {}, timeouts {}. Every response that is not 2xx/3xx counts.",
                 route.label(),
                 t.failures(),
@@ -401,7 +415,9 @@ impl Alarms {
                 t.statuses_text(),
                 t.errors,
                 t.timeouts
-            )));
+            ));
+            alert.key = Some(key);
+            return Some(alert);
         }
         None
     }
@@ -423,12 +439,19 @@ impl Alarms {
             };
             if self.failing.get(i).copied().unwrap_or(false) && total > 0 && ratio <= threshold {
                 self.failing[i] = false;
-                out.push(Observation::report(format!(
+                let mut recovered = Observation::report(format!(
                     "route `{}` recovered: {} of {} failed in the last window.",
                     routes[i].label(),
                     t.failures(),
                     total
-                )));
+                ));
+                // The recovery resolves the route's alert.
+                if let Some(key) = self.keys.get_mut(i).and_then(Option::take) {
+                    recovered.kind = crate::channel::Kind::Resolved;
+                    recovered.refs = vec![super::Ref::Key(key.clone())];
+                    recovered.key = Some(format!("{key}/resolved"));
+                }
+                out.push(recovered);
             }
         }
         out

@@ -124,9 +124,36 @@ pub struct ObjectMeta {
     pub annotations: BTreeMap<String, String>,
     #[serde(deserialize_with = "list")]
     pub owner_references: Vec<OwnerReference>,
+    /// Who wrote which fields when (server-side field management).
+    #[serde(deserialize_with = "list")]
+    pub managed_fields: Vec<ManagedFields>,
+}
+
+/// One managedFields entry: only when and through which subresource (the fields themselves are
+/// not read).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ManagedFields {
+    #[serde(deserialize_with = "nullable")]
+    pub manager: String,
+    #[serde(deserialize_with = "nullable")]
+    pub operation: String,
+    #[serde(deserialize_with = "nullable")]
+    pub subresource: String,
+    pub time: Option<DateTime<Utc>>,
 }
 
 impl ObjectMeta {
+    /// The last write to the object itself (not its status), from managedFields: when a spec
+    /// change can have happened at the latest. None when the server keeps no managedFields.
+    pub fn last_spec_write(&self) -> Option<DateTime<Utc>> {
+        self.managed_fields
+            .iter()
+            .filter(|m| m.subresource.is_empty())
+            .filter_map(|m| m.time)
+            .max()
+    }
+
     /// True when one of the owner references points at `uid`.
     pub fn is_owned_by(&self, uid: &str) -> bool {
         !uid.is_empty() && self.owner_references.iter().any(|o| o.uid == uid)

@@ -241,7 +241,7 @@ fn blind_finding(ro: &Rollout, gate: &Gate, judged: &[Judgement]) -> Finding {
         .collect();
     let mut ev = Vec::new();
     for j in judged {
-        let field = format!("metric `{}` ({})", j.metric, j.template);
+        let field = format!("metric {} ({})", j.metric, j.template);
         let value = if j.query.is_empty() {
             verdict_text(&j.verdict)
         } else {

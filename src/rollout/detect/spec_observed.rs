@@ -107,7 +107,14 @@ impl SpecObservationTracker {
             self.unobserved.remove(&key);
             return None;
         }
-        let since = *self.unobserved.entry(key).or_insert(latest);
+        // The stall began at the latest when first seen, or at the object's last write
+        // (managedFields, when the server keeps them): the earlier of the two bounds an
+        // observer that started late.
+        let first = ro
+            .metadata
+            .last_spec_write()
+            .map_or(latest, |w| w.min(latest));
+        let since = *self.unobserved.entry(key).or_insert(first);
         spec_not_observed(ro, since, earliest, self.threshold)
     }
 
@@ -267,6 +274,27 @@ mod tests {
         assert_eq!(tracker.observe(&ro, at(0), at(20)), None);
         assert_eq!(tracker.observe(&ro, at(70), at(75)), None);
         assert!(tracker.observe(&ro, at(80), at(80)).is_some());
+    }
+
+    #[test]
+    fn an_observer_started_late_dates_the_stall_from_managed_fields() {
+        // Real API servers record when each manager last wrote the object: the spec change
+        // happened no later than the last write of the object itself (status writes aside).
+        let mut ro = stalled();
+        ro.metadata.managed_fields = vec![
+            yaml(&format!(
+                "{{manager: kubectl, operation: Update, time: '{}'}}",
+                at(10).to_rfc3339()
+            )),
+            yaml(&format!(
+                "{{manager: rollouts-controller, operation: Update, subresource: status, time: '{}'}}",
+                at(50).to_rfc3339()
+            )),
+        ];
+        let mut tracker = SpecObservationTracker::new(TimeDelta::seconds(60));
+        assert_eq!(tracker.observe(&ro, at(40), at(40)), None);
+        assert_eq!(tracker.unobserved_since("prod", "web"), Some(at(10)));
+        assert!(tracker.observe(&ro, at(70), at(70)).is_some());
     }
 
     #[test]
