@@ -2,18 +2,18 @@
 """Screenshots of the operator's page during a real `warroom demo` run (docs/demo-page*.png).
 
     scripts/demo-screenshot.py [--speed X] [--at SECONDS] [--view feed|lanes]
-                               [--shot WxH:OUT.png]...
+                               [--scroll top|bottom] [--shot WxH:OUT.png]...
 
 Starts `warroom demo --keep-serving --bind 127.0.0.1:0` in a temporary store, opens the page in
 headless Chromium over WebDriver (chromedriver, as tests/browser.rs does), waits until the page
 is live, and AT seconds after the start (default: after the scenario ends) takes one screenshot
-per --shot at that window size (default 1400x1000:docs/demo-page.png), then stops the demo with
-SIGINT. Only 127.0.0.1 traffic. Set WARROOM to the binary (default target/debug/warroom).
+per --shot at that window size (default 1400x1000:docs/demo-page.png), scrolled to the newest
+entry (or, with --scroll top, to the top of the page), then stops the demo with SIGINT. Only 127.0.0.1 traffic. Set WARROOM to the binary (default target/debug/warroom).
 """
 import base64, json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
 args = sys.argv[1:]
-speed, at, view, shots = "20", None, "feed", []
+speed, at, view, scroll, shots = "20", None, "feed", "bottom", []
 while args:
     a = args.pop(0)
     if a == "--speed":
@@ -22,6 +22,8 @@ while args:
         at = float(args.pop(0))
     elif a == "--view":
         view = args.pop(0)
+    elif a == "--scroll":
+        scroll = args.pop(0)
     elif a == "--shot":
         size, out = args.pop(0).split(":", 1)
         w, h = size.split("x")
@@ -96,7 +98,8 @@ try:
         inner = js("return [window.innerWidth, window.innerHeight]")
         call("POST", s + "/window/rect", {"width": w + (w - inner[0]), "height": h + (h - inner[1])})
         time.sleep(0.8)
-        js("window.scrollTo(0, document.documentElement.scrollHeight); return true")
+        js("window.scrollTo(0, %s); return true"
+           % ("0" if scroll == "top" else "document.documentElement.scrollHeight"))
         time.sleep(0.5)
         png = call("GET", s + "/screenshot")["value"]
         with open(out, "wb") as f:

@@ -7,7 +7,11 @@
 //! writes an entry.
 //!
 //! - [`channel`]: the store — names, entry format, append, read, verify, seal.
-//! - [`timeline`]: k-way merge of author files, filters, renderers.
+//! - [`timeline`]: k-way merge of author files, renderers.
+//! - [`query`]: the one entry filter every reader applies (authors, kinds, grep, addressing,
+//!   since an entry, a time or a cursor).
+//! - [`catchup`]: what a role has not read yet (addressed entries first), the one-line count,
+//!   and waiting for the next matching entry without polling.
 //! - [`rollout`]: Argo Rollouts types, the `get rollout` view and the failure detectors.
 //! - [`archive`]: seal a channel, render its README.md and TIMELINE.md, the store's index,
 //!   and commit the record with git.
@@ -21,18 +25,22 @@
 //! - [`alerts`]: which alerts are open, acked or resolved, and which questions are unanswered.
 //! - [`tail`]: follows a store root as a stream of complete entries, states and store alerts.
 //! - [`relay`]: the HTTP/WebSocket server (`warroom serve`), tokens and the operator's page.
+//! - [`mcp`]: MCP tools for AI agents (`warroom mcp` over stdio, `/mcp` on the relay).
 //! - [`demo`]: `warroom demo` — the simulator, the relay and the three observers in one run.
 //! - [`cli`]: clap definitions and the verbs that glue the library together.
 //! - [`yaml`]: the one YAML reader, with size and depth limits and located errors.
 
 pub mod alerts;
 pub mod archive;
+pub mod catchup;
 pub mod channel;
 pub mod cli;
 pub mod demo;
 pub mod gap;
+pub mod mcp;
 pub mod observe;
 pub mod palette;
+pub mod query;
 pub mod relay;
 pub mod roles;
 pub mod rollout;

@@ -10,7 +10,9 @@
 //! The rule: the built-in roles have fixed colours (pipeline blue, traffic cyan, data-plane
 //! green, operator purple), so the usual four never collide; any other name takes
 //! `FNV-1a(name) mod 5`. The page gets the table and the fixed roles from [`page_json`] and
-//! applies the same hash (its browser test checks both sides agree).
+//! applies the same hash (its browser test checks both sides agree). A unit test simulates
+//! protanopia, deuteranopia and tritanopia (Machado et al. 2009) and keeps every two author
+//! colours, and each author colour and the alert and decision colours, apart in CIELAB.
 
 use serde::Serialize;
 
@@ -188,6 +190,89 @@ mod tests {
                 assert!((60.0..340.0).contains(&h), "{} has hue {h}", c.name);
             }
             assert!(contrast(c.hex, c.ink) >= 4.5, "{} ink", c.name);
+        }
+    }
+
+    /// `#RRGGBB` as CIELAB (D65) as a viewer with `deficiency` (Machado, Oliveira and
+    /// Fernandes 2009, severity 1, applied to linear sRGB) sees it.
+    fn lab_seen(hex: &str, deficiency: &[[f64; 3]; 3]) -> [f64; 3] {
+        let v = u32::from_str_radix(&hex[1..], 16).unwrap();
+        let lin = |s: u32| {
+            let c = f64::from((v >> s) & 0xff) / 255.0;
+            if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            }
+        };
+        let rgb = [lin(16), lin(8), lin(0)];
+        let seen: Vec<f64> = deficiency
+            .iter()
+            .map(|row| (0..3).map(|j| row[j] * rgb[j]).sum::<f64>().clamp(0.0, 1.0))
+            .collect();
+        let xyz = [
+            (0.4124 * seen[0] + 0.3576 * seen[1] + 0.1805 * seen[2]) / 0.95047,
+            0.2126 * seen[0] + 0.7152 * seen[1] + 0.0722 * seen[2],
+            (0.0193 * seen[0] + 0.1192 * seen[1] + 0.9505 * seen[2]) / 1.08883,
+        ];
+        let f = |t: f64| {
+            if t > 216.0 / 24389.0 {
+                t.cbrt()
+            } else {
+                (24389.0 / 27.0 * t + 16.0) / 116.0
+            }
+        };
+        let [fx, fy, fz] = xyz.map(f);
+        [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
+    }
+
+    #[test]
+    fn authors_stay_apart_from_each_other_and_from_alerts_under_colour_blindness() {
+        const NORMAL: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        const PROTANOPIA: [[f64; 3]; 3] = [
+            [0.152286, 1.052583, -0.204868],
+            [0.114503, 0.786281, 0.099216],
+            [-0.003882, -0.048116, 1.051998],
+        ];
+        const DEUTERANOPIA: [[f64; 3]; 3] = [
+            [0.367322, 0.860646, -0.227968],
+            [0.280085, 0.672501, 0.047413],
+            [-0.011820, 0.042940, 0.968881],
+        ];
+        const TRITANOPIA: [[f64; 3]; 3] = [
+            [1.255528, -0.076749, -0.178779],
+            [-0.078411, 0.930809, 0.147602],
+            [0.004733, 0.691367, 0.303900],
+        ];
+        // The page's alert and decision colours, dark and light theme (templates/page.css).
+        const SIGNALS: [&str; 4] = ["#e5484d", "#f5a524", "#c8102e", "#b86e00"];
+        let distance = |a: [f64; 3], b: [f64; 3]| {
+            ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+        };
+        for (who, m) in [
+            ("normal vision", NORMAL),
+            ("protanopia", PROTANOPIA),
+            ("deuteranopia", DEUTERANOPIA),
+            ("tritanopia", TRITANOPIA),
+        ] {
+            for (i, a) in COLOURS.iter().enumerate() {
+                for b in &COLOURS[i + 1..] {
+                    // ΔE*ab: about 2.3 is just noticeable; 12 reads as another colour at a glance.
+                    let d = distance(lab_seen(a.hex, &m), lab_seen(b.hex, &m));
+                    assert!(
+                        d >= 12.0,
+                        "{who}: {} and {} are {d:.1} apart",
+                        a.name,
+                        b.name
+                    );
+                }
+                for signal in SIGNALS {
+                    // Alerts also carry their label and outline; the colour must not be the
+                    // same one.
+                    let d = distance(lab_seen(a.hex, &m), lab_seen(signal, &m));
+                    assert!(d >= 8.0, "{who}: {} and {signal} are {d:.1} apart", a.name);
+                }
+            }
         }
     }
 

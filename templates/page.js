@@ -10,6 +10,7 @@ const S = {
   hiddenAuthors: new Set(), hiddenKinds: new Set(), query: "", backoff: 500, retry: null,
   ready: false, everReady: false, following: true, unseen: 0, statuses: new Map(), open: [],
   states: new Map(), gaps: new Set(), selected: null, view: "feed", notified: new Set(),
+  pending: null,
 };
 
 // ---- The one colour rule (src/palette.rs): fixed roles, else FNV-1a of the name.
@@ -125,13 +126,30 @@ function render(msg) {
   return node;
 }
 
+// History beyond the first screenful is built off the document and attached once, when the
+// relay says `ready`: appended one by one, every frame laid out a longer page, and 10,000
+// entries took tens of seconds instead of a few.
+const FIRST_PAINT = 100;
 function insertNode(node, key) {
   // Arrival order is not timeline order: place by (ts, author, seq); history comes in order.
-  const main = $("main");
   let i = S.order.length;
   while (i > 0 && S.order[i - 1].key > key) i--;
-  if (i === S.order.length) main.append(node); else main.insertBefore(node, S.order[i].node);
+  if (i < S.order.length) {
+    const ref = S.order[i].node;
+    ref.parentNode.insertBefore(node, ref);
+  } else if (!S.ready && S.order.length >= FIRST_PAINT) {
+    if (!S.pending) S.pending = document.createDocumentFragment();
+    S.pending.append(node);
+  } else {
+    attachPending();
+    $("main").append(node);
+  }
   return i;
+}
+function attachPending() {
+  if (!S.pending) return;
+  $("main").append(S.pending);
+  S.pending = null;
 }
 
 function addEntry(msg) {
@@ -398,9 +416,8 @@ function rolloutLine(ro) {
   line.append(el("span", { class: "dim detail" }, "ready " + (r.ready || 0) + "/" + (r.desired || 0)));
   if (ro.analysis) {
     const a = ro.analysis;
-    let t = "analysis " + a.phase;
-    if (a.last) t += " · last " + a.last.metric + " " + a.last.phase + (a.last.value ? " " + a.last.value : "") + (a.last.message ? " (" + a.last.message + ")" : "") + (a.last.at ? " at " + hhmmss(a.last.at) : "");
-    const span = el("span", { class: a.phase === "Error" || a.phase === "Failed" ? "bad" : "" }, t);
+    const span = el("span", { class: a.phase === "Error" || a.phase === "Failed" ? "bad" : "" }, "analysis " + a.phase);
+    if (a.last) span.append(el("span", { class: "detail" }, " · last " + a.last.metric + " " + a.last.phase + (a.last.value ? " " + a.last.value : "") + (a.last.message ? " (" + a.last.message + ")" : "") + (a.last.at ? " at " + hhmmss(a.last.at) : "")));
     line.append(span);
   }
   if (ro.message) line.append(el("span", { class: "msg detail", title: ro.message }, ro.message));
@@ -433,17 +450,19 @@ function freshness(role) {
   const who = el("span", { class: "who" }, role);
   paint(who, role);
   span.append(who, " ");
+  // The short words say it all on a narrow screen; the `.long` parts explain on a wide one.
+  const long = (text) => el("span", { class: "long" }, text);
   if (st.doc.stopped) {
     span.className = "stopped";
     span.dataset.fresh = "stopped";
-    span.append("observer stopped at " + hhmmss(st.doc.written_at) + "; its last state is shown");
+    span.append(long("observer "), "stopped at " + hhmmss(st.doc.written_at), long("; its last state is shown"));
   } else if (Date.now() - st.at > 3 * beat + 1000) {
     span.className = "stale";
     span.dataset.fresh = "stale";
-    span.append("stale: no word from its observer for " + age + " s (it should write every " + Math.round(beat / 1000) + " s) — it may have stopped");
+    span.append("stale: no word for " + age + " s", long(" from its observer (it should write every " + (beat < 1000 ? (beat / 1000).toFixed(1) : Math.round(beat / 1000)) + " s) — it may have stopped"));
   } else {
     span.dataset.fresh = "live";
-    span.append("live, " + age + " s ago" + (st.doc.observed_at ? " (cluster time " + hhmmss(st.doc.observed_at) + ")" : ""));
+    span.append("live, " + age + " s ago", long(st.doc.observed_at ? " (cluster time " + hhmmss(st.doc.observed_at) + ")" : ""));
   }
   return span;
 }
@@ -553,6 +572,7 @@ function connect() {
     else if (msg.type === "state") onState(msg);
     else if (msg.type === "ready") {
       if (!S.everReady) performance.mark("warroom-ready");
+      attachPending();
       S.ready = true; S.everReady = true; S.backoff = 500;
       setConn("live", "live");
       updateCounts();
@@ -563,6 +583,7 @@ function connect() {
     }
   };
   ws.onclose = (ev) => {
+    attachPending();
     const wait = S.backoff;
     S.backoff = Math.min(S.backoff * 2, 10000);
     setConn("down", "offline — reconnecting in " + Math.round(wait / 100) / 10 + " s" + (ev.reason ? " (" + ev.reason + ")" : ""));

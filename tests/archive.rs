@@ -573,3 +573,94 @@ fn a_foreign_readme_at_the_root_is_never_overwritten() {
     );
     assert_eq!(w.snapshot(), before, "not sealed, nothing written");
 }
+
+/// Issue 11: the archive keeps the last state. The observers' state files are committed with
+/// the channel, README.md says what they showed last (and which file cannot be used), and
+/// once sealed nobody can replace them.
+#[test]
+fn the_archive_keeps_each_observers_last_state() {
+    use warroom::channel::{Author, Store};
+    use warroom::state::{AnalysisState, RolloutState, RouteState, StateDoc, file};
+    let w = World::new();
+    w.git_repo();
+    w.discussion();
+    let store = Store::open(&w.root()).unwrap();
+    let channel = store.channel(Some(CHANNEL)).unwrap();
+    let mut pipeline = StateDoc::new(Author::new("pipeline").unwrap(), 5000);
+    pipeline.stopped = true;
+    pipeline.rollouts.push(RolloutState {
+        namespace: "llm".into(),
+        name: "litellm".into(),
+        status: "Degraded".into(),
+        message: "RolloutAborted: Rollout aborted update to revision 2".into(),
+        strategy: "Canary".into(),
+        step: "0/8".into(),
+        aborted: true,
+        stable_images: vec!["ghcr.io/berriai/litellm:v1.55.0".into()],
+        canary_images: vec!["ghcr.io/berriai/litellm:v1.56.1".into()],
+        analysis: Some(AnalysisState {
+            name: "litellm-7c9-2".into(),
+            phase: "Failed".into(),
+            ..AnalysisState::default()
+        }),
+        ..RolloutState::default()
+    });
+    file::write(&channel, &pipeline).unwrap();
+    let mut traffic = StateDoc::new(Author::new("traffic").unwrap(), 5000);
+    traffic.routes.push(RouteState {
+        route: "GET /v1/models".into(),
+        requests: 40,
+        failures: 12,
+        window_ms: 3000,
+        p50_ms: None,
+    });
+    file::write(&channel, &traffic).unwrap();
+    // A state file nobody can use is kept as it is and said to be unusable.
+    std::fs::write(
+        w.channel_dir().join(".warroom/state/data-plane.json"),
+        b"{\"version\": 1, \"role\": ",
+    )
+    .unwrap();
+
+    let out = w.warroom(&["archive", "--channel", CHANNEL, "--commit"], None);
+    assert!(out.code == 0, "{}", stderr(&out));
+    let files = w.git(&["show", "--name-only", "--format=", "HEAD"]);
+    for role in ["pipeline", "traffic", "data-plane"] {
+        assert!(
+            files
+                .lines()
+                .any(|l| l == format!("channels/{CHANNEL}/.warroom/state/{role}.json")),
+            "{role}: {files}"
+        );
+    }
+    let readme = w.read("README.md");
+    let section = readme
+        .split_once("## Last state\n")
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("no Last state section:\n{readme}"));
+    assert!(
+        section.contains("Rollout `llm/litellm`: **Degraded** (aborted) · step 0/8"),
+        "{section}"
+    );
+    assert!(
+        section.contains("analysis `litellm-7c9-2` Failed"),
+        "{section}"
+    );
+    assert!(section.contains("as its observer stopped"), "{section}");
+    assert!(
+        section.contains("`GET /v1/models`: 12 of 40 requests failed in the last 3.0 s"),
+        "{section}"
+    );
+    assert!(
+        section.contains("[.warroom/state/data-plane.json](.warroom/state/data-plane.json) is kept but cannot be used"),
+        "{section}"
+    );
+
+    // Sealed: the last state stays the last.
+    let before = w.snapshot();
+    traffic.routes.clear();
+    let err = file::write(&channel, &traffic).unwrap_err();
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("sealed"), "{err}");
+    assert_eq!(w.snapshot(), before, "nothing was written");
+}

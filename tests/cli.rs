@@ -544,7 +544,7 @@ fn a_missing_kubeconfig_is_one_line_with_the_fix() {
     );
     assert_eq!(
         run.stderr,
-        "error: KUBECONFIG=/nonexistent/kc names no existing file: point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config\n"
+        "error: KUBECONFIG=/nonexistent/kc names no existing file: pass --kubeconfig FILE, point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config\n"
     );
     let run = fails(
         sb.run(&[
@@ -672,4 +672,50 @@ async fn http_errors_are_worded_for_http_clients_and_write_nothing() {
         std::fs::read(env.author_file(&ch, "pipeline")).unwrap(),
         before
     );
+}
+
+/// The `rollout` commands share the one `-o` of every other command: json and yaml parse,
+/// `--format` is the same flag, and what they do not print is refused with what they do.
+#[test]
+fn rollout_outputs_are_the_shared_flag() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.path("manifests")).unwrap();
+    std::fs::write(
+        sb.path("manifests/web.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web, namespace: shop, generation: 1, creationTimestamp: '2026-05-04T17:00:00Z'}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, image: 'web:v1'}]}}\n  strategy: {canary: {steps: [{setWeight: 20}]}}\nstatus: {observedGeneration: '1', replicas: 1, readyReplicas: 1, availableReplicas: 1, updatedReplicas: 1}\n",
+    )
+    .unwrap();
+    let dir = sb.path("manifests");
+    let dir = dir.to_str().unwrap();
+    let commands: &[&[&str]] = &[
+        &["rollout", "get", "web"],
+        &["rollout", "status", "web", "--watch=false"],
+        &["rollout", "list"],
+        &["rollout", "detect", "web"],
+    ];
+    for args in commands {
+        let with = |extra: &[&str]| {
+            let mut full = args.to_vec();
+            full.extend(["-n", "shop", "--from-dir", dir]);
+            full.extend(extra);
+            sb.run(&full)
+        };
+        // `detect` exits 1 when it finds something and `status` 1 for Degraded: the document
+        // is printed either way.
+        let j = with(&["-o", "json"]);
+        assert!(j.code == 0 || j.code == 1, "{args:?}: {j:?}");
+        let j = json(&j);
+        assert_eq!(json(&with(&["--format", "json"])), j, "{args:?}");
+        let y: Value = serde_saphyr::from_str(&with(&["--output", "yaml"]).stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!(y, j, "{args:?}: yaml and json carry the same document");
+        let refused = fails(with(&["-o", "ndjson"]), 2);
+        assert!(
+            refused
+                .stderr
+                .contains("[possible values: text, json, yaml, wide]"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
 }

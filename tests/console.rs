@@ -368,6 +368,48 @@ async fn the_relay_serves_states_and_alert_states_and_refuses_bad_writes() {
     );
     assert_eq!(status, 200);
     assert!(body.contains("\"problems\":[{"), "{body}");
+    // A FIFO, then a symbolic link (to a good document) in the state file's place: opened as
+    // author files are, each is a store alert, never a relay blocked on the pipe or reading
+    // through the link.
+    std::fs::remove_file(&file).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    loop {
+        let v = wait_type(&mut ws, "alert").await;
+        assert_eq!(v["alert"]["reason"], "state", "{v}");
+        if v["alert"]["message"].as_str().unwrap().contains("a FIFO") {
+            break;
+        }
+    }
+    let (status, body) = http(
+        "GET",
+        &format!("{}/api/channels/{ch}/state", server.url),
+        None,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("a FIFO (named pipe), not a regular file"),
+        "{body}"
+    );
+    let outside = env.dir.path().join("outside.json");
+    std::fs::write(&outside, &good).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&outside, &file).unwrap();
+    loop {
+        let v = wait_type(&mut ws, "alert").await;
+        assert_eq!(v["alert"]["reason"], "state", "{v}");
+        if v["alert"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a symbolic link")
+        {
+            break;
+        }
+    }
     assert_eq!(
         http("PUT", &put, Some(&token), &state_doc("pipeline", 3)).0,
         204
@@ -387,6 +429,35 @@ async fn the_relay_serves_states_and_alert_states_and_refuses_bad_writes() {
     );
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("not an alert"), "{body}");
+    let (status, body) = http(
+        "POST",
+        &post,
+        Some(&op),
+        r#"{"kind":"ack","body":"acknowledged","refs":["traffic#99"]}"#,
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("traffic#99 in \\\"refs\\\" does not exist"),
+        "{body}"
+    );
+    // A role taken off the roster after its token was made (the roster edited by hand).
+    let roster_path = env.root.join(&ch).join(".warroom/roster.json");
+    let roster = std::fs::read(&roster_path).unwrap();
+    let mut without: Value = serde_json::from_slice(&roster).unwrap();
+    without["roles"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["name"] != "operator");
+    std::fs::write(&roster_path, serde_json::to_vec_pretty(&without).unwrap()).unwrap();
+    let (status, body) = http(
+        "POST",
+        &post,
+        Some(&op),
+        r#"{"kind":"ack","body":"acknowledged","refs":["traffic#1"]}"#,
+    );
+    std::fs::write(&roster_path, &roster).unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("no longer on the roster"), "{body}");
     let (status, _) = http(
         "POST",
         &post,

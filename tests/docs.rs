@@ -165,6 +165,7 @@ fn run(block: &Block, cwd: &Path, env: &[(&str, &Path)]) -> Vec<String> {
             .env("PATH", &path)
             .env_remove("WARROOM_ROOT")
             .env_remove("WARROOM_CHANNEL")
+            .env_remove("WARROOM_ROLE")
             .env_remove("CLICOLOR_FORCE")
             .env("NO_COLOR", "1")
             .env("COLUMNS", "100");

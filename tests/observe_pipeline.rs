@@ -109,6 +109,21 @@ async fn analysis_errors_count_down_to_the_abort_and_no_data_is_named() {
         entries.iter().any(|e| e.body.contains("→ **Degraded**")),
         "the abort is a transition"
     );
+    // The abort and the run ending Error are alerts (finding 1), whatever events exist.
+    assert_alert(&entries, "rollout degraded");
+    assert_alert(&entries, "analysis failed");
+    // The streak is one alert; its one escalation refs it (acking either covers both).
+    let first: Vec<&Entry> = alerts(&entries)
+        .into_iter()
+        .filter(|e| e.body.starts_with("**analysis errors**"))
+        .collect();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    let escalations: Vec<&Entry> = alerts(&entries)
+        .into_iter()
+        .filter(|e| e.body.starts_with("**escalated** — **analysis errors**"))
+        .collect();
+    assert_eq!(escalations.len(), 1, "{escalations:#?}");
+    assert_eq!(escalations[0].refs, vec![first[0].id.clone()]);
     assert_no_duplicates(&entries);
 }
 
@@ -292,4 +307,57 @@ async fn a_missing_namespace_or_rollout_is_a_clear_error() {
     );
     assert_eq!(err.exit_code(), 2);
     sim.stop().await;
+}
+
+/// Issue 10, finding 4: the spec-not-observed threshold (60 s of cluster time) at speeds 5, 20
+/// and 100, over the held-out `controller-lag` scenario with its last step (the controller
+/// observing the third edit) removed, so the third stall lasts from 3m0s to the end (8m): lags
+/// of 5 s and 50 s never fire; the stall fires once, never before 4m0s of scenario time (the
+/// instant the observer hands the alert over is compared with the simulator's clock). The
+/// held-out test plays the scenario whole (the stall resolved) at speed 5.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spec_threshold_never_fires_early_at_any_speed() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/heldout/controller-lag.yaml"
+    );
+    for speed in [5.0, 20.0, 100.0] {
+        let mut scenario = warroom::sim::Scenario::resolve(path).unwrap();
+        scenario
+            .steps
+            .retain(|s| s.at < Duration::from_secs(4 * 60));
+        // At speed 5 the first threshold is enough (4m0s is 48 s of wall time).
+        scenario.end = Duration::from_secs(if speed < 10.0 { 4 * 60 + 30 } else { 8 * 60 });
+        let sim = Sim::start(scenario, speed).await;
+        let client = sim.client().await;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(256);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let run = tokio::spawn(pipeline::run(
+            client,
+            PipelineConfig::new("litellm", "llm"),
+            tx,
+            cancel.clone(),
+        ));
+        let clock = sim.sim.clock();
+        let threshold = clock.instant_at(Duration::from_secs(4 * 60));
+        let mut alerts = Vec::new();
+        let until = clock.instant_at(sim.sim.scenario().end) + Duration::from_secs(2);
+        while let Ok(Some(o)) = tokio::time::timeout_at(until, rx.recv()).await {
+            let o: warroom::observe::Observation = o;
+            if o.kind == Kind::Alert && o.body.contains("**spec not observed**") {
+                alerts.push((tokio::time::Instant::now(), o.body));
+            }
+        }
+        cancel.cancel();
+        run.await.unwrap().unwrap();
+        sim.stop().await;
+        assert_eq!(alerts.len(), 1, "speed {speed}: {alerts:#?}");
+        let (at, body) = &alerts[0];
+        assert!(
+            *at >= threshold,
+            "speed {speed}: fired {:?} of wall time before 60 s of cluster time had passed: {body}",
+            threshold - *at
+        );
+        assert!(body.contains("spec generation 4"), "speed {speed}: {body}");
+    }
 }

@@ -599,8 +599,13 @@ fn kubeconfig_and_context_flags() {
         "nosuch",
     ]);
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("nosuch"), "{stderr}");
+    // A context the kubeconfig lacks is bad input, as for every cluster-facing command.
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--context \"nosuch\" is not in kubeconfig")
+            && stderr.contains("contexts: warroom-sim"),
+        "{stderr}"
+    );
 }
 
 /// Mid-canary in the story, the view has the whole revision tree — the canary ReplicaSet, its

@@ -314,7 +314,11 @@ fn unknown_scenario_and_bad_speed_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("story, healthy"), "{stderr}");
+    assert!(
+        stderr.contains("one of the built-in scenarios: story, "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(", healthy, "), "{stderr}");
     let out = Command::new(env!("CARGO_BIN_EXE_warroom"))
         .args(["sim", "--list-scenarios"])
         .output()

@@ -79,3 +79,13 @@ pub fn start_relay(root: &std::path::Path) -> (std::process::Child, String) {
         .to_owned();
     (server, addr)
 }
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -18,6 +18,7 @@ pub mod render;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::channel::heads;
 use crate::channel::seal::{self, Sealed};
 use crate::channel::store::write_atomic;
 use crate::channel::verify::Finding;
@@ -277,11 +278,38 @@ fn check_index(root: &Path) -> Result<(), Error> {
 
 /// Rewrites the store's README.md index from every sealed channel, newest first. `current`
 /// (just loaded) is not read twice.
+///
+/// Below the rendered page, one hidden line per sealed channel records each author's last
+/// entry ([`heads::index_line`]), so `verify` can tell entries cut off after sealing even when
+/// the channel's seal marker was removed or rewritten too. A channel's line, once written, is
+/// carried over as it was: a later archive of another channel does not take a tampered seal
+/// marker's word for it.
 fn write_index(store: &Store, current: &str, record: &Record) -> Result<PathBuf, Error> {
     let root = store.root();
+    let path = root.join("README.md");
+    let old = match fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(Error::ReadIndex { path, source }),
+    };
     let mut rows = Vec::new();
+    let mut lines = Vec::new();
     for ch in store.channels()? {
-        if ch.name().to_string() == current {
+        let name = ch.name().to_string();
+        let kept = old
+            .lines()
+            .find(|l| l.starts_with(&format!("{}channel={name} ", heads::INDEX_PREFIX)));
+        match kept {
+            Some(line) => lines.push(line.to_owned()),
+            None => {
+                if let Ok(Some(seal)) = seal::read_record(&ch)
+                    && !seal.heads.is_empty()
+                {
+                    lines.push(heads::index_line(&name, &seal.heads));
+                }
+            }
+        }
+        if name == current {
             rows.push(render::IndexRow::of(record, root));
         } else {
             // Another channel that cannot be read must not fail this archive: its row says
@@ -296,8 +324,16 @@ fn write_index(store: &Store, current: &str, record: &Record) -> Result<PathBuf,
             }
         }
     }
-    let text = render::index(&rows, root)?;
-    let path = root.join("README.md");
-    write_atomic(&path, page(&text).as_bytes())?;
+    let mut text = page(&render::index(&rows, root)?);
+    if !lines.is_empty() {
+        text.push_str(
+            "\n<!-- each sealed channel's last entry per author, checked by `warroom verify`; do not edit -->\n",
+        );
+        for line in lines {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }

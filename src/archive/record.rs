@@ -11,6 +11,7 @@ use chrono::Duration;
 use crate::channel::seal::{SealRecord, read_record};
 use crate::channel::verify::{Report, verify};
 use crate::channel::{Channel, Entry, Error, Kind, Roster, Timestamp};
+use crate::state::{self, file::StateFile};
 use crate::timeline::{Filter, Merge};
 
 /// Everything the archive pages are rendered from.
@@ -23,6 +24,9 @@ pub struct Record {
     /// show up in `report` instead).
     pub entries: Vec<Entry>,
     pub report: Report,
+    /// Each observer's last state (`.warroom/state/<role>.json`), by role: the record keeps
+    /// what the observers saw last beside what they said.
+    pub states: Vec<StateFile>,
 }
 
 impl Record {
@@ -40,6 +44,8 @@ impl Record {
             seal: read_record(channel)?,
             entries,
             report,
+            states: state::file::read_all(channel.dir())
+                .map_err(Error::io("cannot read", state::file::dir(channel.dir())))?,
         })
     }
 

@@ -109,6 +109,133 @@ fn integrity(record: &Record, dir: &Path) -> Integrity {
     }
 }
 
+/// One observer's last state as README.md shows it.
+#[derive(Debug, Serialize)]
+struct LastState {
+    role: String,
+    /// The state file, relative to the channel.
+    file: String,
+    written_at: Option<String>,
+    stopped: bool,
+    /// One markdown line per Rollout, ReplicaSet and route, then the note.
+    lines: Vec<String>,
+    /// Why the file cannot be used (it is kept, but says nothing).
+    problem: Option<String>,
+}
+
+fn rollout_line(r: &crate::state::RolloutState) -> String {
+    let mut parts = vec![format!(
+        "Rollout `{}/{}`: **{}**{}",
+        r.namespace,
+        r.name,
+        r.status,
+        if r.aborted { " (aborted)" } else { "" }
+    )];
+    if !r.step.is_empty() {
+        parts.push(format!("step {}", r.step));
+    }
+    if r.strategy == "Canary" {
+        parts.push(format!(
+            "setWeight {} · actualWeight {}",
+            r.set_weight, r.actual_weight
+        ));
+    }
+    let images = |label: &str, list: &[String]| {
+        (!list.is_empty()).then(|| {
+            let quoted: Vec<String> = list.iter().map(|i| format!("`{i}`")).collect();
+            format!("{label} {}", quoted.join(", "))
+        })
+    };
+    parts.extend(images("stable", &r.stable_images));
+    let preview = if r.strategy == "BlueGreen" {
+        "preview"
+    } else {
+        "canary"
+    };
+    parts.extend(images(preview, &r.canary_images));
+    parts.push(format!("ready {}/{}", r.replicas.ready, r.replicas.desired));
+    if let Some(a) = &r.analysis {
+        let mut t = format!("analysis `{}` {}", a.name, a.phase);
+        if let Some(m) = &a.last {
+            t.push_str(&format!(" (last: {} {}", m.metric, m.phase));
+            if !m.value.is_empty() {
+                t.push_str(&format!(" {}", m.value));
+            }
+            t.push(')');
+        }
+        parts.push(t);
+    }
+    let mut line = parts.join(" · ");
+    if !r.message.is_empty() {
+        line.push_str(&format!(" — {}", one_line(&r.message, SUMMARY_CHARS)));
+    }
+    line
+}
+
+fn last_states(record: &Record) -> Vec<LastState> {
+    record
+        .states
+        .iter()
+        .map(|f| {
+            let file = format!(".warroom/state/{}.json", f.role);
+            let role = f.role.to_string();
+            match &f.doc {
+                Ok(doc) => {
+                    let mut lines: Vec<String> = doc.rollouts.iter().map(rollout_line).collect();
+                    lines.extend(doc.replica_sets.iter().map(|rs| {
+                        format!(
+                            "ReplicaSet `{}`{}: {}/{} ready{}",
+                            rs.name,
+                            if rs.owner.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", rs.owner)
+                            },
+                            rs.ready,
+                            rs.desired,
+                            if rs.not_ready > 0 {
+                                format!(", **{} not ready**", rs.not_ready)
+                            } else {
+                                String::new()
+                            }
+                        )
+                    }));
+                    lines.extend(doc.routes.iter().map(|r| {
+                        let window = format!("{:.1} s", r.window_ms as f64 / 1000.0);
+                        if r.requests == 0 {
+                            format!("`{}`: no requests in the last {window}", r.route)
+                        } else {
+                            format!(
+                                "`{}`: {} of {} requests failed in the last {window}",
+                                r.route, r.failures, r.requests
+                            )
+                        }
+                    }));
+                    if !doc.note.is_empty() {
+                        lines.push(one_line(&doc.note, SUMMARY_CHARS));
+                    }
+                    LastState {
+                        role,
+                        file,
+                        written_at: Some(doc.written_at.to_string()),
+                        stopped: doc.stopped,
+                        lines,
+                        problem: None,
+                    }
+                }
+                Err(why) => LastState {
+                    role,
+                    file,
+                    written_at: None,
+                    stopped: false,
+                    lines: Vec::new(),
+                    problem: Some(one_line(why, SUMMARY_CHARS)),
+                },
+            }
+        })
+        .collect()
+}
+
 fn span(record: &Record) -> String {
     record
         .span()
@@ -202,6 +329,7 @@ pub fn readme(
             alerts => record.of_kind(Kind::Alert).map(EntryLine::of).collect::<Vec<_>>(),
             decisions => record.of_kind(Kind::Decision).map(EntryLine::of).collect::<Vec<_>>(),
             integrity => integrity(record, dir),
+            states => last_states(record),
         },
     )
 }
@@ -417,6 +545,7 @@ mod tests {
                     entry: Some("operator#2".into()),
                 },
                 reason: Some("Aborted.".into()),
+                heads: Default::default(),
             }),
             entries: vec![
                 entry(
@@ -445,6 +574,7 @@ mod tests {
                 ),
             ],
             report: Report::default(),
+            states: Vec::new(),
         }
     }
 

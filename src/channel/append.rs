@@ -13,15 +13,17 @@
 //! one lock, and the lookup reads the file itself (not what this process remembers), a retry
 //! after a writer was killed between its write and its output finds the entry.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Error;
 use super::entry::{Draft, Entry, GENESIS, Header, Sum, Timestamp, encode};
-use super::lookup::{find_by_key, line_at};
+use super::lookup::{ReadAt, find_by_key, line_at};
 use super::names::Author;
+use super::open::{Mode, open as open_author};
+use super::repair::{self, Verdict, torn_sum};
 use super::scan::{Record, Scanner};
 use super::store::read_seal;
 
@@ -37,6 +39,9 @@ pub struct TailState {
     pub torn: Option<(u64, u64)>,
     /// The file ends with `\n` (or is empty), so a marker can start right away.
     pub ends_with_newline: bool,
+    /// Byte offset of a repair marker that ends the file and was not left as a writer leaves
+    /// one (see [`super::repair::check`]): it may hide an entry, so no post may follow it.
+    pub suspect: Option<u64>,
 }
 
 /// What a post did: the entry, and whether it was already there (an idempotency key seen
@@ -67,27 +72,18 @@ impl AuthorWriter {
     /// Opens (creating if needed) `path` for appending. A new file is made durable by an fsync
     /// of its directory.
     pub fn open(path: &Path, channel: &str, author: Author, sync: bool) -> Result<Self, Error> {
-        let created;
-        let file = match OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)
-        {
-            Ok(f) => {
-                created = true;
-                f
+        // Never through a symlink, and only a regular file: a link to a file outside the
+        // store must not be appended to.
+        let (file, created) = match open_author(path, Mode::CreateNew) {
+            Ok(f) => (f, true),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::AlreadyExists => {
+                (open_author(path, Mode::Append)?, false)
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                created = false;
-                OpenOptions::new()
-                    .read(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(Error::io("cannot open for appending", path))?
-            }
-            Err(e) => return Err(Error::io("cannot create", path)(e)),
+            Err(e) => return Err(e),
         };
+        let file = file.ok_or_else(|| {
+            Error::io("cannot open for appending", path)(io::ErrorKind::NotFound.into())
+        })?;
         if created && sync {
             let dir = path.parent().unwrap_or(Path::new("."));
             File::open(dir)
@@ -270,6 +266,15 @@ impl AuthorWriter {
 
     /// Under the lock, with `st` the file's current end: encodes and writes one entry.
     fn write_locked(&mut self, draft: &Draft, st: TailState) -> Result<Entry, Error> {
+        if let Some(at) = st.suspect {
+            let line = line_at(&self.file, at).map_err(Error::io("cannot read", &self.path))?;
+            return Err(Error::Corrupt {
+                path: self.path.clone(),
+                detail: format!(
+                    "line {line}: the file ends with a repair marker that was not left by a writer (`warroom verify` says why); it may hide the entry before it, whose id a post now would reuse. Nothing was written: restore the file from git"
+                ),
+            });
+        }
         let len = st.len;
         let ts = match st.last_ts {
             Some(last) => Timestamp::now().max(last),
@@ -280,10 +285,10 @@ impl AuthorWriter {
             if !st.ends_with_newline {
                 self.buf.push(b'\n');
             }
-            let _ = writeln!(
-                self.buf,
-                "<!-- warroom:repair ts={ts} torn-at={at} torn-bytes={torn} -->"
-            );
+            let sum =
+                torn_sum(&self.file, at, torn).map_err(Error::io("cannot read", &self.path))?;
+            self.buf
+                .extend_from_slice(repair::marker(ts, at, torn, sum).as_bytes());
         }
         let Some(seq) = st.last_seq.checked_add(1) else {
             return Err(Error::SeqOverflow {
@@ -325,6 +330,7 @@ impl AuthorWriter {
             len: len + written as u64,
             torn: None,
             ends_with_newline: true,
+            suspect: None,
         });
         Ok(Entry {
             id: super::EntryId {
@@ -378,40 +384,70 @@ impl Drop for Session<'_> {
 }
 
 /// Reads backwards from `len` in growing windows until the last complete entry is found (or
-/// the start of the file), and reports what follows it.
+/// the start of the file), and reports what follows it. Each window is streamed through the
+/// scanner, so memory stays bounded by the scanner's limit however long the torn bytes are,
+/// and the windows grow geometrically, so the time stays linear in the bytes after the last
+/// entry.
 pub fn read_tail(file: &File, len: u64) -> io::Result<TailState> {
     let mut window: u64 = 16 * 1024;
     loop {
         let start = len.saturating_sub(window);
-        let mut bytes = vec![0u8; (len - start) as usize];
-        file.read_exact_at(&mut bytes, start)?;
+        let src = ReadAt {
+            file,
+            pos: start,
+            end: len,
+        };
         // A window that starts mid-file starts scanning at the next line start, so a marker-like
         // run in the middle of a body line can never be taken for a marker.
-        let skip = if start == 0 {
-            0
+        let scanner = if start == 0 {
+            Scanner::new(src, 0, 1)
         } else {
-            memchr::memchr(b'\n', &bytes).map_or(bytes.len(), |i| i + 1)
+            Scanner::mid_line(src, start)
         };
         let mut last_entry = None;
         // End of the last entry or repair marker: torn bytes are whatever follows it.
         let mut clean_end = if start == 0 { Some(0) } else { None };
-        for rec in Scanner::new(&bytes[skip..], start + skip as u64, 1) {
+        // Start of the non-entry bytes since then, and the last repair marker with what it
+        // closed off (to check a marker that ends the file).
+        let mut stretch: Option<u64> = None;
+        let mut last_repair = None;
+        for rec in scanner {
             match rec? {
                 Record::Entry(e) => {
                     clean_end = Some(e.pos.end());
                     last_entry = Some(e);
+                    (stretch, last_repair) = (None, None);
                 }
-                Record::Repair { pos, .. } => clean_end = Some(pos.end()),
-                Record::Garbage { .. } | Record::Tail { .. } => {}
+                Record::Repair { pos, torn, .. } => {
+                    clean_end = Some(pos.end());
+                    last_repair = Some((pos, torn, stretch.map(|s| (s, pos.offset - s))));
+                    stretch = None;
+                }
+                Record::Garbage { pos, .. } | Record::Tail { pos } => {
+                    stretch.get_or_insert(pos.offset);
+                }
             }
         }
         if last_entry.is_some() || start == 0 {
-            let ends_with_newline = bytes.last().is_none_or(|&b| b == b'\n');
+            let ends_with_newline = len == 0 || {
+                let mut last = [0u8];
+                file.read_exact_at(&mut last, len - 1)?;
+                last[0] == b'\n'
+            };
             let clean_end = clean_end.unwrap_or(start);
             let torn = (clean_end < len).then(|| (clean_end, len - clean_end));
             let (last_seq, last_sum, last_ts) = match last_entry {
                 Some(e) => (e.seq, e.sum, Some(e.ts)),
                 None => (0, GENESIS, None),
+            };
+            let suspect = match last_repair {
+                Some((pos, torn, closed)) if pos.end() == len => {
+                    match repair::check(file, torn, closed, pos.offset)? {
+                        Verdict::Sound => None,
+                        Verdict::Unsummed | Verdict::Unsound(_) => Some(pos.offset),
+                    }
+                }
+                _ => None,
             };
             return Ok(TailState {
                 last_seq,
@@ -420,9 +456,10 @@ pub fn read_tail(file: &File, len: u64) -> io::Result<TailState> {
                 len,
                 torn,
                 ends_with_newline,
+                suspect,
             });
         }
-        window *= 4;
+        window = window.saturating_mul(4);
     }
 }
 

@@ -125,10 +125,10 @@ pub fn find_by_id(file: &File, len: u64, id: &EntryId) -> io::Result<Option<Box<
 }
 
 /// `Read` over a byte range of a file by positioned reads (the file's offset is left alone).
-struct ReadAt<'a> {
-    file: &'a File,
-    pos: u64,
-    end: u64,
+pub(crate) struct ReadAt<'a> {
+    pub(crate) file: &'a File,
+    pub(crate) pos: u64,
+    pub(crate) end: u64,
 }
 
 impl Read for ReadAt<'_> {

@@ -9,19 +9,26 @@
 //! - [`names`]: validated themes, authors and channel names.
 //! - [`kind`]: entry kinds (open for readers, closed for writers), idempotency keys.
 //! - [`entry`]: entry fields and the markdown encoding with markers and checksums.
+//! - [`open`]: opening author files (regular files only, no symlinks, never blocking).
+//! - [`repair`]: repair markers (what they closed off) and their check.
 //! - [`scan`]: the streaming reader of an author file and the chain check.
 //! - [`append`]: the writer (lock, repair, idempotency-key replay, write, fsync).
 //! - [`lookup`]: finding an entry by key or id from its begin-marker line, without parsing
 //!   the whole file.
 //! - [`store`]: the root, channels, roster, read cursors.
+//! - [`heads`]: deletion detection (each author's last entry recorded in the seal; refs and
+//!   catchup cursors as witnesses before it).
 //! - [`seal`]: sealing a channel (the seal entry and marker, under every author's lock).
 //! - [`verify`]: whole-channel integrity check.
 
 pub mod append;
 pub mod entry;
+pub mod heads;
 pub mod kind;
 pub mod lookup;
 pub mod names;
+pub mod open;
+pub mod repair;
 pub mod scan;
 pub mod seal;
 pub mod store;
@@ -171,6 +178,10 @@ pub enum Error {
         at: String,
         by: String,
     },
+    #[error(
+        "{path} is {what}, not a regular file: an author file must be a regular file in the channel directory (not a link); move it out of the channel"
+    )]
+    NotRegular { path: PathBuf, what: &'static str },
     #[error("{path}: {detail}")]
     Corrupt { path: PathBuf, detail: String },
     #[error(
@@ -197,6 +208,7 @@ impl Error {
             Error::MissingRoot { .. }
             | Error::RootNotDir { .. }
             | Error::Corrupt { .. }
+            | Error::NotRegular { .. }
             | Error::ShortWrite { .. }
             | Error::Io { .. } => 3,
             _ => 2,

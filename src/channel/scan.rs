@@ -1,10 +1,14 @@
 //! Reading an author file: a streaming scanner that turns bytes into records.
 //!
 //! The scanner holds at most one entry's bytes plus one read chunk, so memory does not grow
-//! with the file. It never yields a partial entry: bytes that do not form a complete entry
-//! come back as [`Record::Garbage`] (something else follows) or [`Record::Tail`] (end of
-//! file: a write in progress or a torn write). It checks each entry's own checksum; the chain
-//! between entries is checked by [`Chain`].
+//! with the file, and it looks at each byte a bounded number of times, so time grows linearly
+//! with it: a search that finds nothing in the bytes so far resumes where it stopped when more
+//! arrive, and a line longer than [`MAX_ENTRY_BYTES`] is passed over without being buffered.
+//! It never yields a partial entry: bytes that do not form a complete entry come back as
+//! [`Record::Garbage`] (something else follows) or [`Record::Tail`] (end of file: a write in
+//! progress or a torn write). It checks each entry's own checksum; the chain between entries
+//! is checked by [`Chain`]. It must not decide what a record means for the channel (that is
+//! for verify, the timeline, the writer and the follower).
 
 use std::io::{self, Read};
 
@@ -13,12 +17,17 @@ use super::entry::{
     Timestamp, needs_unescape, unescape_body,
 };
 use super::names::Author;
+pub use super::repair::Torn;
 
 /// Bytes read per refill.
 const CHUNK: usize = 64 * 1024;
 /// An entry larger than this is not believed: its begin marker is treated as garbage, so a
 /// missing end marker cannot make a reader buffer the whole file.
 pub const MAX_ENTRY_BYTES: usize = 16 * 1024 * 1024;
+/// Why a line longer than [`MAX_ENTRY_BYTES`] followed by more of the file is garbage.
+pub const OVERLONG: &str = "a line over the 16 MiB limit";
+/// Why the start of a read that begins in the middle of a line is skipped.
+const PARTIAL_LINE: &str = "the end of a line that starts before the bytes read";
 
 /// A complete entry as found in a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +93,8 @@ pub enum Record {
     Repair {
         pos: Pos,
         ts: Option<Timestamp>,
+        /// What it says it closed off (`None`: it does not say).
+        torn: Option<Torn>,
     },
     /// Bytes that are not a complete entry, followed by a marker line.
     Garbage {
@@ -118,11 +129,78 @@ pub struct Scanner<R> {
     /// Line number of `buf[start]`.
     line: u64,
     eof: bool,
+    /// Where the last search that found nothing stopped (see [`Resume`]).
+    resume: Resume,
+    /// Passing over a line without buffering it: where it started and why it is skipped.
+    skipping: Option<(Pos, &'static str)>,
 }
 
 enum Step {
     Done(Record, usize),
     NeedMore,
+    /// The first line is longer than [`MAX_ENTRY_BYTES`]: pass over it.
+    Overlong,
+}
+
+/// What a search looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Search {
+    Newline,
+    MarkerLine,
+}
+
+/// The searches of the last step that asked for more bytes. A step is a pure function of the
+/// bytes, so when more arrive it runs the same searches again: one that found something finds
+/// it again without searching, and one that found nothing resumes where it stopped. So each
+/// byte is searched a bounded number of times however slowly the file arrives.
+#[derive(Debug, Clone, Default)]
+struct Resume {
+    /// (what, from, Ok(hit) or Err(searched up to)), at most one per search of a step.
+    done: Vec<(Search, usize, Result<usize, usize>)>,
+}
+
+/// The needle that finds a marker line.
+const MARKER_LINE: &[u8] = b"\n<!-- warroom:";
+
+impl Resume {
+    /// The position of the first `what` at or after `from` in `buf` (for a marker line: the
+    /// start of the next line that starts with the marker prefix, `from` being a line start).
+    fn find(&mut self, buf: &[u8], what: Search, from: usize) -> Option<usize> {
+        let known = self
+            .done
+            .iter()
+            .position(|(w, f, _)| *w == what && *f == from);
+        let upto = match known.map(|i| self.done[i].2) {
+            Some(Ok(hit)) => return Some(hit),
+            Some(Err(upto)) => Some(upto),
+            None => None,
+        };
+        let found = match what {
+            Search::Newline => {
+                let at = upto.unwrap_or(from).max(from);
+                memchr::memchr(b'\n', &buf[at..]).map(|i| at + i)
+            }
+            Search::MarkerLine => {
+                static NEEDLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+                    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(MARKER_LINE));
+                let base = from.saturating_sub(1);
+                let at = upto
+                    .map_or(base, |u| u.saturating_sub(MARKER_LINE.len() - 1))
+                    .max(base);
+                NEEDLE.find(&buf[at..]).map(|i| at + i + 1)
+            }
+        };
+        let result = found.ok_or(buf.len());
+        match known {
+            Some(i) => self.done[i].2 = result,
+            None => self.done.push((what, from, result)),
+        }
+        found
+    }
+
+    fn clear(&mut self) {
+        self.done.clear();
+    }
 }
 
 impl<R: Read> Scanner<R> {
@@ -136,7 +214,26 @@ impl<R: Read> Scanner<R> {
             offset,
             line,
             eof: false,
+            resume: Resume::default(),
+            skipping: None,
         }
+    }
+
+    /// A scanner for bytes starting at `offset`, which may be in the middle of a line: the
+    /// rest of that line comes back as [`Record::Garbage`] (or [`Record::Tail`] when it runs
+    /// to the end), so no marker-like run inside a line is taken for a marker. Line numbers
+    /// are counted from 1 at `offset`.
+    pub fn mid_line(src: R, offset: u64) -> Self {
+        let mut s = Self::new(src, offset, 1);
+        s.skipping = Some((
+            Pos {
+                offset,
+                line: 1,
+                len: 0,
+            },
+            PARTIAL_LINE,
+        ));
+        s
     }
 
     /// The file offset up to which records have been yielded.
@@ -176,21 +273,69 @@ impl<R: Read> Scanner<R> {
     /// The next record, or `None` at the end of the input.
     pub fn next_record(&mut self) -> io::Result<Option<Record>> {
         loop {
+            if self.skipping.is_some() {
+                if let Some(rec) = self.skip_line()? {
+                    return Ok(Some(rec));
+                }
+                continue;
+            }
             let avail = &self.buf[self.start..self.end];
             if avail.is_empty() && self.eof {
                 return Ok(None);
             }
-            match step(avail, self.offset, self.line, self.eof) {
+            match step(avail, self.offset, self.line, self.eof, &mut self.resume) {
                 Step::Done(rec, used) => {
                     let lines = memchr::memchr_iter(b'\n', &avail[..used]).count() as u64;
-                    self.start += used;
-                    self.offset += used as u64;
-                    self.line += lines;
+                    self.consume(used, lines);
                     return Ok(Some(rec));
                 }
                 Step::NeedMore => self.fill()?,
+                Step::Overlong => {
+                    let pos = Pos {
+                        offset: self.offset,
+                        line: self.line,
+                        len: 0,
+                    };
+                    self.skipping = Some((pos, OVERLONG));
+                }
             }
         }
+    }
+
+    fn consume(&mut self, used: usize, lines: u64) {
+        self.start += used;
+        self.offset += used as u64;
+        self.line += lines;
+        self.resume.clear();
+    }
+
+    /// Passes over the line being skipped without keeping it: the record once its end is
+    /// found, `None` when more bytes are needed.
+    fn skip_line(&mut self) -> io::Result<Option<Record>> {
+        let Some((mut pos, why)) = self.skipping else {
+            return Ok(None);
+        };
+        let avail = &self.buf[self.start..self.end];
+        let (used, ended) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (i + 1, true),
+            None => (avail.len(), false),
+        };
+        pos.len += used as u64;
+        self.consume(used, u64::from(ended));
+        self.skipping = Some((pos, why));
+        if ended || (self.eof && self.start == self.end) {
+            self.skipping = None;
+            if pos.len == 0 {
+                return Ok(None);
+            }
+            return Ok(Some(if ended {
+                Record::Garbage { pos, why }
+            } else {
+                Record::Tail { pos }
+            }));
+        }
+        self.fill()?;
+        Ok(None)
     }
 }
 
@@ -199,17 +344,6 @@ impl<R: Read> Iterator for Scanner<R> {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_record().transpose()
     }
-}
-
-/// The position of the next line that starts a marker, searching from `from` (which must be a
-/// line start or just after one).
-fn next_marker_line(buf: &[u8], from: usize) -> Option<usize> {
-    static NEEDLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n<!-- warroom:"));
-    let search_from = from.saturating_sub(1);
-    NEEDLE
-        .find(&buf[search_from..])
-        .map(|i| search_from + i + 1)
 }
 
 /// At the end of the input the rest is a tail; otherwise more bytes are needed.
@@ -227,36 +361,48 @@ fn rest_is_tail(buf: &[u8], eof: bool, pos: &impl Fn(usize) -> Pos) -> Step {
 }
 
 /// One record from the front of `buf`, or a request for more bytes.
-fn step(buf: &[u8], offset: u64, line: u64, eof: bool) -> Step {
+fn step(buf: &[u8], offset: u64, line: u64, eof: bool, resume: &mut Resume) -> Step {
     let pos = |len: usize| Pos {
         offset,
         line,
         len: len as u64,
     };
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
+    let Some(nl) = resume.find(buf, Search::Newline, 0) else {
+        if !eof && buf.len() > MAX_ENTRY_BYTES {
+            return Step::Overlong;
+        }
         return rest_is_tail(buf, eof, &pos);
     };
     let first = &buf[..=nl];
     if first.starts_with(BEGIN_PREFIX)
         && let Some(head) = parse_begin(first)
     {
-        return entry(buf, nl + 1, head, eof, pos);
+        return entry(buf, nl + 1, head, eof, pos, resume);
     }
     if first.starts_with(REPAIR_PREFIX) && first.ends_with(MARKER_SUFFIX) {
-        let ts = attrs(&first[REPAIR_PREFIX.len()..first.len() - MARKER_SUFFIX.len()])
-            .find(|(k, _)| *k == b"ts")
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-            .and_then(Timestamp::parse_exact);
+        let (mut ts, mut at, mut bytes, mut sum) = (None, None, None, None);
+        let number = |v: &[u8]| std::str::from_utf8(v).ok()?.parse::<u64>().ok();
+        for (k, v) in attrs(&first[REPAIR_PREFIX.len()..first.len() - MARKER_SUFFIX.len()]) {
+            match k {
+                b"ts" => ts = std::str::from_utf8(v).ok().and_then(Timestamp::parse_exact),
+                b"torn-at" => at = number(v),
+                b"torn-bytes" => bytes = number(v),
+                b"torn-sum" => sum = Sum::parse(v),
+                _ => {}
+            }
+        }
+        let torn = at.zip(bytes).map(|(at, bytes)| Torn { at, bytes, sum });
         return Step::Done(
             Record::Repair {
                 pos: pos(nl + 1),
                 ts,
+                torn,
             },
             nl + 1,
         );
     }
     // Garbage: everything up to the next marker line.
-    match next_marker_line(buf, nl + 1) {
+    match resume.find(buf, Search::MarkerLine, nl + 1) {
         Some(m) => Step::Done(
             Record::Garbage {
                 pos: pos(m),
@@ -369,8 +515,15 @@ fn parse_end(line: &[u8], want: (&Author, u64)) -> Option<(Sum, Sum)> {
     if id_ok { Some((prev?, sum?)) } else { None }
 }
 
-fn entry(buf: &[u8], after_begin: usize, h: Begin, eof: bool, pos: impl Fn(usize) -> Pos) -> Step {
-    let Some(m) = next_marker_line(buf, after_begin) else {
+fn entry(
+    buf: &[u8],
+    after_begin: usize,
+    h: Begin,
+    eof: bool,
+    pos: impl Fn(usize) -> Pos,
+    resume: &mut Resume,
+) -> Step {
+    let Some(m) = resume.find(buf, Search::MarkerLine, after_begin) else {
         return if eof {
             Step::Done(
                 Record::Tail {
@@ -390,12 +543,16 @@ fn entry(buf: &[u8], after_begin: usize, h: Begin, eof: bool, pos: impl Fn(usize
             Step::NeedMore
         };
     };
-    let Some(end_nl) = memchr::memchr(b'\n', &buf[m..]).map(|i| m + i) else {
-        return rest_is_tail(buf, eof, &pos);
-    };
     let torn = Record::Garbage {
         pos: pos(m),
         why: "an entry without its end marker (a torn write)",
+    };
+    let Some(end_nl) = resume.find(buf, Search::Newline, m) else {
+        if !eof && buf.len() > MAX_ENTRY_BYTES {
+            // The marker line is longer than any marker: the entry ends before it.
+            return Step::Done(torn, m);
+        }
+        return rest_is_tail(buf, eof, &pos);
     };
     let Some((prev, sum)) = parse_end(&buf[m..=end_nl], (&h.author, h.seq)) else {
         return Step::Done(torn, m);
@@ -514,169 +671,4 @@ impl Chain {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::channel::entry::{GENESIS, Header, encode};
-
-    fn one(author: &str, seq: u64, body: &str, prev: Sum) -> (Vec<u8>, Sum) {
-        let a = Author::new(author).unwrap();
-        let mut out = Vec::new();
-        let sum = encode(
-            &mut out,
-            Header {
-                author: &a,
-                seq,
-                ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
-                kind: Kind::Observation,
-                refs: &[],
-                to: &[],
-                key: None,
-            },
-            body,
-            prev,
-        );
-        (out, sum)
-    }
-
-    fn records(bytes: &[u8]) -> Vec<Record> {
-        Scanner::new(bytes, 0, 1).map(Result::unwrap).collect()
-    }
-
-    #[test]
-    fn round_trip_and_chain() {
-        let (mut file, s1) = one("a", 1, "hello\n<!-- warroom:end id=a#1 -->", GENESIS);
-        let (e2, _) = one("a", 2, "", s1);
-        file.extend_from_slice(&e2);
-        let recs = records(&file);
-        assert_eq!(recs.len(), 2, "{recs:?}");
-        let mut chain = Chain::default();
-        let a = Author::new("a").unwrap();
-        for (i, r) in recs.iter().enumerate() {
-            let Record::Entry(e) = r else { panic!("{r:?}") };
-            assert!(chain.check(&a, e).is_empty());
-            assert_eq!(e.seq, i as u64 + 1);
-        }
-        let Record::Entry(e) = &recs[0] else { panic!() };
-        assert_eq!(e.body, "hello\n<!-- warroom:end id=a#1 -->");
-        assert_eq!(e.pos.line, 1);
-        let Record::Entry(e) = &recs[1] else { panic!() };
-        assert_eq!(e.body, "");
-        assert_eq!(e.pos.line, 8);
-    }
-
-    #[test]
-    fn every_prefix_yields_no_partial_entry() {
-        let (mut file, s1) = one("a", 1, "first", GENESIS);
-        let (e2, _) = one("a", 2, "second\nline", s1);
-        let whole = file.len();
-        file.extend_from_slice(&e2);
-        for cut in 0..file.len() {
-            let recs = records(&file[..cut]);
-            let entries = recs
-                .iter()
-                .filter(|r| matches!(r, Record::Entry(_)))
-                .count();
-            let expect = usize::from(cut >= whole);
-            assert_eq!(entries, expect, "cut {cut}: {recs:?}");
-            let covered: u64 = recs.iter().map(|r| r.pos().len).sum();
-            assert_eq!(covered, cut as u64);
-        }
-    }
-
-    #[test]
-    fn resyncs_after_garbage() {
-        let (e1, s1) = one("a", 1, "first", GENESIS);
-        let (e2, _) = one("a", 2, "second", s1);
-        let mut file = e1[..e1.len() / 2].to_vec();
-        file.extend_from_slice(b"\n<!-- warroom:repair ts=2026-05-04T17:15:04.123Z -->\n");
-        file.extend_from_slice(&e1);
-        file.extend_from_slice(&e2);
-        let recs = records(&file);
-        assert!(matches!(recs[0], Record::Garbage { .. }), "{recs:?}");
-        assert!(matches!(recs[1], Record::Repair { .. }), "{recs:?}");
-        assert!(matches!(recs[2], Record::Entry(_)));
-        assert!(matches!(recs[3], Record::Entry(_)));
-    }
-
-    fn body_strategy() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let piece = prop_oneof![
-            Just("<!-- warroom:entry id=a#2 ts=2026-05-04T17:15:04.123Z kind=note -->".to_owned()),
-            Just(
-                "<!-- warroom:end id=a#1 prev=0000000000000000 sum=0000000000000000 -->".to_owned()
-            ),
-            Just("<!-- warroom:repair ts=2026-05-04T17:15:04.123Z -->".to_owned()),
-            Just("\\".to_owned()),
-            Just("<!-- a comment -->".to_owned()),
-            Just("```".to_owned()),
-            Just("#### heading".to_owned()),
-            Just("\r\n".to_owned()),
-            Just("\n".to_owned()),
-            Just("\n\n".to_owned()),
-            Just("  \t ".to_owned()),
-            "\\PC{0,12}",
-            any::<String>(),
-        ];
-        proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn encode_then_scan_round_trips_any_body(body in body_strategy(), next in body_strategy()) {
-            let (mut file, s1) = one("a", 1, &body, GENESIS);
-            let (e2, _) = one("a", 2, &next, s1);
-            file.extend_from_slice(&e2);
-            let recs = records(&file);
-            proptest::prop_assert_eq!(recs.len(), 2);
-            let Record::Entry(e) = &recs[0] else { panic!("{recs:?}") };
-            proptest::prop_assert_eq!(&e.body, &body);
-            proptest::prop_assert!(e.sum_ok);
-            let Record::Entry(e) = &recs[1] else { panic!("{recs:?}") };
-            proptest::prop_assert_eq!(&e.body, &next);
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn fast_json_equals_serde_json(
-            body in body_strategy(),
-            seq in 1u64..u64::MAX,
-            refs in 0usize..3,
-            to in 0usize..3,
-            key in proptest::option::of("[A-Za-z0-9._:/@+-]{1,128}"),
-            kind in proptest::sample::select(vec!["alert", "ack", "resolved", "future-kind"]),
-        ) {
-            use crate::channel::entry::{Entry, EntryId};
-            let author = Author::new("data-plane").unwrap();
-            let refs = (1..=refs as u64)
-                .map(|s| EntryId { author: Author::new("pipeline").unwrap(), seq: s })
-                .collect();
-            let e = Entry {
-                id: EntryId { author: author.clone(), seq },
-                channel: "2026-05-04--litellm-canary".into(),
-                author,
-                seq,
-                ts: Timestamp::now(),
-                kind: Kind::from_token(kind).unwrap(),
-                refs,
-                to: ["operator", "traffic"].iter().take(to).map(|a| Author::new(a).unwrap()).collect(),
-                key: key.map(|k| crate::channel::IdempotencyKey::new(&k).unwrap()),
-                body,
-            };
-            let mut fast = Vec::new();
-            e.write_json(&mut fast);
-            proptest::prop_assert_eq!(&fast, &serde_json::to_vec(&e).unwrap());
-            proptest::prop_assert_eq!(serde_json::from_slice::<Entry>(&fast).unwrap(), e);
-        }
-    }
-
-    #[test]
-    fn edited_byte_fails_checksum() {
-        let (mut file, _) = one("a", 1, "the canary is healthy", GENESIS);
-        let i = memchr::memmem::find(&file, b"healthy").unwrap();
-        file[i] = b'H';
-        let recs = records(&file);
-        let Record::Entry(e) = &recs[0] else { panic!() };
-        assert!(!e.sum_ok);
-    }
-}
+mod tests;

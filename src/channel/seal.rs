@@ -1,5 +1,7 @@
 //! Sealing a channel: the seal is an operator entry (who, when, why) followed by the
-//! `.warroom/sealed.json` marker that every writer checks under its file lock.
+//! `.warroom/sealed.json` marker that every writer checks under its file lock. The marker also
+//! records each author's last entry (its heads, [`super::heads`]), read under the locks, so
+//! `verify` can tell entries cut off after sealing.
 //!
 //! Race-free against other writers: the sealer holds the roster lock (no role is added while
 //! it seals) and the exclusive lock of every other author file while it posts the seal entry
@@ -17,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::Error;
 use super::append::read_tail;
 use super::entry::{Draft, Entry, Timestamp};
+use super::heads::{self, Heads};
 use super::names::Author;
+use super::open::{Mode, open as open_author};
 use super::store::{Channel, PostOptions, Seal, write_atomic};
 
 /// The seal marker as the sealer writes it: the store's [`Seal`] plus why it was sealed.
@@ -29,6 +33,11 @@ pub struct SealRecord {
     /// The operator's reason, as given to `warroom archive --reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Each author's last entry when the channel was sealed (the seal entry included), so
+    /// `verify` can tell entries cut off the end of a file, or a file deleted, after sealing.
+    /// Empty in seals written before heads were recorded.
+    #[serde(default, skip_serializing_if = "Heads::is_empty")]
+    pub heads: Heads,
 }
 
 /// What [`seal`] did.
@@ -58,13 +67,15 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
     let operator = Author::operator();
     let state = channel.dir().join(".warroom");
     let roster_lock = state.join("roster.lock");
-    let roster_file = lock_file(&roster_lock, true)?;
+    let roster_file = lock_file(&roster_lock)?;
     let files = channel.author_files()?;
     // Held until the end of this function: dropping a File releases its flock.
     let mut held: Vec<File> = vec![roster_file];
     for (author, path) in &files {
         if *author != operator {
-            held.push(lock_file(path, false)?);
+            let file = open_author(path, Mode::Append)?.expect("an existing author file");
+            file.lock().map_err(Error::io("cannot lock", path))?;
+            held.push(file);
         }
     }
     if let Some(seal) = channel.seal()? {
@@ -89,6 +100,8 @@ pub fn seal(channel: &Channel, draft: &Draft, reason: Option<String>) -> Result<
                     entry: Some(entry.id.to_string()),
                 },
                 reason,
+                // Read under every author file's lock: nothing can land after these.
+                heads: heads::current(channel)?,
             };
             let mut json = serde_json::to_vec_pretty(&r).expect("a seal record serializes");
             json.push(b'\n');
@@ -163,13 +176,14 @@ fn make_read_only(path: &PathBuf) -> Result<(), Error> {
     std::fs::set_permissions(path, perms).map_err(Error::io("cannot make read-only", path))
 }
 
-/// Opens `path` and takes its exclusive lock (creating it only when `create`: author files
-/// are never created here, so a role that never posted leaves no empty file behind).
-fn lock_file(path: &PathBuf, create: bool) -> Result<File, Error> {
+/// Opens the lock file at `path` (creating it) and takes its exclusive lock. Author files are
+/// opened by [`open_author`] instead, and never created here, so a role that never posted
+/// leaves no empty file behind.
+fn lock_file(path: &PathBuf) -> Result<File, Error> {
     let file = OpenOptions::new()
         .read(true)
         .append(true)
-        .create(create)
+        .create(true)
         .open(path)
         .map_err(Error::io("cannot open", path))?;
     file.lock().map_err(Error::io("cannot lock", path))?;

@@ -16,6 +16,7 @@ use super::Error;
 use super::append::{AuthorWriter, Posted, read_tail};
 use super::entry::{DEFAULT_MAX_BODY, Draft, Entry, EntryId, Kind, Timestamp};
 use super::names::{Author, ChannelName, Theme, did_you_mean};
+use super::open::{Mode, open as open_author};
 
 /// Most refs one entry may carry (keeps every begin marker far below the lookup's line limit).
 pub const MAX_REFS: usize = 256;
@@ -30,6 +31,10 @@ const GITIGNORE: &str = "\
 */.warroom/*.lock
 */.warroom/*.tmp
 ";
+
+/// An `<author>.md` name in a channel: the author, the path, and what it is when it is not a
+/// regular file.
+type AuthorName = (Author, PathBuf, Option<&'static str>);
 
 /// A store root holding channels.
 #[derive(Debug, Clone)]
@@ -339,8 +344,28 @@ impl Channel {
         read_seal(&self.state_path("sealed.json"))
     }
 
-    /// The author files present, sorted by author.
+    /// The author files present (regular files only), sorted by author.
     pub fn author_files(&self) -> Result<Vec<(Author, PathBuf)>, Error> {
+        Ok(self
+            .author_names()?
+            .into_iter()
+            .filter_map(|(a, p, odd)| odd.is_none().then_some((a, p)))
+            .collect())
+    }
+
+    /// Author-file names that are not regular files (a FIFO, a directory, a symlink), with
+    /// what each is: never opened for reading or writing, reported by verify.
+    pub fn irregular_files(&self) -> Result<Vec<(PathBuf, &'static str)>, Error> {
+        Ok(self
+            .author_names()?
+            .into_iter()
+            .filter_map(|(_, p, odd)| odd.map(|what| (p, what)))
+            .collect())
+    }
+
+    /// Every `<author>.md` name in the channel directory, with what it is when it is not a
+    /// regular file (the type of the entry itself: a symlink is not followed).
+    fn author_names(&self) -> Result<Vec<AuthorName>, Error> {
         let mut out = Vec::new();
         let rd = fs::read_dir(&self.dir).map_err(Error::io("cannot list", &self.dir))?;
         for ent in rd {
@@ -355,7 +380,8 @@ impl Channel {
                 continue;
             };
             if let Ok(author) = Author::new(stem) {
-                out.push((author, path));
+                let ft = ent.file_type().map_err(Error::io("cannot stat", &path))?;
+                out.push((author, path, super::open::irregular(&ft)));
             }
         }
         out.sort();
@@ -475,10 +501,8 @@ impl Channel {
     /// the parser). `None` when its author's file has no complete entry with that id.
     pub fn entry(&self, id: &EntryId) -> Result<Option<Entry>, Error> {
         let path = self.author_path(&id.author);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("cannot open", &path)(e)),
+        let Some(file) = open_author(&path, Mode::Read)? else {
+            return Ok(None);
         };
         let len = file
             .metadata()
@@ -499,10 +523,8 @@ impl Channel {
     /// The highest seq in an author's file (0 when it has none).
     pub fn last_seq(&self, author: &Author) -> Result<u64, Error> {
         let path = self.author_path(author);
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(Error::io("cannot open", &path)(e)),
+        let Some(file) = open_author(&path, Mode::Read)? else {
+            return Ok(0);
         };
         let len = file
             .metadata()

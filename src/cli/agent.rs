@@ -33,12 +33,14 @@ pub enum AgentRole {
   warroom agent pipeline --rollout litellm -n llm
   warroom agent pipeline --rollout litellm --rollout embeddings -n llm
   warroom agent pipeline -l team=llm -n llm
+  warroom agent pipeline -A
   warroom agent pipeline -n llm --kubeconfig /tmp/kc --channel litellm-canary")]
     Pipeline(PipelineArgs),
     /// Watch what runs in a namespace: ReplicaSets, pods, Deployments, Jobs, Warning events.
     #[command(after_help = "Examples:
   warroom agent data-plane -n llm
-  warroom agent data-plane -n llm -l app=litellm --window 5s --context staging")]
+  warroom agent data-plane -n llm -l app=litellm --window 5s --context staging
+  warroom agent data-plane -A -l app=litellm")]
     DataPlane(DataPlaneArgs),
     /// Drive bounded synthetic HTTP traffic at a URL and tally it per route and window.
     #[command(after_help = "Examples:
@@ -62,7 +64,9 @@ pub struct Destination {
     /// Bearer token from `warroom token add` for --relay.
     #[arg(long, env = "WARROOM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Post as this role (default: the observer's own name; must be on the roster).
+    /// Post as this role (default: the observer's own name; must be on the roster). Never
+    /// taken from WARROOM_ROLE: an agent's shell that starts an observer must not make it post
+    /// as the agent.
     #[arg(long = "as", value_name = "ROLE")]
     pub author: Option<String>,
 }
@@ -83,6 +87,9 @@ pub struct PipelineArgs {
     /// Namespace (default: agents/pipeline.toml, else the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Watch every namespace, as kubectl's -A (not with --rollout: a name needs its namespace).
+    #[arg(short = 'A', long, conflicts_with_all = ["namespace", "rollout"])]
+    pub all_namespaces: bool,
     /// How long observedGeneration may lag generation (cluster time) before the alert.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub spec_threshold: Duration,
@@ -97,6 +104,9 @@ pub struct DataPlaneArgs {
     /// Namespace (default: agents/data-plane.toml, else the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
+    /// Watch every namespace, as kubectl's -A: objects are named `namespace/name`.
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Label selector for pods, ReplicaSets, Deployments and Jobs (e.g. app=litellm).
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
@@ -173,13 +183,22 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
             AgentRole::Pipeline(a) => {
                 let (poster, to) = poster(root, &a.to, role)?;
                 let cluster = a.kube.connect().await?;
-                let namespace = a
-                    .namespace
-                    .or(defaults.namespace)
-                    .unwrap_or_else(|| cluster.namespace.clone());
+                // Empty: every namespace.
+                let namespace = if a.all_namespaces {
+                    String::new()
+                } else {
+                    a.namespace
+                        .or(defaults.namespace)
+                        .unwrap_or_else(|| cluster.namespace.clone())
+                };
+                let in_ns = if a.all_namespaces {
+                    "every namespace".to_owned()
+                } else {
+                    namespace.clone()
+                };
                 let (target, rollouts) = match (a.selector, a.rollout.is_empty()) {
                     (Some(sel), _) => {
-                        let what = format!("the Rollouts matching {sel} in {namespace}");
+                        let what = format!("the Rollouts matching {sel} in {in_ns}");
                         (pipeline::Target::Selector(sel), what)
                     }
                     (None, false) => {
@@ -191,10 +210,7 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                             .join(", ");
                         (pipeline::Target::Named(a.rollout), what)
                     }
-                    (None, true) => (
-                        pipeline::Target::All,
-                        format!("every Rollout in {namespace}"),
-                    ),
+                    (None, true) => (pipeline::Target::All, format!("every Rollout in {in_ns}")),
                 };
                 let mut config = pipeline::PipelineConfig::watching(target, &namespace);
                 config.spec_threshold = chrono::TimeDelta::from_std(a.spec_threshold)
@@ -218,10 +234,14 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
             AgentRole::DataPlane(a) => {
                 let (poster, to) = poster(root, &a.to, role)?;
                 let cluster = a.kube.connect().await?;
-                let namespace = a
-                    .namespace
-                    .or(defaults.namespace)
-                    .unwrap_or_else(|| cluster.namespace.clone());
+                // Empty: every namespace.
+                let namespace = if a.all_namespaces {
+                    String::new()
+                } else {
+                    a.namespace
+                        .or(defaults.namespace)
+                        .unwrap_or_else(|| cluster.namespace.clone())
+                };
                 let window = match (a.window, defaults.window.as_deref()) {
                     (Some(w), _) => w,
                     (None, Some(w)) => humantime::parse_duration(w)
@@ -238,8 +258,12 @@ pub fn run(root: &std::path::Path, args: AgentArgs) -> anyhow::Result<u8> {
                 let (state, published) = state_publisher(&poster, &a.to, role)?;
                 config.state = state;
                 let watch = format!(
-                    "ReplicaSets, pods, Deployments, Jobs and Warning events in namespace {}{} on {}",
-                    config.namespace,
+                    "ReplicaSets, pods, Deployments, Jobs and Warning events in {}{} on {}",
+                    if config.namespace.is_empty() {
+                        "every namespace".to_owned()
+                    } else {
+                        format!("namespace {}", config.namespace)
+                    },
                     config
                         .selector
                         .as_deref()

@@ -18,7 +18,12 @@ pub struct AckArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
     /// Acknowledge as this role (must be on the roster).
-    #[arg(long = "as", value_name = "ROLE", default_value = "operator")]
+    #[arg(
+        long = "as",
+        value_name = "ROLE",
+        env = "WARROOM_ROLE",
+        default_value = "operator"
+    )]
     pub role: String,
     /// The alerts to acknowledge (author#seq); acking an alert covers its escalations.
     #[arg(value_name = "ID", required = true)]

@@ -44,7 +44,7 @@ pub struct PostArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
     /// The role you post as (must be on the channel's roster).
-    #[arg(long = "as", value_name = "ROLE")]
+    #[arg(long = "as", value_name = "ROLE", env = "WARROOM_ROLE")]
     pub role: String,
     /// observation, alert, correction, question, answer, decision, note, ack or resolved.
     /// correction, ack and resolved need --ref (ack and resolved ref alerts).

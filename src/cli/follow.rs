@@ -113,22 +113,13 @@ impl Printer {
         }
     }
 
-    fn wants(&self, e: &Entry) -> bool {
-        (self.filter.authors.is_empty() || self.filter.authors.contains(&e.author))
-            && (self.filter.kinds.is_empty() || self.filter.kinds.contains(&e.kind))
-            && match &self.filter.since {
-                Some(Since::Time(t)) => e.ts >= *t,
-                _ => true,
-            }
-    }
-
     fn entry(&mut self, e: &Entry) -> std::io::Result<()> {
         let seen = self.seen.entry(e.author.clone()).or_insert(0);
         if e.seq <= *seen {
             return Ok(());
         }
         *seen = e.seq;
-        if self.wants(e) {
+        if self.filter.matches(e) {
             if let Some((n, held)) = &mut self.held {
                 let entries = held.iter().filter(|h| matches!(h, Held::Entry(_))).count();
                 if entries == *n {

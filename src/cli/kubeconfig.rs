@@ -1,10 +1,13 @@
-//! The kubectl flags every cluster-facing command shares — `--kubeconfig`, `--context`, and
-//! `-n/--namespace` with `-A/--all-namespaces` — and the client they build.
+//! The kubectl flags every cluster-facing command shares — `--kubeconfig` and `--context` —
+//! and the client they build (`-n` and, on `rollout list`, `-A` stay with each command: their
+//! defaults differ).
 //!
 //! The kubeconfig is found as kubectl finds it: `--kubeconfig FILE`, else `KUBECONFIG` (a
 //! list; files that exist are merged), else `~/.kube/config`, else the in-cluster service
 //! account. Each way it can be missing is one line naming the file and the fix, instead of the
-//! client library's chain of causes. This module builds a client; it must not read objects.
+//! client library's chain of causes. This is the one kubeconfig loader: every cluster-facing
+//! command (observers, `rollout …`) gets its client here. It builds a client; it must not
+//! read objects.
 
 use std::path::{Path, PathBuf};
 
@@ -35,17 +38,6 @@ pub struct Cluster {
     pub server: String,
 }
 
-/// `-n/--namespace` and `-A/--all-namespaces`, for commands that can list across namespaces.
-#[derive(Debug, Clone, Default, Args)]
-pub struct NamespaceArgs {
-    /// Namespace (default: the kubeconfig context's).
-    #[arg(short = 'n', long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// Every namespace.
-    #[arg(short = 'A', long, conflicts_with = "namespace")]
-    pub all_namespaces: bool,
-}
-
 fn env_failure(message: String) -> anyhow::Error {
     Failure {
         code: EXIT_IO,
@@ -70,14 +62,6 @@ fn read(path: &Path, from: &str) -> anyhow::Result<Kubeconfig> {
 }
 
 impl KubeArgs {
-    /// The same choice for [`crate::rollout::cluster`]'s connections.
-    pub fn connection(&self) -> crate::rollout::cluster::Connection {
-        crate::rollout::cluster::Connection {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        }
-    }
-
     /// The kubeconfig to use and where it came from, or `None` for in-cluster.
     fn kubeconfig(&self) -> anyhow::Result<Option<(Kubeconfig, String)>> {
         if let Some(path) = &self.kubeconfig {
@@ -93,7 +77,7 @@ impl KubeArgs {
             let existing: Vec<&PathBuf> = paths.iter().filter(|p| p.exists()).collect();
             if existing.is_empty() {
                 return Err(env_failure(format!(
-                    "KUBECONFIG={} names no existing file: point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config",
+                    "KUBECONFIG={} names no existing file: pass --kubeconfig FILE, point KUBECONFIG at your kubeconfig, or unset it to use ~/.kube/config",
                     value.to_string_lossy()
                 )));
             }

@@ -17,6 +17,7 @@ pub mod color;
 mod demo;
 mod follow;
 pub mod kubeconfig;
+mod mcp;
 pub mod meta;
 pub mod output;
 mod read;
@@ -126,6 +127,12 @@ pub enum Command {
   warroom alerts --state acked -o json | jq -r '.[].acks[].author'
   warroom alerts --questions                          # questions nobody answered")]
     Alerts(alerts::AlertsArgs),
+    /// Serve MCP over stdio: the tools an AI agent uses to take part as ROLE.
+    #[command(after_help = "Examples:
+  warroom mcp --as terminal-1                          # in an MCP client's server config
+  WARROOM_CHANNEL=litellm-canary WARROOM_ROLE=terminal-1 warroom mcp
+  the same tools over HTTP: `warroom serve`, then http://127.0.0.1:7700/mcp with a token")]
+    Mcp(mcp::McpArgs),
     /// Check every file of a channel: checksums, chain, torn writes.
     #[command(after_help = "Examples:
   warroom verify                       # exit 0 intact, 1 with file:line findings
@@ -231,6 +238,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ack(args) => alerts::ack(&root, args),
         Command::Alerts(args) => alerts::list(&root, args),
         Command::Verify(args) => read::verify(&root, args),
+        Command::Mcp(args) => mcp::run(&root, args),
         Command::Serve(args) => relay::serve(&root, args),
         Command::Token(cmd) => relay::token(&root, cmd),
         Command::Rollout(args) => rollout::run(&root, args),

@@ -138,6 +138,25 @@ pub fn yaml<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Resul
     out.write_all(text.as_bytes())
 }
 
+/// One value as a structured document: pretty JSON, one line of JSON (`ndjson`) or YAML; the
+/// text formats get JSON (a command prints its own text before it gets here).
+pub fn document<T: Serialize + ?Sized>(value: &T, output: Output) -> io::Result<String> {
+    let mut buf = Vec::new();
+    match output {
+        Output::Yaml => yaml(&mut buf, value)?,
+        Output::Ndjson => {
+            serde_json::to_writer(&mut buf, value)?;
+            buf.push(b'\n');
+        }
+        Output::Json | Output::Text | Output::Wide | Output::Md => json(&mut buf, value)?,
+    }
+    String::from_utf8(buf).map_err(io::Error::other)
+}
+
+/// The formats of the `rollout` commands: the plugin's text, `wide`, or the derived data as
+/// JSON or YAML (in the order their `--help` has always listed them).
+pub const ROLLOUT_FORMATS: &[&str] = &["text", "json", "yaml", "wide"];
+
 /// Writes a list in a structured format (`json`, `ndjson`, `yaml`); false for the others,
 /// which the command prints itself.
 pub fn structured<T: Serialize>(

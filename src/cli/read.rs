@@ -1,6 +1,5 @@
 //! Reading verbs: `timeline`, `catchup`, `verify`.
 
-use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +9,9 @@ use clap::Args;
 use super::channel::ChannelArg;
 use super::output::{self, EntriesOutput, Output, ReportOutput};
 use super::{EXIT_FOUND, EXIT_USAGE, Failure};
-use crate::channel::{Author, Kind, Store, Timestamp};
+use crate::catchup::Pending;
+use crate::channel::{Author, Entry, Kind, Store, Timestamp};
+use crate::query::Grep;
 use crate::timeline::render::{Format, Renderer, render_entry};
 use crate::timeline::{Filter, Merge, Since};
 
@@ -28,6 +29,16 @@ pub struct TimelineArgs {
     /// Only these kinds; repeatable.
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
+    /// Only entries whose body matches this regular expression (Rust regex syntax, e.g.
+    /// 'rollout .* (degraded|aborted)').
+    #[arg(long, value_name = "PATTERN")]
+    pub grep: Option<String>,
+    /// With --grep: match letters in either case.
+    #[arg(short = 'i', long, requires = "grep")]
+    pub ignore_case: bool,
+    /// Only entries addressed to this role (`post --to`); repeatable (any of them).
+    #[arg(long = "to", value_name = "ROLE")]
+    pub to: Vec<String>,
     /// Only the last N entries (after the other filters); with --follow, the last N, then new
     /// ones.
     #[arg(long, value_name = "N")]
@@ -46,9 +57,14 @@ pub struct TimelineArgs {
 pub struct CatchupArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
-    /// The reader: shows what everyone else wrote since ROLE last caught up.
-    #[arg(long = "as", value_name = "ROLE")]
+    /// The reader: shows what everyone else wrote since ROLE last caught up, entries
+    /// addressed to ROLE first.
+    #[arg(long = "as", value_name = "ROLE", env = "WARROOM_ROLE")]
     pub role: String,
+    /// Only say how much is new (`3 new (1 alert) in CH`, nothing when nothing is), without
+    /// moving ROLE's cursor: for shell prompts and agent hooks.
+    #[arg(long)]
+    pub count: bool,
     #[command(flatten)]
     pub output: EntriesOutput,
 }
@@ -99,17 +115,40 @@ fn build_filter(args: &TimelineArgs) -> anyhow::Result<Filter> {
     for k in &args.kinds {
         filter.kinds.insert(k.parse::<Kind>()?);
     }
+    for r in &args.to {
+        filter.to.insert(Author::new(r)?);
+    }
+    if let Some(pattern) = &args.grep {
+        filter.grep = Some(Grep::new(pattern, args.ignore_case).map_err(|e| Failure {
+            code: EXIT_USAGE,
+            message: format!("--grep {e}; nothing was read"),
+        })?);
+    }
     Ok(filter)
 }
 
-/// Streams the merged, rendered entries to stdout (only the last `tail` when given); returns
-/// per-author highest seq written.
+/// Reader threads render each entry of a merge (its time and bytes); this thread merges and
+/// writes.
+fn rendered(
+    channel: &crate::channel::Channel,
+    filter: Filter,
+    format: Format,
+    color: bool,
+) -> anyhow::Result<Merge<'static, (Timestamp, Vec<u8>)>> {
+    Ok(Merge::open_map(channel, filter, warn, move |e| {
+        let mut bytes = Vec::with_capacity(256 + e.body.len());
+        render_entry(format, color, &e, &mut bytes);
+        (e.ts, bytes)
+    })?)
+}
+
+/// Streams the merged, rendered entries to stdout (only the last `tail` when given).
 fn render(
     channel: &crate::channel::Channel,
     filter: Filter,
     format: Format,
     tail: Option<usize>,
-) -> anyhow::Result<BTreeMap<String, u64>> {
+) -> anyhow::Result<()> {
     let stdout = std::io::stdout().lock();
     let color = super::color::stdout();
     let mut r = Renderer::new(
@@ -117,25 +156,12 @@ fn render(
         format,
         color,
     );
-    // Reader threads render; this thread merges and writes.
-    let mut merge = Merge::open_map(channel, filter, warn, move |e| {
-        let mut bytes = Vec::with_capacity(256 + e.body.len());
-        render_entry(format, color, &e, &mut bytes);
-        (e.ts, e.author, e.seq, bytes)
-    })?;
-    let mut seen = BTreeMap::new();
-    let mut note = |author: &Author, seq: u64| match seen.get_mut(author.as_str()) {
-        Some(s) => *s = seq.max(*s),
-        None => {
-            seen.insert(author.to_string(), seq);
-        }
-    };
+    let mut merge = rendered(channel, filter, format, color)?;
     r.begin()?;
     match tail {
         None => {
-            while let Some((ts, author, seq, bytes)) = merge.next_entry()? {
+            while let Some((ts, bytes)) = merge.next_entry()? {
                 r.rendered(ts, &bytes)?;
-                note(&author, seq);
             }
         }
         Some(n) => {
@@ -148,14 +174,13 @@ fn render(
                     last.push_back(item);
                 }
             }
-            for (ts, author, seq, bytes) in last {
+            for (ts, bytes) in last {
                 r.rendered(ts, &bytes)?;
-                note(&author, seq);
             }
         }
     }
     r.finish()?;
-    Ok(seen)
+    Ok(())
 }
 
 fn warn(p: crate::timeline::Problem) {
@@ -181,33 +206,77 @@ pub fn catchup(root: &Path, args: CatchupArgs) -> anyhow::Result<u8> {
     let reader = Author::new(&args.role)?;
     let store = Store::open(root)?;
     let channel = args.channel.resolve(&store)?.channel;
-    let roster = channel.roster()?;
-    if !roster.contains(&reader) {
-        let e = crate::channel::Error::NotOnRoster {
-            author: reader.to_string(),
-            channel: channel.name().to_string(),
-            roster: roster.names(),
-        };
-        return Err(super::target::explain(&channel, e));
+    let explain = |e| super::target::explain(&channel, e);
+    let output = args.output.output;
+    if args.count {
+        let count = crate::catchup::count(&channel, &reader).map_err(explain)?;
+        let mut out = std::io::stdout().lock();
+        match output {
+            Output::Json => output::json(&mut out, &count)?,
+            Output::Ndjson => output::ndjson(&mut out, std::slice::from_ref(&count))?,
+            Output::Yaml => output::yaml(&mut out, &count)?,
+            Output::Text | Output::Wide | Output::Md if count.new > 0 => writeln!(out, "{count}")?,
+            Output::Text | Output::Wide | Output::Md => {}
+        }
+        return Ok(0);
     }
-    let mut cursor = channel.cursor(&reader)?;
-    let mut filter = Filter::default();
-    filter.exclude.insert(reader.clone());
-    for (a, seq) in &cursor {
-        if let Ok(a) = Author::new(a) {
-            filter.after.insert(a, *seq);
+    let pending = Pending::open(&channel, &reader).map_err(explain)?;
+    let format = output.entries();
+    let color = super::color::stdout();
+    let mut r = Renderer::new(
+        std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock()),
+        format,
+        color,
+    );
+    r.begin()?;
+    let mut addressed = 0;
+    let mut others = 0;
+    if !pending.is_empty() {
+        // Few by nature: read them all before saying how many.
+        let first: Vec<Entry> =
+            Merge::open(&channel, pending.addressed(), warn)?.collect::<Result<_, _>>()?;
+        if !first.is_empty() {
+            addressed = first.len();
+            eprintln!(
+                "{addressed} {} addressed to {reader}, shown first",
+                if addressed == 1 { "entry" } else { "entries" }
+            );
+            for e in &first {
+                r.entry(e)?;
+            }
+        }
+        let mut rest = rendered(&channel, pending.others(), format, color)?;
+        while let Some((ts, bytes)) = rest.next_entry()? {
+            if others == 0 && addressed > 0 {
+                // Said between the two parts, in order with the entries on a terminal.
+                r.flush()?;
+                eprintln!("then the others' entries:");
+            }
+            r.rendered(ts, &bytes)?;
+            others += 1;
         }
     }
-    let seen = render(&channel, filter, args.output.output.entries(), None)?;
-    if seen.is_empty() {
-        eprintln!("nothing new for {reader} in {}", channel.name());
+    r.finish()?;
+    drop(r);
+    let name = channel.name();
+    if addressed + others == 0 {
+        eprintln!("nothing new for {reader} in {name}");
     } else {
-        let n: usize = seen.len();
-        for (a, s) in seen {
-            cursor.insert(a, s);
-        }
-        channel.set_cursor(&reader, &cursor)?;
-        eprintln!("{reader} caught up on {n} author(s) in {}", channel.name());
+        pending.mark_read()?;
+        let to_you = if addressed > 0 {
+            format!(" ({addressed} addressed to {reader})")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{reader} caught up on {} {}{to_you} in {name}",
+            addressed + others,
+            if addressed + others == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        );
     }
     Ok(0)
 }

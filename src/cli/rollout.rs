@@ -21,7 +21,7 @@ use anyhow::Context;
 use chrono::{SubsecRound, Utc};
 use clap::{Args, Subcommand};
 
-use super::{EXIT_FOUND, EXIT_USAGE, Failure, rollout_act, rollout_list};
+use super::{EXIT_FOUND, EXIT_IO, EXIT_USAGE, Failure, rollout_act, rollout_list};
 use crate::rollout::actions::Action;
 use crate::rollout::model::Rollout;
 use crate::rollout::view::{self, Colour};
@@ -95,18 +95,8 @@ pub enum RolloutCommand {
 /// kubectl's connection flags, defined once for every cluster-facing command.
 pub use super::kubeconfig::KubeArgs;
 
-/// How a command prints (`-o`, with `--format` as an alias).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// What the kubectl plugin prints.
-    Text,
-    /// One JSON document.
-    Json,
-    /// One YAML document.
-    Yaml,
-    /// Text with more columns (`list`: MESSAGE and AGE).
-    Wide,
-}
+/// How a command prints: the `-o` every printing command shares (`--format` as an alias).
+pub use super::output::{self, Output};
 
 /// Where the objects come from.
 #[derive(Debug, Args)]
@@ -140,7 +130,7 @@ pub struct GetArgs {
     #[arg(short = 'w', long)]
     pub watch: bool,
     /// Output: the plugin's text view, or the derived view as JSON or YAML.
-    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
 
@@ -158,7 +148,7 @@ pub struct StatusArgs {
     #[arg(short = 't', long, value_name = "DURATION", default_value = "0s")]
     pub timeout: humantime::Duration,
     /// Output: the plugin's status lines, or `{"status","message"}` as JSON or YAML.
-    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
 
@@ -173,7 +163,7 @@ pub struct ListArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Output: the plugin's table, `wide` (plus MESSAGE and AGE), or JSON / YAML rows.
-    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
 
@@ -184,7 +174,7 @@ pub struct DetectArgs {
     #[command(flatten)]
     pub source: SourceArgs,
     /// Output: markdown text, or a JSON (or YAML) array of findings.
-    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
 
@@ -256,14 +246,25 @@ impl Source {
                     .enable_all()
                     .build()
                     .context("cannot start the async runtime")?;
-                let (client, namespace) = runtime.block_on(cluster::connect_with(
-                    &args.kube.connection(),
-                    args.namespace.as_deref(),
-                ))?;
+                let cluster = runtime.block_on(args.kube.connect()).map_err(|e| {
+                    match e.downcast::<Failure>() {
+                        // No cluster at all: these commands can also read manifests.
+                        Ok(f) if f.code == EXIT_IO => Failure {
+                            code: f.code,
+                            message: format!(
+                                "{}; or read manifests with --from-dir DIR",
+                                f.message
+                            ),
+                        }
+                        .into(),
+                        Ok(f) => f.into(),
+                        Err(e) => e,
+                    }
+                })?;
                 Backend::Cluster {
                     runtime,
-                    client,
-                    namespace,
+                    client: cluster.client,
+                    namespace: args.namespace.clone().unwrap_or(cluster.namespace),
                 }
             }
         };
@@ -365,7 +366,7 @@ impl Source {
         };
         match text {
             Some(text) => Ok(text),
-            None => structured(&data, output),
+            None => Ok(output::document(&data, output)?),
         }
     }
 
@@ -435,14 +436,6 @@ fn colour() -> Colour {
     } else {
         Colour::Never
     }
-}
-
-/// `data` as one JSON or YAML document (text outputs print their own way).
-pub(super) fn structured(data: &serde_json::Value, output: Output) -> anyhow::Result<String> {
-    Ok(match output {
-        Output::Yaml => serde_saphyr::to_string(data)?,
-        _ => format!("{}\n", serde_json::to_string_pretty(data)?),
-    })
 }
 
 /// Ctrl-C and SIGTERM for a command that runs until stopped or until an outcome: the first
@@ -546,10 +539,10 @@ fn degraded(message: &str) -> anyhow::Error {
 }
 
 fn status_document(status: &str, message: &str, output: Output) -> anyhow::Result<String> {
-    structured(
+    Ok(output::document(
         &serde_json::json!({"status": status, "message": message}),
         output,
-    )
+    )?)
 }
 
 fn status(args: StatusArgs) -> anyhow::Result<u8> {
@@ -582,9 +575,8 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
         let line = view::watch_line(&status, &message);
         if line != last {
             match args.output {
-                Output::Text | Output::Wide => writeln!(out, "{line}")?,
                 // One document per change: a JSON line, or a YAML document after `---`.
-                Output::Json => writeln!(
+                Output::Json | Output::Ndjson => writeln!(
                     out,
                     "{}",
                     serde_json::json!({"status": status, "message": message})
@@ -594,6 +586,7 @@ fn status(args: StatusArgs) -> anyhow::Result<u8> {
                     "---\n{}",
                     status_document(&status, &message, args.output)?
                 )?,
+                Output::Text | Output::Wide | Output::Md => writeln!(out, "{line}")?,
             }
             out.flush()?;
             last = line;
@@ -655,10 +648,10 @@ fn detect(args: DetectArgs) -> anyhow::Result<u8> {
     findings.extend(detect::rollout_findings(&snapshot, ro, Some(now)));
     let mut out = std::io::stdout().lock();
     match args.output {
-        Output::Json | Output::Yaml => {
-            out.write_all(structured(&serde_json::to_value(&findings)?, args.output)?.as_bytes())?
-        }
-        Output::Text | Output::Wide => {
+        Output::Json | Output::Ndjson | Output::Yaml => out.write_all(
+            output::document(&serde_json::to_value(&findings)?, args.output)?.as_bytes(),
+        )?,
+        Output::Text | Output::Wide | Output::Md => {
             for (i, finding) in findings.iter().enumerate() {
                 if i > 0 {
                     writeln!(out)?;

@@ -15,11 +15,11 @@ use anyhow::Context;
 use clap::Args;
 
 use super::channel::ChannelArg;
-use super::rollout::{KubeArgs, Output, structured};
+use super::rollout::{KubeArgs, Output, output};
 use crate::channel::store::PostOptions;
 use crate::channel::{Author, Draft, Kind, Store};
 use crate::rollout::actions::{self, Action, ActionError, Outcome};
-use crate::rollout::{cluster, model, view};
+use crate::rollout::{model, view};
 
 #[derive(Debug, Args)]
 pub struct ActionArgs {
@@ -33,7 +33,7 @@ pub struct ActionArgs {
     #[command(flatten)]
     pub record: RecordArgs,
     /// Output: the plugin's line, or the outcome (requests and answers) as JSON or YAML.
-    #[arg(short = 'o', long = "output", alias = "format", value_enum, default_value_t = Output::Text)]
+    #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
 
@@ -61,7 +61,8 @@ pub struct RecordArgs {
     #[command(flatten)]
     pub channel: ChannelArg,
     /// Post a `decision` entry as this role (on the channel's roster) with the requests and
-    /// the API's answers as evidence.
+    /// the API's answers as evidence. Never taken from WARROOM_ROLE: whether an action on the
+    /// cluster is recorded, and as whom, is said on its command line.
     #[arg(long = "as", value_name = "ROLE")]
     pub role: Option<String>,
 }
@@ -116,22 +117,22 @@ pub fn run(root: &Path, args: ActionArgs, action: Action) -> anyhow::Result<u8> 
         .build()
         .context("cannot start the async runtime")?;
     let outcome = runtime.block_on(async {
-        let (client, namespace) =
-            cluster::connect_with(&args.kube.connection(), args.namespace.as_deref()).await?;
-        actions::perform(&client, &namespace, &args.name, action).await
-    });
+        let cluster = args.kube.connect().await?;
+        let namespace = args.namespace.clone().unwrap_or(cluster.namespace);
+        anyhow::Ok(actions::perform(&cluster.client, &namespace, &args.name, action).await)
+    })?;
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => return Err(refused(err)),
     };
     let mut out = std::io::stdout().lock();
     match args.output {
-        Output::Json | Output::Yaml => {
+        Output::Json | Output::Ndjson | Output::Yaml => {
             let mut doc = serde_json::to_value(&outcome)?;
             doc["rollout"] = outcome.rollout.clone().unwrap_or_default();
-            out.write_all(structured(&doc, args.output)?.as_bytes())?;
+            out.write_all(output::document(&doc, args.output)?.as_bytes())?;
         }
-        Output::Text | Output::Wide => writeln!(out, "{}", outcome.message)?,
+        Output::Text | Output::Wide | Output::Md => writeln!(out, "{}", outcome.message)?,
     }
     out.flush()?;
     if let Some(note) = &outcome.note {

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::Utc;
 
-use super::rollout::{ListArgs, Output, Source, structured};
+use super::rollout::{ListArgs, Output, Source, output};
 use crate::rollout::model::Rollout;
 use crate::rollout::view;
 
@@ -103,8 +103,8 @@ pub fn list(args: ListArgs) -> anyhow::Result<u8> {
     }
     let rows: Vec<ListRow> = rollouts.iter().map(|r| list_row(r, now)).collect();
     let mut out = std::io::stdout().lock();
-    if matches!(args.output, Output::Json | Output::Yaml) {
-        out.write_all(structured(&serde_json::to_value(&rows)?, args.output)?.as_bytes())?;
+    if matches!(args.output, Output::Json | Output::Ndjson | Output::Yaml) {
+        out.write_all(output::document(&serde_json::to_value(&rows)?, args.output)?.as_bytes())?;
         return Ok(0);
     }
     if rows.is_empty() {

@@ -68,6 +68,7 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
     pub target: Target,
+    /// The namespace watched; empty: every namespace (`-A`, [`Target::Named`] excluded).
     pub namespace: String,
     /// How long `observedGeneration < generation` may last (cluster time) before the alert.
     pub spec_threshold: TimeDelta,
@@ -100,6 +101,11 @@ impl PipelineConfig {
             history: Vec::new(),
             state: super::state::StatePublisher::none(),
         }
+    }
+
+    /// Watching every namespace (`-A`).
+    pub fn all_namespaces(&self) -> bool {
+        self.namespace.is_empty()
     }
 }
 
@@ -164,11 +170,18 @@ impl<T> PartialEq for Versioned<T> {
     }
 }
 
+/// An object's key in its mirror: its name, or `namespace/name` when watching every namespace
+/// (`all`), where two namespaces may hold the same name.
 fn project<T: DeserializeOwned>(
     kind: &'static str,
     obj: DynamicObject,
+    all: bool,
 ) -> Option<(String, Versioned<T>)> {
     let name = obj.metadata.name.clone()?;
+    let name = match (&obj.metadata.namespace, all) {
+        (Some(ns), true) => format!("{ns}/{name}"),
+        _ => name,
+    };
     let version = obj.metadata.resource_version.clone().unwrap_or_default();
     match cluster::decode::<T>(kind, obj) {
         Ok(value) => Some((name, Versioned { version, value })),
@@ -272,6 +285,15 @@ impl PipelineState {
     }
 
     /// Whether a Rollout is one this observer watches.
+    /// A Rollout's key in the mirror and in what was reported (see [`project`]).
+    fn key(&self, ro: &Rollout) -> String {
+        if self.config.all_namespaces() {
+            scope(&ro.metadata.namespace, &ro.metadata.name)
+        } else {
+            ro.metadata.name.clone()
+        }
+    }
+
     pub fn targeted(&self, name: &str) -> bool {
         match &self.config.target {
             Target::Named(names) => names.iter().any(|n| n == name),
@@ -283,9 +305,10 @@ impl PipelineState {
     /// Applies one watcher event.
     pub fn apply(&mut self, update: Update<Watched>) {
         let ev = update.event;
+        let all = self.config.all_namespaces();
         match update.tag {
             Watched::Rollouts => {
-                for d in self.rollouts.apply(ev, |o| project("Rollout", o)) {
+                for d in self.rollouts.apply(ev, |o| project("Rollout", o, all)) {
                     let Some(ro) = d.after else { continue };
                     let status = view::status_and_message(&ro.value).0;
                     let r = self.reported.entry(d.key).or_default();
@@ -298,37 +321,40 @@ impl PipelineState {
                 }
             }
             Watched::ReplicaSets => {
-                self.replica_sets.apply(ev, |o| project("ReplicaSet", o));
+                self.replica_sets
+                    .apply(ev, |o| project("ReplicaSet", o, all));
             }
             Watched::Pods => {
-                self.pods.apply(ev, |o| project("Pod", o));
+                self.pods.apply(ev, |o| project("Pod", o, all));
             }
             Watched::Deployments => {
-                self.deployments.apply(ev, |o| project("Deployment", o));
+                self.deployments
+                    .apply(ev, |o| project("Deployment", o, all));
             }
             Watched::AnalysisRuns => {
-                self.analysis_runs.apply(ev, |o| project("AnalysisRun", o));
+                self.analysis_runs
+                    .apply(ev, |o| project("AnalysisRun", o, all));
             }
             Watched::AnalysisTemplates => {
                 self.analysis_templates
-                    .apply(ev, |o| project("AnalysisTemplate", o));
+                    .apply(ev, |o| project("AnalysisTemplate", o, all));
             }
             Watched::ClusterAnalysisTemplates => {
                 self.cluster_templates.apply(ev, |o| {
                     let (k, mut t): (String, Versioned<AnalysisTemplate>) =
-                        project("ClusterAnalysisTemplate", o)?;
+                        project("ClusterAnalysisTemplate", o, all)?;
                     // No namespace: that is how the detectors tell a cluster template.
                     t.value.metadata.namespace.clear();
                     Some((k, t))
                 });
             }
             Watched::Services => {
-                self.services.apply(ev, |o| project("Service", o));
+                self.services.apply(ev, |o| project("Service", o, all));
             }
             Watched::Events => {
                 let about = ["Rollout", "AnalysisRun", "Experiment", "Deployment"];
                 self.events.apply(ev, |o| {
-                    let (k, e): (String, Versioned<Event>) = project("Event", o)?;
+                    let (k, e): (String, Versioned<Event>) = project("Event", o, all)?;
                     about
                         .contains(&e.value.involved_object.kind.as_str())
                         .then_some((k, e))
@@ -405,11 +431,7 @@ impl PipelineState {
         let ns = self.config.namespace.clone();
         let mut names: Vec<String> = match &self.config.target {
             Target::Named(names) => names.clone(),
-            _ => snap
-                .rollouts
-                .iter()
-                .map(|r| r.metadata.name.clone())
-                .collect(),
+            _ => snap.rollouts.iter().map(|r| self.key(r)).collect(),
         };
         // Rollouts seen before and gone since (a selector's or a namespace's): judged once
         // more with nothing holding, so their alerts are resolved.
@@ -419,8 +441,13 @@ impl PipelineState {
             }
         }
         for name in names {
-            let scope = scope(&ns, &name);
-            match snap.rollouts.iter().find(|r| r.metadata.name == name) {
+            // Every namespace: the key is already `namespace/name`.
+            let scope = if ns.is_empty() {
+                name.clone()
+            } else {
+                scope(&ns, &name)
+            };
+            match snap.rollouts.iter().find(|r| self.key(r) == name) {
                 Some(ro) => out.extend(self.judge_rollout(&snap, ro, now, wall)),
                 None => {
                     let gone = if matches!(self.config.target, Target::Named(_)) {
@@ -446,10 +473,11 @@ impl PipelineState {
         let mut out = Vec::new();
         let name = ro.metadata.name.clone();
         let subject = format!("Rollout `{}/{}`", ro.metadata.namespace, name);
+        let key = self.key(ro);
         let view_now = now.map_or_else(Utc::now, |t| t.earliest);
         let owned = view::owned_replica_sets(snap, ro);
         let state = RolloutState::of(ro, &owned);
-        let r = self.reported.entry(name.clone()).or_default();
+        let r = self.reported.entry(key).or_default();
         let first_look = r.state.is_none();
         // Phase, step and weight transitions, with the view as a snapshot.
         if r.state.as_ref() != Some(&state) || !r.via.is_empty() {
@@ -607,23 +635,22 @@ fn missing(namespace: &str, name: &str) -> Condition {
 
 /// Fills owner references that lack a uid from the objects of the snapshot, by kind and name.
 fn resolve_owner_uids(snap: &mut Snapshot) {
-    let mut uids: BTreeMap<(&'static str, String), String> = BTreeMap::new();
+    // By namespace too: an owner is always in its object's namespace, and watching every
+    // namespace (-A) may bring two of the same name.
+    type Key = (&'static str, String, String);
+    let mut uids: BTreeMap<Key, String> = BTreeMap::new();
+    let key = |kind, m: &ObjectMeta| (kind, m.namespace.clone(), m.name.clone());
     for r in &snap.rollouts {
-        uids.insert(("Rollout", r.metadata.name.clone()), r.metadata.uid.clone());
+        uids.insert(key("Rollout", &r.metadata), r.metadata.uid.clone());
     }
     for r in &snap.replica_sets {
-        uids.insert(
-            ("ReplicaSet", r.metadata.name.clone()),
-            r.metadata.uid.clone(),
-        );
+        uids.insert(key("ReplicaSet", &r.metadata), r.metadata.uid.clone());
     }
     for d in &snap.deployments {
-        uids.insert(
-            ("Deployment", d.metadata.name.clone()),
-            d.metadata.uid.clone(),
-        );
+        uids.insert(key("Deployment", &d.metadata), d.metadata.uid.clone());
     }
     let fill = |meta: &mut ObjectMeta| {
+        let ns = meta.namespace.clone();
         for o in &mut meta.owner_references {
             if o.uid.is_empty() {
                 let kind: &'static str = match o.kind.as_str() {
@@ -632,7 +659,7 @@ fn resolve_owner_uids(snap: &mut Snapshot) {
                     "Deployment" => "Deployment",
                     _ => continue,
                 };
-                if let Some(uid) = uids.get(&(kind, o.name.clone())) {
+                if let Some(uid) = uids.get(&(kind, ns.clone(), o.name.clone())) {
                     o.uid = uid.clone();
                 }
             }

@@ -378,6 +378,10 @@ pub struct TrafficReport {
 struct Alarms {
     failing: Vec<bool>,
     keys: Vec<Option<String>>,
+    /// Raised during the current window: that window's own closing count cannot recover it
+    /// (an alert raised at 1 of 19 would otherwise resolve at 1 of 20 in the same window and
+    /// flap); a later whole window at or under the threshold does.
+    raised_now: Vec<bool>,
 }
 
 impl Alarms {
@@ -405,6 +409,10 @@ impl Alarms {
                 ),
             );
             self.keys[i] = Some(key.clone());
+            if self.raised_now.len() <= i {
+                self.raised_now.resize(i + 1, false);
+            }
+            self.raised_now[i] = true;
             let mut alert = Observation::alert(format!(
                 "**route `{}` is failing**: {} of {} requests failed in this window ({:.0}% > {:.0}%): {}, errors {}, timeouts {}. Every response that is not 2xx/3xx counts.",
                 route.label(),
@@ -431,6 +439,9 @@ impl Alarms {
     ) -> Vec<Observation> {
         let mut out = Vec::new();
         for (i, t) in tallies.iter().enumerate() {
+            if self.raised_now.get_mut(i).is_some_and(std::mem::take) {
+                continue;
+            }
             let total = t.total();
             let ratio = if total == 0 {
                 1.0
@@ -676,92 +687,5 @@ async fn request(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_parse_method_path_and_body() {
-        assert_eq!(
-            Route::parse("POST /v1/embeddings {\"input\": \"hi\"}").unwrap(),
-            Route {
-                method: "POST".into(),
-                path: "/v1/embeddings".into(),
-                body: Some("{\"input\": \"hi\"}".into())
-            }
-        );
-        assert_eq!(Route::parse("/health").unwrap().method, "GET");
-        assert!(Route::parse("POST v1").is_err());
-    }
-
-    #[test]
-    fn rates_parse() {
-        assert_eq!(parse_rate("10/s").unwrap(), 10.0);
-        assert_eq!(parse_rate("600/m").unwrap(), 10.0);
-        assert_eq!(parse_rate("5").unwrap(), 5.0);
-        assert!(parse_rate("0").is_err());
-        assert!(parse_rate("fast").is_err());
-    }
-
-    fn outcome(status: Option<u16>, backend: &str) -> Outcome {
-        Outcome {
-            route: 0,
-            status,
-            timed_out: false,
-            latency: Duration::from_millis(10),
-            backend: Some(backend.into()),
-        }
-    }
-
-    #[test]
-    fn every_non_2xx_3xx_is_a_failure_and_spread_is_measured() {
-        let mut t = Tally::default();
-        for s in [200, 301, 404, 429, 500] {
-            t.add(&outcome(Some(s), "a"));
-        }
-        t.add(&outcome(None, "b"));
-        assert_eq!(t.total(), 6);
-        assert_eq!(t.failures(), 4);
-        let (mean, cv) = t.spread().unwrap();
-        assert_eq!(mean, 3.0);
-        assert!((cv - 2.0 / 3.0).abs() < 1e-9);
-        assert_eq!(t.percentile(99.0), Some(10.0));
-    }
-
-    #[test]
-    fn a_route_alerts_once_when_it_crosses_the_threshold_and_recovers_once() {
-        let route = Route::parse("GET /x").unwrap();
-        let mut alarms = Alarms::default();
-        let mut t = Tally::default();
-        let mut alerts = 0;
-        for _ in 0..10 {
-            t.add(&outcome(Some(429), "a"));
-            alerts += usize::from(alarms.check(&route, 0, &t, 0.05).is_some());
-        }
-        assert_eq!(alerts, 1);
-        let mut ok = Tally::default();
-        ok.add(&outcome(Some(200), "a"));
-        assert_eq!(
-            alarms
-                .window_end(std::slice::from_ref(&route), &[ok.clone()], 0.05)
-                .len(),
-            1
-        );
-        assert!(alarms.window_end(&[route], &[ok], 0.05).is_empty());
-    }
-
-    #[test]
-    fn one_route_is_warned_about() {
-        let c = TrafficConfig::new(
-            "http://127.0.0.1:1",
-            vec![Route::parse("/x").unwrap()],
-            1.0,
-            Bound::Count(1),
-            Duration::from_secs(1),
-            None,
-            Duration::from_secs(1),
-            0.05,
-        )
-        .unwrap();
-        assert!(c.warnings()[0].contains("only one route"));
-    }
-}
+#[path = "traffic_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -23,6 +24,7 @@ use super::conns::Conn;
 use super::live::{Cursor, session};
 use crate::channel::store::PostOptions;
 use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, IdempotencyKey, Kind};
+use crate::query::Grep;
 use crate::timeline::{Filter, Merge, Since};
 
 /// An HTTP error with a JSON body `{"error": "..."}`.
@@ -33,7 +35,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -136,7 +138,7 @@ impl From<super::token::TokenError> for ApiError {
 }
 
 /// Runs blocking store work off the async threads.
-pub(super) async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
@@ -158,7 +160,7 @@ pub fn router(relay: Relay) -> Router {
         .route("/", get(page))
         .route("/api/channels", get(channels))
         .route("/api/channels/{ch}/entries", get(entries).post(post_entry))
-        .merge(long_lived())
+        .merge(long_lived(&relay))
         .merge(super::console::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
@@ -167,9 +169,11 @@ pub fn router(relay: Relay) -> Router {
 }
 
 /// The routes exempt from the request deadline (see [`router`]). Add a long-lived route here.
-fn long_lived() -> Router<Relay> {
+fn long_lived(relay: &Relay) -> Router<Relay> {
     Router::new()
         .route("/api/channels/{ch}/live", get(live))
+        // MCP: a `wait` holds its response open (up to 300 s, with SSE keep-alives).
+        .merge(crate::mcp::http::routes(relay))
         .route_layer(middleware::from_fn(mark_long_lived))
 }
 
@@ -200,7 +204,7 @@ async fn check_host(State(relay): State<Relay>, req: Request<Body>, next: Next) 
 }
 
 /// An `Origin` header, when present, must be this relay's own page.
-pub(super) fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_origin(relay: &Relay, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(()); // not a browser: command-line clients send none
     };
@@ -290,29 +294,104 @@ async fn channels(State(relay): State<Relay>) -> Result<Response, ApiError> {
     Ok(Json(infos).into_response())
 }
 
+/// `GET /api/channels/{ch}/entries`: the reading filter as query parameters. Lists are
+/// comma-separated (`author=pipeline,traffic`); every parameter is optional.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EntriesQuery {
+    /// An entry id (after it, in timeline order) or an RFC 3339 time (from it).
     since: Option<String>,
+    /// Per-author seqs already seen: `pipeline:12,traffic:40`.
+    cursor: Option<String>,
+    author: Option<String>,
+    kind: Option<String>,
+    /// Entries addressed to any of these roles.
+    to: Option<String>,
+    /// A regular expression over the body.
+    grep: Option<String>,
+    /// `i=1` (or `true`, or just `i`): `grep` ignores case.
+    i: Option<String>,
+}
+
+/// The filter an [`EntriesQuery`] asks for; errors name the parameter and its fix.
+fn entries_filter(q: &EntriesQuery) -> Result<Filter, ApiError> {
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, m);
+    let list = |v: &Option<String>| -> Vec<String> {
+        v.iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut filter = Filter {
+        since: q
+            .since
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(Since::parse)
+            .transpose()
+            .map_err(|m| bad(m.replace("--since", "the query parameter \"since\":")))?,
+        ..Filter::default()
+    };
+    if let Some(c) = q.cursor.as_deref() {
+        let cursor =
+            Cursor::parse(c).map_err(|e| bad(format!("the query parameter \"cursor\": {e}")))?;
+        filter = filter.after_cursor(&cursor);
+    }
+    for (name, values, into) in [
+        ("author", list(&q.author), &mut filter.authors),
+        ("to", list(&q.to), &mut filter.to),
+    ] {
+        for v in values {
+            into.insert(
+                Author::new(&v)
+                    .map_err(|e| bad(format!("the query parameter \"{name}\" has {v:?}: {e}")))?,
+            );
+        }
+    }
+    for k in list(&q.kind) {
+        filter.kinds.insert(
+            k.parse::<Kind>()
+                .map_err(|e| bad(format!("the query parameter \"kind\": {e}")))?,
+        );
+    }
+    let ignore_case = match q.i.as_deref() {
+        None | Some("0" | "false") => false,
+        Some("" | "1" | "true") => true,
+        Some(other) => {
+            return Err(bad(format!(
+                "the query parameter \"i\" is {other:?}: use i=1 to ignore case, or leave it out"
+            )));
+        }
+    };
+    if let Some(pattern) = q.grep.as_deref().filter(|p| !p.is_empty()) {
+        filter.grep = Some(Grep::new(pattern, ignore_case).map_err(|e| {
+            bad(format!(
+                "the query parameter \"grep\": {e} (URL-encode the pattern; the syntax is Rust's regex crate)"
+            ))
+        })?);
+    }
+    Ok(filter)
 }
 
 async fn entries(
     State(relay): State<Relay>,
     Path(ch): Path<String>,
-    Query(q): Query<EntriesQuery>,
+    q: Result<Query<EntriesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "{}; the parameters are since, cursor, author, kind, to, grep and i",
+                e.body_text()
+            ),
+        )
+    })?;
     let channel = channel(&relay, &ch)?;
-    let since = q
-        .since
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(Since::parse)
-        .transpose()
-        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+    let filter = entries_filter(&q)?;
     let list = blocking(move || {
-        let filter = Filter {
-            since,
-            ..Filter::default()
-        };
         let merge = Merge::open(&channel, filter, |_| {})?;
         Ok(merge.collect::<Result<Vec<_>, _>>()?)
     })
@@ -336,7 +415,7 @@ struct PostBody {
     key: Option<String>,
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -477,7 +556,7 @@ async fn live(
     check_origin(&relay, &headers)?;
     let channel = channel(&relay, &ch)?;
     let cursor = Cursor::parse(q.cursor.as_deref().unwrap_or(""))
-        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m.to_string()))?;
     let cfg = relay.config().clone();
     let tasks = relay.tasks().clone();
     Ok(ws

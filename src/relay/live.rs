@@ -9,8 +9,6 @@
 //! [`session`] is generic over `Sink`/`Stream` of messages so it can be driven by channels in
 //! a unit test and by a real socket in the server. It does not parse HTTP or check tokens.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
@@ -32,46 +30,7 @@ pub const CLOSE_SHUTDOWN: u16 = 1001;
 /// Close code sent for a message over the size limit.
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
-/// Per author, the highest seq a client has.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Cursor(pub BTreeMap<Author, u64>);
-
-impl Cursor {
-    /// Parses `pipeline:12,traffic:40` (empty: from the beginning).
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let mut map = BTreeMap::new();
-        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let bad =
-                || format!("bad cursor part {part:?}: a cursor looks like pipeline:12,traffic:40");
-            let (a, seq) = part.split_once(':').ok_or_else(bad)?;
-            let author = Author::new(a).map_err(|_| bad())?;
-            let seq: u64 = seq.parse().map_err(|_| bad())?;
-            map.insert(author, seq);
-        }
-        Ok(Self(map))
-    }
-
-    pub fn get(&self, author: &Author) -> u64 {
-        self.0.get(author).copied().unwrap_or(0)
-    }
-
-    fn set(&mut self, author: &Author, seq: u64) {
-        let s = self.0.entry(author.clone()).or_insert(0);
-        *s = (*s).max(seq);
-    }
-}
-
-impl fmt::Display for Cursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (a, s)) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{a}:{s}")?;
-        }
-        Ok(())
-    }
-}
+pub use crate::query::Cursor;
 
 /// The JSON of an `entry` message: the entry and its body as sanitized HTML.
 #[derive(Serialize)]
@@ -258,6 +217,7 @@ fn gap_message(
         ProblemKind::Chain | ProblemKind::Misplaced => AlertReason::Chain,
         ProblemKind::Garbage => AlertReason::Garbage,
         ProblemKind::Tail => AlertReason::TornTail,
+        ProblemKind::NotRegular => AlertReason::Follow,
     };
     let file = p
         .path
@@ -269,9 +229,13 @@ fn gap_message(
         channel: channel.to_owned(),
         author: Some(p.author.to_string()),
         reason,
-        message: format!("{file}:{}: {}", p.line, p.message),
+        // Line 0: about the file as a whole (a name that is not a regular file).
+        message: match p.line {
+            0 => format!("skipping {file}: {}", p.message),
+            line => format!("{file}:{line}: {}", p.message),
+        },
         file,
-        line: Some(p.line),
+        line: (p.line > 0).then_some(p.line),
         gap: Some(Box::new(gap)),
     }))
 }

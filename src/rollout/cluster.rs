@@ -1,9 +1,8 @@
-//! Reads one rollout's objects from a live cluster with kube-rs, like kubectl does (kubeconfig
-//! or in-cluster config, `--kubeconfig`, `--context`). The reading I/O of this module tree
+//! Reads one rollout's objects from a live cluster with kube-rs, through a client the caller
+//! built (the command line builds it from the kubeconfig as kubectl does, in
+//! `cli::kubeconfig`: one loader for every command). The reading I/O of this module tree
 //! besides [`super::load`] (the writes are [`super::actions`]'); everything it returns is a
 //! plain [`Snapshot`] (or JSON) for the pure view and detectors.
-
-use std::path::PathBuf;
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -70,88 +69,6 @@ impl Kind {
         };
         format!("{verb} {resource} -n {namespace}")
     }
-}
-
-/// Which kubeconfig and context to use, as kubectl's `--kubeconfig` and `--context`.
-#[derive(Debug, Clone, Default)]
-pub struct Connection {
-    /// A kubeconfig file instead of `KUBECONFIG` / `~/.kube/config`.
-    pub kubeconfig: Option<PathBuf>,
-    /// A context of the kubeconfig instead of its current-context.
-    pub context: Option<String>,
-}
-
-/// Checks that every kubeconfig file named explicitly exists, so a typo is one clear line
-/// instead of kube's chain of causes.
-fn check_kubeconfig_files(connection: &Connection) -> Result<(), RolloutError> {
-    if let Some(path) = &connection.kubeconfig {
-        if !path.is_file() {
-            return Err(RolloutError::Config {
-                detail: format!(
-                    "--kubeconfig {} does not exist; pass the path of a kubeconfig file",
-                    path.display()
-                ),
-            });
-        }
-        return Ok(());
-    }
-    let Some(list) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) else {
-        return Ok(());
-    };
-    let paths: Vec<PathBuf> = std::env::split_paths(&list).collect();
-    // kubectl merges the files that exist; only a list where none exists is an error.
-    if paths.iter().all(|p| !p.is_file()) {
-        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(RolloutError::Config {
-            detail: format!(
-                "KUBECONFIG={} names no existing file; point KUBECONFIG at your kubeconfig (or unset it to use ~/.kube/config), or pass --kubeconfig FILE",
-                names.join(":")
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Connects with the user's kubeconfig (or the one and the context named in `connection`) or
-/// the in-cluster config; returns the client and the namespace to use (`namespace`, else the
-/// context's default).
-pub async fn connect_with(
-    connection: &Connection,
-    namespace: Option<&str>,
-) -> Result<(Client, String), RolloutError> {
-    check_kubeconfig_files(connection)?;
-    let options = kube::config::KubeConfigOptions {
-        context: connection.context.clone(),
-        ..Default::default()
-    };
-    let config_error = |e: &dyn std::fmt::Display| RolloutError::Config {
-        detail: e.to_string(),
-    };
-    let config = match &connection.kubeconfig {
-        Some(path) => {
-            let kubeconfig =
-                kube::config::Kubeconfig::read_from(path).map_err(|e| RolloutError::Config {
-                    detail: format!("{}: {e}", path.display()),
-                })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .map_err(|e| config_error(&e))?
-        }
-        None if connection.context.is_some() => kube::Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| config_error(&e))?,
-        None => kube::Config::infer().await.map_err(|e| config_error(&e))?,
-    };
-    let client = Client::try_from(config).map_err(|e| RolloutError::Config {
-        detail: e.to_string(),
-    })?;
-    let ns = namespace.map_or_else(|| client.default_namespace().to_string(), str::to_string);
-    Ok((client, ns))
-}
-
-/// [`connect_with`] the default kubeconfig and context.
-pub async fn connect(namespace: Option<&str>) -> Result<(Client, String), RolloutError> {
-    connect_with(&Connection::default(), namespace).await
 }
 
 /// The objects of `kind` in `namespace` (every namespace when `None`) matching

@@ -57,13 +57,6 @@ pub enum RolloutError {
         name: String,
         namespaces: String,
     },
-    /// No usable kubeconfig or in-cluster configuration.
-    // kube's errors already print their whole cause chain, so they are kept as text rather
-    // than as a `#[source]` that `{:#}` would print a second time.
-    #[error(
-        "no usable Kubernetes configuration ({detail}); set KUBECONFIG or ~/.kube/config (as for kubectl), or use --from-dir DIR"
-    )]
-    Config { detail: String },
     /// The API server could not be reached or refused a request.
     #[error(
         "Kubernetes API request failed while {what}: {detail}; check that `kubectl {kubectl}` works with the same kubeconfig"
@@ -91,7 +84,7 @@ impl RolloutError {
             | RolloutError::NotFound { .. }
             | RolloutError::Ambiguous { .. }
             | RolloutError::Decode { .. } => 2,
-            RolloutError::Read { .. } | RolloutError::Config { .. } | RolloutError::Api { .. } => 3,
+            RolloutError::Read { .. } | RolloutError::Api { .. } => 3,
         }
     }
 }

@@ -28,9 +28,16 @@
 //! - [`store`]: objects, the resourceVersion counter and the watch history.
 //! - [`table`]: server-side printing for kubectl.
 //! - [`scenario`]: the scenario file format, validated at load.
+//! - [`short`]: the short form (manifests, the kubelet's behaviour, metrics, a story, the
+//!   expectation), validated at load.
+//! - [`release`]: a short-form story's release, as the user's write.
+//! - [`split`]: the traffic split behind a Service, for the backend's model routes.
 //! - [`template`]: time templates in scenario strings and the `{{{{` escape.
 //! - [`clock`]: scenario time.
 //! - [`load`]: generated pods and churn for benchmarks.
+//! - [`model`]: the model of the Argo Rollouts controller and the kubelet (short form only).
+//! - [`server`]: serving the API and the backend, API restarts, shutdown.
+//! - [`player`]: playing the steps, the load and the model's ticks in scenario time.
 //! - [`api`]: the HTTP handlers of the Kubernetes API.
 //! - [`watch`]: one watch's event stream.
 //! - [`write`]: PATCH, PUT, POST and DELETE, and the `/status` subresource.
@@ -44,11 +51,17 @@ pub mod api;
 pub mod backend;
 pub mod clock;
 pub mod load;
+pub mod model;
 pub mod operator;
 pub mod patch;
+mod player;
+pub mod release;
 pub mod resource;
 pub mod scenario;
 pub mod selector;
+mod server;
+pub mod short;
+pub mod split;
 pub mod store;
 pub mod table;
 pub mod template;
@@ -56,14 +69,12 @@ pub mod time_header;
 pub mod watch;
 pub mod write;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -71,6 +82,7 @@ use tokio_util::task::TaskTracker;
 pub use backend::{Backend, BackendCounts};
 pub use clock::ScenarioClock;
 pub use scenario::{Action, EventSpec, Scenario, ScenarioError, Step, Target};
+pub use server::serve;
 pub use store::{Change, ChangeType, Expired, StoreError};
 
 use resource::{RESOURCES, ResourceId};
@@ -130,12 +142,35 @@ struct Inner {
     tasks: TaskTracker,
     api_addr: OnceLock<SocketAddr>,
     backend_addr: OnceLock<SocketAddr>,
+    /// The controller model, for short-form scenarios only (object-form ones play as
+    /// written). std Mutex: a tick is a short, non-async critical section.
+    model: Option<Mutex<model::Model>>,
 }
 
 impl SimHandle {
     /// Loads the scenario's starting objects and starts its clock (scenario time zero is now,
     /// or the scenario's `start`). `speed` must be positive and finite.
+    /// A short-form scenario (with model inputs) runs the controller model.
     pub fn new(scenario: Scenario, speed: f64) -> Result<SimHandle, SimError> {
+        let model = scenario.model.clone().map(model::Model::new);
+        SimHandle::build(scenario, speed, model)
+    }
+
+    /// As [`SimHandle::new`], with the controller model running on `inputs` (a short-form
+    /// scenario): the player ticks it every [`model::TICK`] of scenario time.
+    pub fn with_model(
+        scenario: Scenario,
+        speed: f64,
+        inputs: model::inputs::ModelInputs,
+    ) -> Result<SimHandle, SimError> {
+        SimHandle::build(scenario, speed, Some(model::Model::new(inputs)))
+    }
+
+    fn build(
+        scenario: Scenario,
+        speed: f64,
+        model: Option<model::Model>,
+    ) -> Result<SimHandle, SimError> {
         let start = scenario
             .start
             .unwrap_or_else(|| default_start(Utc::now(), scenario.end, speed));
@@ -196,6 +231,7 @@ impl SimHandle {
                 tasks: TaskTracker::new(),
                 api_addr: OnceLock::new(),
                 backend_addr: OnceLock::new(),
+                model: model.map(Mutex::new),
             }),
         })
     }
@@ -272,6 +308,55 @@ impl SimHandle {
         // No receivers is fine: nobody is watching yet.
         let _ = self.inner.changes.send(change.clone());
         Ok(change)
+    }
+
+    /// Replaces a stored object with `object`, stamped at `now`, unless nothing would change
+    /// (no new resourceVersion, no watch event). True when written.
+    pub(crate) fn update_if_changed(
+        &self,
+        key: &ObjectKey,
+        object: Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut store = self.store();
+        match store.update_if_changed(key, object, now)? {
+            Ok(change) => {
+                let _ = self.inner.changes.send(change);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// True when the controller model runs (a short-form scenario).
+    pub fn has_model(&self) -> bool {
+        self.inner.model.is_some()
+    }
+
+    /// Runs the controller model once at scenario time `now` (the player does this every
+    /// [`model::TICK`]; tests call it to step through a story). A no-op without a model.
+    pub fn tick_model(&self, now: DateTime<Utc>) {
+        if let Some(model) = &self.inner.model {
+            model
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .tick(self, now);
+        }
+    }
+
+    /// Plays a story action aimed at the model at scenario time `t` (a no-op without one).
+    pub fn model_action(
+        &self,
+        action: &model::inputs::ModelAction,
+        t: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match &self.inner.model {
+            Some(model) => model
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .act(self, action, t),
+            None => Ok(()),
+        }
     }
 
     /// Creates or replaces an object (any served kind), stamped at the current scenario time.
@@ -416,6 +501,21 @@ impl SimHandle {
             Action::RestartApi { down } => self.restart_api(self.clock().wall(*down)),
             Action::Compact => self.compact(),
             Action::Backend(route) => self.inner.backend.set_route(route.clone()),
+            Action::Operator { rollout, action } => {
+                match self.operator_action(&rollout.namespace, &rollout.name, *action) {
+                    Ok(outcome) => tracing::info!(
+                        "{}{}",
+                        outcome.message,
+                        outcome.note.map(|n| format!(" ({n})")).unwrap_or_default()
+                    ),
+                    // Answered as the plugin answers it: the story goes on.
+                    Err(err) => tracing::warn!("{action} {}: {err}", rollout.describe()),
+                }
+            }
+            Action::Model(model::inputs::ModelAction::Release(release)) => {
+                self.release(release, t)?;
+            }
+            Action::Model(action) => model::react(self, action, t),
         }
         Ok(())
     }
@@ -520,307 +620,7 @@ pub fn kubeconfig(api_url: &str, namespace: Option<&str>) -> String {
     )
 }
 
-/// Serves the API (and the backend, when given a listener) and plays the scenario until
-/// `shutdown` resolves. The scenario's clock started at [`SimHandle::new`].
-pub async fn serve(
-    sim: SimHandle,
-    api: TcpListener,
-    backend: Option<TcpListener>,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), SimError> {
-    let addr = api.local_addr().map_err(SimError::LocalAddr)?;
-    let _ = sim.inner.api_addr.set(addr);
-    let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-
-    if let Some(listener) = backend {
-        let backend_addr = listener.local_addr().map_err(SimError::LocalAddr)?;
-        let _ = sim.inner.backend_addr.set(backend_addr);
-        let router = time_header::stamp(backend::router(sim.inner.backend.clone()), sim.clock());
-        let stop = cancel.clone().cancelled_owned();
-        tasks.spawn(async move {
-            if let Err(err) = axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::warn!("fake backend stopped: {err}");
-            }
-        });
-    }
-    tasks.spawn(play(sim.clone(), cancel.clone()));
-
-    let restart_rx = sim
-        .inner
-        .restart_rx
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    // A second `serve` on the same handle gets no restart channel; restarts then go to the first.
-    let mut restart_rx = restart_rx.unwrap_or_else(|| mpsc::unbounded_channel().1);
-    let router = api::router(sim.clone());
-    let mut listener = Some(api);
-    let mut shutdown = std::pin::pin!(shutdown);
-    let result = loop {
-        let Some(current) = listener.take() else {
-            break Ok(());
-        };
-        let incarnation = cancel.child_token();
-        *sim.inner
-            .incarnation
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = incarnation.clone();
-        let server = tokio::spawn(
-            axum::serve(current, router.clone())
-                .with_graceful_shutdown(incarnation.clone().cancelled_owned())
-                .into_future(),
-        );
-        let down = tokio::select! {
-            () = &mut shutdown => None,
-            down = restart_rx.recv() => down,
-        };
-        incarnation.cancel();
-        drain(server).await;
-        let Some(down) = down else {
-            break Ok(());
-        };
-        tracing::info!("API restart: refusing connections for {down:?}");
-        tokio::select! {
-            () = &mut shutdown => break Ok(()),
-            () = tokio::time::sleep(down) => {}
-        }
-        match rebind(addr).await {
-            Ok(l) => listener = Some(l),
-            Err(source) => break Err(SimError::Rebind { addr, source }),
-        }
-    };
-    cancel.cancel();
-    tasks.close();
-    sim.inner.tasks.close();
-    let _ = tokio::time::timeout(DRAIN_DEADLINE, async {
-        tasks.wait().await;
-        sim.inner.tasks.wait().await;
-    })
-    .await;
-    result
-}
-
-async fn drain(server: tokio::task::JoinHandle<std::io::Result<()>>) {
-    let abort = server.abort_handle();
-    if tokio::time::timeout(DRAIN_DEADLINE, server).await.is_err() {
-        abort.abort();
-    }
-}
-
-async fn rebind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let mut last = None;
-    for _ in 0..50 {
-        match TcpListener::bind(addr).await {
-            Ok(l) => return Ok(l),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("rebind failed")))
-}
-
-/// Applies the scenario's load churn at its rate (scenario time), in 10 ms wall-time batches.
-async fn churn(sim: SimHandle, load: load::LoadSpec, cancel: CancellationToken) {
-    let total = load.total_changes();
-    let Some(pods) = resource::by_kind("v1", "Pod") else {
-        return;
-    };
-    if total == 0 {
-        return;
-    }
-    let clock = sim.clock();
-    let from = load.from.unwrap_or_default();
-    tokio::select! {
-        () = cancel.cancelled() => return,
-        () = tokio::time::sleep_until(clock.instant_at(from)) => {}
-    }
-    let mut done = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    while done < total {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let due = load.due(clock.elapsed().saturating_sub(from));
-        while done < due {
-            let at = from + Duration::from_secs_f64(done as f64 / load.changes_per_second);
-            let (name, patch) = load.change(done, clock.at(at));
-            let target = Target {
-                resource: pods,
-                namespace: load.namespace.clone(),
-                name,
-            };
-            if let Err(err) = sim.merge_patch(&target, &patch) {
-                tracing::warn!("load change {done}: {err}");
-            }
-            done += 1;
-        }
-    }
-    tracing::info!("load: {total} changes applied");
-}
-
-/// Plays the steps and the load at their scenario times, then marks the scenario finished at
-/// its end (never before the last step and the last load change).
-async fn play(sim: SimHandle, cancel: CancellationToken) {
-    let clock = sim.clock();
-    let scenario = sim.inner.scenario.clone();
-    let steps = async {
-        for step in &scenario.steps {
-            tokio::select! {
-                () = cancel.cancelled() => return,
-                () = tokio::time::sleep_until(clock.instant_at(step.at)) => {}
-            }
-            match sim.perform(step, clock.at(step.at)) {
-                Ok(()) => tracing::info!("{}", step.describe()),
-                Err(err) => tracing::warn!("{}: {}: {err}", scenario.source, step.describe()),
-            }
-        }
-    };
-    let load = async {
-        if let Some(load) = &scenario.load {
-            churn(sim.clone(), load.clone(), cancel.clone()).await;
-        }
-    };
-    tokio::join!(steps, load);
-    tokio::select! {
-        () = cancel.cancelled() => return,
-        () = tokio::time::sleep_until(clock.instant_at(scenario.end)) => {}
-    }
-    tracing::info!(
-        "{} scenario {} finished; still serving",
-        humantime::format_duration(scenario.end),
-        scenario.name
-    );
-    sim.inner.finished.send_replace(true);
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every built-in scenario plays to its end without a refused step.
-    #[test]
-    fn builtin_scenarios_play_cleanly() {
-        for (name, _) in scenario::BUILTIN {
-            let sim = SimHandle::new(Scenario::resolve(name).unwrap(), 1.0).unwrap();
-            let clock = sim.clock();
-            for step in &sim.scenario().steps.clone() {
-                if let Err(err) = sim.perform(step, clock.at(step.at)) {
-                    panic!("{name}: steps[{}]: {err}", step.index);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn kubeconfig_loads_in_kube_rs() {
-        let text = kubeconfig("http://127.0.0.1:6443", Some("llm"));
-        let config = kube::config::Kubeconfig::from_yaml(&text).unwrap();
-        let cluster = config.clusters[0].cluster.as_ref().unwrap();
-        assert_eq!(cluster.server.as_deref(), Some("http://127.0.0.1:6443"));
-        let context = config.contexts[0].context.as_ref().unwrap();
-        assert_eq!(context.namespace.as_deref(), Some("llm"));
-        assert_eq!(config.current_context.as_deref(), Some("warroom-sim"));
-    }
-
-    #[test]
-    fn default_start_meets_wall_time_at_the_end() {
-        let now: DateTime<Utc> = "2026-05-04T17:00:00Z".parse().unwrap();
-        let end = Duration::from_secs(300);
-        assert_eq!(default_start(now, end, 1.0), now);
-        let start = default_start(now, end, 20.0);
-        // 300 s of scenario time take 15 s of wall time at speed 20.
-        assert_eq!(
-            start + chrono::Duration::seconds(300),
-            now + chrono::Duration::seconds(15)
-        );
-        assert_eq!(default_start(now, end, 0.5), now);
-    }
-
-    #[test]
-    fn story_ends_aborted_with_the_leak_still_running() {
-        let sim = SimHandle::new(Scenario::resolve("story").unwrap(), 1.0).unwrap();
-        let clock = sim.clock();
-        let mut generation_at_stall = None;
-        for step in &sim.scenario().steps.clone() {
-            sim.perform(step, clock.at(step.at)).unwrap();
-            // 0:35, after the release: the spec changed, the controller has not seen it.
-            if step.at == Duration::from_secs(35) {
-                let ro = &sim.list_objects("argoproj.io/v1alpha1", "Rollout", Some("llm"))[0];
-                generation_at_stall = Some((
-                    ro["metadata"]["generation"].clone(),
-                    ro["status"]["observedGeneration"].clone(),
-                ));
-            }
-        }
-        assert_eq!(generation_at_stall, Some((json!(2), json!("1"))));
-        let pods: Vec<_> = sim
-            .list_objects("v1", "Pod", Some("llm"))
-            .into_iter()
-            .filter(|p| p["status"]["phase"] == "Running")
-            .collect();
-        let deployment_pods = pods
-            .iter()
-            .filter(|p| p["metadata"]["labels"].get("pod-template-hash").is_some())
-            .count();
-        assert_eq!((pods.len(), deployment_pods), (10, 5));
-        let ro = &sim.list_objects("argoproj.io/v1alpha1", "Rollout", Some("llm"))[0];
-        assert_eq!(ro["status"]["phase"], "Degraded");
-        assert_eq!(ro["status"]["abort"], true);
-    }
-}
-
+mod tests;
 #[cfg(test)]
-mod typed_tests {
-    use super::*;
-    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
-
-    fn check<K: serde::de::DeserializeOwned>(scenario: &str, object: &Value) {
-        if let Err(err) = serde_json::from_value::<K>(object.clone()) {
-            panic!(
-                "{scenario}: {} {} does not parse as k8s-openapi's type: {err}",
-                object["kind"], object["metadata"]["name"]
-            );
-        }
-    }
-
-    /// Observers decode core kinds with k8s-openapi: every object of every built-in
-    /// scenario, at every step, must parse.
-    #[test]
-    fn builtin_objects_parse_as_k8s_openapi_types() {
-        for (name, _) in scenario::BUILTIN {
-            let sim = SimHandle::new(Scenario::resolve(name).unwrap(), 1.0).unwrap();
-            let clock = sim.clock();
-            let mut steps = sim.scenario().steps.clone().into_iter();
-            loop {
-                for (av, kind) in [
-                    ("v1", "Pod"),
-                    ("v1", "Service"),
-                    ("v1", "Event"),
-                    ("v1", "Namespace"),
-                    ("apps/v1", "ReplicaSet"),
-                    ("apps/v1", "Deployment"),
-                    ("batch/v1", "Job"),
-                ] {
-                    for o in sim.list_objects(av, kind, None) {
-                        match kind {
-                            "Pod" => check::<core::Pod>(name, &o),
-                            "Service" => check::<core::Service>(name, &o),
-                            "Event" => check::<core::Event>(name, &o),
-                            "Namespace" => check::<core::Namespace>(name, &o),
-                            "ReplicaSet" => check::<apps::ReplicaSet>(name, &o),
-                            "Deployment" => check::<apps::Deployment>(name, &o),
-                            _ => check::<batch::Job>(name, &o),
-                        }
-                    }
-                }
-                let Some(step) = steps.next() else { break };
-                sim.perform(&step, clock.at(step.at)).unwrap();
-            }
-        }
-    }
-}
+mod typed_tests;

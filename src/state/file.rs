@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use super::{MAX_BYTES, StateDoc};
-use crate::channel::{Author, Channel};
+use crate::channel::{Author, Channel, open};
 
 /// Why a state could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -135,34 +135,52 @@ pub struct StateFile {
     pub doc: Result<StateDoc, String>,
 }
 
-/// The version of the file at `path` (`None`: there is none).
-pub fn version(path: &Path) -> io::Result<Option<Version>> {
-    match fs::metadata(path) {
-        Ok(m) => Ok(Some(Version {
+impl Version {
+    fn of(m: &fs::Metadata) -> Self {
+        Self {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        })),
+        }
+    }
+}
+
+/// The version of the name at `path`, not following a symbolic link (`None`: there is none).
+pub fn version(path: &Path) -> io::Result<Option<Version>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(Version::of(&m))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// Reads the state file of `role` at `path`, at most [`MAX_BYTES`] of it (`None`: no file).
+///
+/// Opened as author files are ([`crate::channel::open`]: never through a symbolic link, never
+/// blocking on a FIFO, regular files only): anything else at the name is a state file whose
+/// document is the reason it cannot be used, so the caller reports it like a malformed one.
 pub fn read(path: &Path, role: &Author) -> io::Result<Option<StateFile>> {
-    let f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+    let f = match open::open(path, open::Mode::Read) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(None),
+        Err(crate::channel::Error::NotRegular { what, .. }) => {
+            let Some(m) = fs::symlink_metadata(path).ok() else {
+                return Ok(None); // gone since
+            };
+            return Ok(Some(StateFile {
+                role: role.clone(),
+                path: path.to_owned(),
+                version: Version::of(&m),
+                modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                doc: Err(format!("it is {what}, not a regular file")),
+            }));
+        }
+        Err(crate::channel::Error::Io { source, .. }) => return Err(source),
+        Err(e) => return Err(io::Error::other(e.to_string())),
     };
     let m = f.metadata()?;
-    let version = Version {
-        dev: m.dev(),
-        ino: m.ino(),
-        len: m.len(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-    };
+    let version = Version::of(&m);
     let modified = m.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     let doc = if m.len() > MAX_BYTES as u64 {
         Err(format!("{} bytes, over the limit of {MAX_BYTES}", m.len()))
@@ -275,6 +293,49 @@ mod tests {
             read(&dir(ch.dir()).join("nobody.json"), &role)
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn a_fifo_a_symlink_or_a_directory_is_a_reason_never_a_hang_or_a_read_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ch = channel(tmp.path());
+        let role = Author::new("pipeline").unwrap();
+        let mut doc = StateDoc::new(role.clone(), 5000);
+        doc.seq = 7;
+        let outside = tmp.path().join("outside.json");
+        fs::write(&outside, doc.to_bytes().unwrap()).unwrap();
+        fs::create_dir_all(dir(ch.dir())).unwrap();
+        let p = path(ch.dir(), &role);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let r = read(&p, &role).unwrap().unwrap();
+        assert_eq!(
+            r.doc.unwrap_err(),
+            "it is a FIFO (named pipe), not a regular file"
+        );
+        fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(&outside, &p).unwrap();
+        let r = read(&p, &role).unwrap().unwrap();
+        assert_eq!(
+            r.doc.unwrap_err(),
+            "it is a symbolic link, not a regular file"
+        );
+        // A dangling link is there too (its version is the link's own).
+        fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("none"), &p).unwrap();
+        assert!(version(&p).unwrap().is_some());
+        assert!(read(&p, &role).unwrap().unwrap().doc.is_err());
+        fs::remove_file(&p).unwrap();
+        fs::create_dir(&p).unwrap();
+        let all = read_all(ch.dir()).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            all[0].doc.as_ref().unwrap_err(),
+            "it is a directory, not a regular file"
         );
     }
 }

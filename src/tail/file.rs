@@ -7,7 +7,6 @@
 //! replacement or a chain break as an alert instead of re-emitting history. It does no
 //! waiting and knows nothing about notify or async.
 
-use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +15,7 @@ use std::time::{Duration, Instant};
 use super::{AlertReason, StoreAlert, TailEvent};
 use crate::channel::Author;
 use crate::channel::append::read_tail;
+use crate::channel::open::open_read;
 use crate::channel::scan::{Break, Chain, Record, Scanner};
 
 /// Bytes at the end of a file that stay incomplete this long are reported as a torn tail.
@@ -68,7 +68,7 @@ impl FileState {
     /// A file whose existing entries are history: following starts at its last complete entry.
     pub fn from_end(channel: &str, author: Author, path: &Path) -> io::Result<Self> {
         let mut st = Self::from_start(channel, author, path);
-        let file = match File::open(path) {
+        let file = match open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(st),
             Err(e) => return Err(e),
@@ -143,7 +143,7 @@ impl FileState {
 
     /// Reads everything new in the file and appends the resulting events to `out`.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<TailEvent>) -> io::Result<()> {
-        let mut file = match File::open(&self.path) {
+        let mut file = match open_read(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 if self.identity.take().is_some() {
@@ -335,7 +335,7 @@ impl FileState {
 }
 
 /// Newlines in the first `len` bytes of `file` (memchr speed: a startup cost only).
-fn count_lines(file: &File, len: u64) -> io::Result<u64> {
+fn count_lines(file: &std::fs::File, len: u64) -> io::Result<u64> {
     use std::io::Read;
     let mut r = io::BufReader::with_capacity(256 * 1024, file).take(len);
     let mut buf = vec![0u8; 256 * 1024];

@@ -364,6 +364,9 @@ struct ChannelState {
     sealed: bool,
     files: BTreeMap<PathBuf, FileState>,
     states: state::StateFiles,
+    /// `*.md` author names that are not regular files, told once each (again if one goes
+    /// away and comes back).
+    irregular: std::collections::BTreeSet<PathBuf>,
 }
 
 /// The state of a whole store root. Pure file reading; the loop above drives it.
@@ -418,6 +421,7 @@ impl Follower {
                     sealed: initial && ch.seal().ok().flatten().is_some(),
                     files: BTreeMap::new(),
                     states: state::StateFiles::default(),
+                    irregular: Default::default(),
                 });
             self.check_seal(&name, out);
             match ch.author_files() {
@@ -431,10 +435,25 @@ impl Follower {
                     detail: e.to_string(),
                 }),
             }
+            if let Ok(odd) = ch.irregular_files()
+                && let Some(c) = self.channels.get_mut(&name)
+            {
+                c.irregular.retain(|p| odd.iter().any(|(o, _)| o == p));
+                for (path, what) in odd {
+                    if c.irregular.insert(path.clone()) {
+                        out.push(TailEvent::Alert(not_regular(&name, &path, what)));
+                    }
+                }
+            }
             if let Some(c) = self.channels.get_mut(&name) {
                 let quiet = self.initial && self.from_end;
                 c.states.sweep(&name, &c.dir, quiet, out);
+                // A file followed until now and swapped for, say, a FIFO is not read while it
+                // is one (its state is kept for when it comes back).
                 for f in c.files.values_mut() {
+                    if c.irregular.contains(f.path()) {
+                        continue;
+                    }
                     if let Err(e) = f.poll(now, out) {
                         errs.push(TailError::Read {
                             path: f.path().to_owned(),
@@ -551,9 +570,20 @@ impl Follower {
         let Ok(author) = Author::new(stem) else {
             return false;
         };
-        if !self.channels.contains_key(ch) {
+        let Some(c) = self.channels.get_mut(ch) else {
             return true; // a channel we have not listed yet
+        };
+        // Never opened when it is not a regular file (a FIFO would block the follower): told
+        // once instead.
+        if let Ok(meta) = std::fs::symlink_metadata(path)
+            && let Some(what) = crate::channel::open::irregular(&meta.file_type())
+        {
+            if c.irregular.insert(path.to_owned()) {
+                out.push(TailEvent::Alert(not_regular(ch, path, what)));
+            }
+            return false;
         }
+        c.irregular.remove(path);
         let ch = ch.to_owned();
         self.add_file(&ch, author, path, errs);
         if let Some(f) = self
@@ -568,6 +598,25 @@ impl Follower {
             });
         }
         false
+    }
+}
+
+/// The alert for a `*.md` author name that is `what`, not a regular file.
+fn not_regular(channel: &str, path: &Path, what: &str) -> StoreAlert {
+    let author = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| Author::new(s).ok())
+        .unwrap_or_else(Author::operator);
+    let problem = crate::timeline::not_regular(path.to_owned(), author, what);
+    StoreAlert {
+        channel: channel.to_owned(),
+        author: Some(problem.author.to_string()),
+        reason: AlertReason::Follow,
+        file: path.display().to_string(),
+        line: None,
+        message: problem.to_string(),
+        gap: problem.gap.map(Box::new),
     }
 }
 
@@ -672,5 +721,77 @@ mod tests {
     #[tokio::test]
     async fn follows_by_polling() {
         follows_new_channels_and_files(true).await;
+    }
+
+    #[test]
+    fn md_names_that_are_not_regular_files_are_told_once_and_never_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(dir.path()).unwrap();
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let ch = store
+            .open_channel(date, Theme::new("odd").unwrap(), vec![role("pipeline")])
+            .unwrap();
+        let pipeline = Author::new("pipeline").unwrap();
+        ch.post(&pipeline, &draft("one"), &PostOptions::default())
+            .unwrap();
+        let fifo = ch.dir().join("fifo.md");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut f = Follower::new(dir.path(), false);
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        let told = |out: &[TailEvent]| {
+            out.iter()
+                .filter_map(|e| match e {
+                    TailEvent::Alert(a) if a.reason == AlertReason::Follow => Some(a.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        // A FIFO opened for reading would block this sweep forever.
+        f.sweep(Instant::now(), &mut out, &mut errs);
+        f.initial = false;
+        assert!(errs.is_empty(), "{errs:?}");
+        let alerts = told(&out);
+        assert_eq!(alerts.len(), 1, "{out:?}");
+        let want = format!(
+            "skipping {}: a FIFO (named pipe), not a regular file",
+            fifo.display()
+        );
+        assert!(
+            alerts[0].message.starts_with(&want),
+            "{}",
+            alerts[0].message
+        );
+        assert_eq!(alerts[0].author.as_deref(), Some("fifo"));
+        assert!(alerts[0].gap.is_some(), "a live reader shows it");
+        assert_eq!(
+            out.iter()
+                .filter(|e| matches!(e, TailEvent::Entry(_)))
+                .count(),
+            1,
+            "the rest of the channel is read"
+        );
+        // Told once: not again on the next sweep or on a hint for it.
+        out.clear();
+        f.sweep(Instant::now(), &mut out, &mut errs);
+        assert!(!f.hint(&fifo, Instant::now(), &mut out, &mut errs));
+        assert!(told(&out).is_empty(), "{out:?}");
+        assert!(errs.is_empty(), "{errs:?}");
+        // Gone and back (as a directory this time): told again.
+        std::fs::remove_file(&fifo).unwrap();
+        f.sweep(Instant::now(), &mut out, &mut errs);
+        std::fs::create_dir(&fifo).unwrap();
+        assert!(!f.hint(&fifo, Instant::now(), &mut out, &mut errs));
+        let alerts = told(&out);
+        assert_eq!(alerts.len(), 1, "{out:?}");
+        assert!(
+            alerts[0]
+                .message
+                .contains("a directory, not a regular file")
+        );
+        assert!(errs.is_empty(), "{errs:?}");
     }
 }

@@ -149,4 +149,26 @@ mod tests {
         files.hint("c", &p, &mut out);
         assert_eq!(reasons(&out), ["state 2"]);
     }
+
+    #[test]
+    fn a_fifo_in_a_state_file_place_is_an_alert_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let role = Author::new("pipeline").unwrap();
+        let p = file::path(dir.path(), &role);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut files = StateFiles::default();
+        let mut out = Vec::new();
+        files.sweep("c", dir.path(), false, &mut out);
+        files.hint("c", &p, &mut out);
+        assert_eq!(reasons(&out), ["alert State"]);
+        let TailEvent::Alert(a) = &out[0] else {
+            unreachable!()
+        };
+        assert!(a.message.contains("a FIFO (named pipe)"), "{}", a.message);
+    }
 }

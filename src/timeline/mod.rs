@@ -9,66 +9,23 @@
 pub mod render;
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::path::PathBuf;
 
+use crate::channel::open::{Mode, open as open_author};
 use crate::channel::scan::{Record, Scanner};
-use crate::channel::{Author, Channel, Entry, EntryId, Error, Kind, Timestamp};
+use crate::channel::{Author, Channel, Entry, EntryId, Error, Timestamp};
 
-/// Where `--since` starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Since {
-    /// Entries after this one in timeline order.
-    Entry(EntryId),
-    /// Entries at or after this time.
-    Time(Timestamp),
-}
+pub use crate::query::{Filter, Since};
 
-impl Since {
-    /// Parses `author#seq` or an RFC 3339 time.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        if s.contains('#') {
-            return EntryId::parse(s)
-                .map(Since::Entry)
-                .map_err(|e| e.to_string());
-        }
-        Timestamp::parse_rfc3339(s).map(Since::Time).ok_or_else(|| {
-            format!("--since {s:?} is neither an entry id (author#seq) nor an RFC 3339 time (2026-05-04T17:15:04Z)")
-        })
-    }
-}
-
-/// Which entries to keep.
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub since: Option<Since>,
-    pub authors: BTreeSet<Author>,
-    pub kinds: BTreeSet<Kind>,
-    /// Per author: only entries with seq above this (read cursors).
-    pub after: BTreeMap<Author, u64>,
-    /// Authors left out (catchup leaves out the reader's own entries).
-    pub exclude: BTreeSet<Author>,
-}
-
-impl Filter {
-    fn wants_author(&self, a: &Author) -> bool {
-        (self.authors.is_empty() || self.authors.contains(a)) && !self.exclude.contains(a)
-    }
-
-    fn keeps(&self, e: &Entry, since_key: Option<&Key>) -> bool {
-        if !self.kinds.is_empty() && !self.kinds.contains(&e.kind.effective()) {
-            return false;
-        }
-        if self.after.get(&e.author).is_some_and(|&s| e.seq <= s) {
-            return false;
-        }
-        match (&self.since, since_key) {
-            (Some(Since::Time(t)), _) => e.ts >= *t,
+/// Whether the merge keeps `e`: the filter, and for `since ID` a place after that entry.
+fn keeps(filter: &Filter, e: &Entry, since_key: Option<&Key>) -> bool {
+    filter.matches(e)
+        && match (&filter.since, since_key) {
             (Some(Since::Entry(_)), Some(k)) => Key::of(e) > *k,
             _ => true,
         }
-    }
 }
 
 /// The timeline order.
@@ -116,11 +73,45 @@ pub enum ProblemKind {
     Garbage,
     /// Bytes at the end that are not a complete entry.
     Tail,
+    /// A `*.md` author name that is not a regular file (a FIFO, a directory, a symbolic
+    /// link): it is not read, and its entries are not shown.
+    NotRegular,
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        match self.kind {
+            // About the file as a whole: there is no line.
+            ProblemKind::NotRegular => {
+                write!(f, "skipping {}: {}", self.path.display(), self.message)
+            }
+            _ => write!(f, "{}:{}: {}", self.path.display(), self.line, self.message),
+        }
+    }
+}
+
+/// The problem for a `*.md` author name that is `what` (not a regular file).
+pub fn not_regular(path: PathBuf, author: Author, what: &str) -> Problem {
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Problem {
+        message: format!(
+            "{what}, not a regular file: it is not read, and its entries (if any) are not shown; move it out of the channel (see `warroom verify`)"
+        ),
+        gap: Some(crate::gap::Gap {
+            text: format!(
+                "{file} is {what}, not a regular file: {author}'s entries are not shown; run `warroom verify`"
+            ),
+            entry: None,
+            ts: None,
+            seq: None,
+        }),
+        path,
+        line: 0,
+        kind: ProblemKind::NotRegular,
+        author,
     }
 }
 
@@ -175,7 +166,7 @@ impl<'a, T: Send + 'static> Merge<'a, T> {
     pub fn open_map(
         channel: &Channel,
         filter: Filter,
-        on_problem: impl FnMut(Problem) + 'a,
+        mut on_problem: impl FnMut(Problem) + 'a,
         map: impl Fn(Entry) -> T + Send + Sync + 'static,
     ) -> Result<Self, Error> {
         let since_key = match &filter.since {
@@ -186,11 +177,30 @@ impl<'a, T: Send + 'static> Merge<'a, T> {
         let map = std::sync::Arc::new(map);
         let name: std::sync::Arc<str> = channel.name().to_string().into();
         let mut sources = Vec::new();
+        // Names that are not regular files are never opened (a FIFO would block), but they are
+        // told, not skipped in silence.
+        for (path, what) in channel.irregular_files()? {
+            if let Some(author) = author_of(&path)
+                && filter.wants_author(&author)
+            {
+                on_problem(not_regular(path, author, what));
+            }
+        }
         for (author, path) in channel.author_files()? {
             if !filter.wants_author(&author) {
                 continue;
             }
-            let file = File::open(&path).map_err(Error::io("cannot open", &path))?;
+            // Removed since the listing: nothing to read there. Swapped for something that is
+            // not a regular file: told like the names above.
+            let file = match open_author(&path, Mode::Read) {
+                Ok(Some(file)) => file,
+                Ok(None) => continue,
+                Err(Error::NotRegular { what, .. }) => {
+                    on_problem(not_regular(path, author, what));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let (tx, rx) = std::sync::mpsc::sync_channel(IN_FLIGHT);
             let reader = Reader {
                 author,
@@ -368,7 +378,7 @@ impl Reader {
                             return;
                         }
                         let entry = e.into_entry(self.channel.to_string());
-                        if self.filter.keeps(&entry, self.since_key.as_ref()) {
+                        if keeps(&self.filter, &entry, self.since_key.as_ref()) {
                             let (ts, seq) = (entry.ts, entry.seq);
                             batch.push((ts, seq, map(entry)));
                             if batch.len() == BATCH
@@ -438,6 +448,11 @@ impl Reader {
     }
 }
 
+/// The author an author file's name stands for.
+fn author_of(path: &std::path::Path) -> Option<Author> {
+    Author::new(path.file_stem()?.to_str()?).ok()
+}
+
 /// The timeline position of an entry, for `--since ID`.
 fn find_key(channel: &Channel, id: &EntryId) -> Result<Key, Error> {
     let path = channel.author_path(&id.author);
@@ -447,10 +462,8 @@ fn find_key(channel: &Channel, id: &EntryId) -> Result<Key, Error> {
         author: id.author.to_string(),
         last: channel.last_seq(&id.author).unwrap_or(0),
     };
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
-        Err(e) => return Err(Error::io("cannot open", &path)(e)),
+    let Some(file) = open_author(&path, Mode::Read)? else {
+        return Err(missing());
     };
     for rec in Scanner::new(file, 0, 1) {
         if let Record::Entry(e) = rec.map_err(Error::io("cannot read", &path))?

@@ -55,6 +55,7 @@ impl Sandbox {
             .current_dir(self.dir.path())
             .env_remove("WARROOM_ROOT")
             .env_remove("WARROOM_CHANNEL")
+            .env_remove("WARROOM_ROLE")
             .env_remove("NO_COLOR");
         c
     }
@@ -114,7 +115,8 @@ impl Sandbox {
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("WARROOM_ROOT")
-            .env_remove("WARROOM_CHANNEL");
+            .env_remove("WARROOM_CHANNEL")
+            .env_remove("WARROOM_ROLE");
         Self::finish(c, b"")
     }
 

@@ -34,7 +34,9 @@ impl Env {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("--root").arg(&self.root).args(args);
-        c.env_remove("WARROOM_CHANNEL").env_remove("WARROOM_ROOT");
+        c.env_remove("WARROOM_CHANNEL")
+            .env_remove("WARROOM_ROOT")
+            .env_remove("WARROOM_ROLE");
         c
     }
 

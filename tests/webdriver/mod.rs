@@ -114,6 +114,20 @@ impl Driver {
             .await;
     }
 
+    /// Runs `script` in every document this session loads from now on, before the page's own
+    /// scripts (Chromium's DevTools `Page.addScriptToEvaluateOnNewDocument`): stubs a browser
+    /// API the page reads at load.
+    pub async fn before_load(&self, script: &str) {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/goog/cdp/execute",
+                json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": script}}),
+            )
+            .await;
+        assert!(v.get("identifier").is_some(), "script not installed: {v}");
+    }
+
     pub async fn js(&self, script: &str) -> Value {
         self.cmd(
             reqwest::Method::POST,

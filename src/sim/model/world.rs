@@ -1,0 +1,288 @@
+//! The model's view of the store at one tick: listing objects of a kind, and the writes a
+//! controller makes — create, replace (skipped when nothing changed, as the API server skips
+//! a no-op update), merge patch, delete, and Events (aggregated by the recorder's key, as
+//! client-go's EventRecorder bumps `count`).
+//!
+//! Owns: stamping every write at the tick's scenario time and broadcasting it to watches
+//! through the simulator's one commit path. It must not decide anything: controllers do.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use crate::sim::SimHandle;
+use crate::sim::resource::{self, RESOURCES, ResourceId};
+use crate::sim::store::{Change, ObjectKey, StoreError};
+
+/// The kinds the model reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pod,
+    ReplicaSet,
+    Deployment,
+    Rollout,
+    AnalysisRun,
+    AnalysisTemplate,
+    ClusterAnalysisTemplate,
+    Service,
+    Event,
+}
+
+impl Kind {
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::Pod | Kind::Service | Kind::Event => "v1",
+            Kind::ReplicaSet | Kind::Deployment => "apps/v1",
+            _ => "argoproj.io/v1alpha1",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pod => "Pod",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::Deployment => "Deployment",
+            Kind::Rollout => "Rollout",
+            Kind::AnalysisRun => "AnalysisRun",
+            Kind::AnalysisTemplate => "AnalysisTemplate",
+            Kind::ClusterAnalysisTemplate => "ClusterAnalysisTemplate",
+            Kind::Service => "Service",
+            Kind::Event => "Event",
+        }
+    }
+
+    pub fn resource(self) -> ResourceId {
+        resource::by_kind(self.api_version(), self.name())
+            .expect("the simulator serves every kind the model uses")
+    }
+}
+
+/// One tick's access to the store, at scenario time `now`.
+pub struct World<'a> {
+    pub sim: &'a SimHandle,
+    pub now: DateTime<Utc>,
+}
+
+/// The key of a stored object.
+pub fn key_of(kind: Kind, object: &Value) -> ObjectKey {
+    let namespace = if RESOURCES[kind.resource()].namespaced {
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+    } else {
+        ""
+    };
+    (
+        kind.resource(),
+        namespace.to_string(),
+        object["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+impl World<'_> {
+    /// RFC 3339 at whole seconds, as Kubernetes writes times.
+    pub fn stamp(&self) -> String {
+        stamp(self.now)
+    }
+
+    pub fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<Arc<Value>> {
+        self.sim.store().list(kind.resource(), namespace)
+    }
+
+    pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.sim
+            .store()
+            .get(&(kind.resource(), namespace.to_string(), name.to_string()))
+    }
+
+    /// Creates an object; refused when one of that name exists.
+    pub fn create(&self, kind: Kind, object: Value) -> Result<Arc<Change>, StoreError> {
+        let now = self.now;
+        self.sim.commit(|s| s.create(kind.resource(), object, now))
+    }
+
+    /// Replaces an object with `object` (read earlier this tick): a conflict when someone
+    /// wrote it since, nothing when it is unchanged. True when it was written.
+    pub fn replace(&self, kind: Kind, object: Value) -> Result<bool, StoreError> {
+        let key = key_of(kind, &object);
+        self.sim.update_if_changed(&key, object, self.now)
+    }
+
+    pub fn merge_patch(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Arc<Change>, StoreError> {
+        let key = (kind.resource(), namespace.to_string(), name.to_string());
+        let now = self.now;
+        self.sim.commit(|s| s.merge_patch(&key, patch, now))
+    }
+
+    pub fn delete(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Arc<Change>, StoreError> {
+        let key = (kind.resource(), namespace.to_string(), name.to_string());
+        self.sim.commit(|s| s.delete(&key))
+    }
+
+    /// Records an Event about `involved` from `component`: a new Event, or the same reason
+    /// and message again bumps its count and lastTimestamp (the recorder's aggregation).
+    pub fn event(
+        &self,
+        involved: &Value,
+        event_type: &str,
+        reason: &str,
+        message: &str,
+        component: &str,
+    ) -> Result<(), StoreError> {
+        let namespace = involved["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let involved_name = involved["metadata"]["name"].as_str().unwrap_or_default();
+        let uid = involved["metadata"]["uid"].as_str().unwrap_or_default();
+        let name = format!(
+            "{involved_name}.{:016x}",
+            fnv64(&[uid, event_type, reason, message, component].join("\u{0}"))
+        );
+        let stamp = self.stamp();
+        let events = Kind::Event.resource();
+        let key = (events, namespace.clone(), name.clone());
+        let now = self.now;
+        self.sim.commit(|store| {
+            if let Some(existing) = store.get(&key) {
+                let count = existing["count"].as_u64().unwrap_or(1) + 1;
+                return store.merge_patch(
+                    &key,
+                    &json!({"count": count, "lastTimestamp": stamp}),
+                    now,
+                );
+            }
+            let event = json!({
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": stamp},
+                "involvedObject": {
+                    "apiVersion": involved["apiVersion"], "kind": involved["kind"],
+                    "name": involved_name, "namespace": namespace, "uid": uid,
+                    "resourceVersion": involved["metadata"]["resourceVersion"],
+                },
+                "reason": reason,
+                "message": message,
+                "type": event_type,
+                "count": 1,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "source": {"component": component},
+                "reportingComponent": component,
+            });
+            store.apply(events, event, now)
+        })?;
+        Ok(())
+    }
+}
+
+/// RFC 3339 at whole seconds.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses an RFC 3339 time field.
+pub fn parse_time(value: &Value) -> Option<DateTime<Utc>> {
+    value.as_str()?.parse().ok()
+}
+
+/// FNV-1a, 64 bits: stable names for Events.
+pub fn fnv64(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// FNV-1a, 32 bits, as Kubernetes' pod-template-hash (over our canonical JSON, not Go's
+/// spew dump, so the values differ from a real cluster's while the form is the same).
+pub fn fnv32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h, b| {
+        (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Kubernetes' SafeEncodeString: a hash as the letters and digits that cannot spell words.
+pub fn safe_encode(n: u32) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    n.to_string()
+        .bytes()
+        .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// The pod-template-hash of a pod template (with the collision count, as Kubernetes).
+pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
+    let mut text = serde_json::to_string(template).unwrap_or_default();
+    if let Some(c) = collision_count {
+        text.push_str(&c.to_string());
+    }
+    safe_encode(fnv32(text.as_bytes()))
+}
+
+/// The controller ownerReference to `owner`.
+pub fn owner_reference(owner: &Value) -> Value {
+    json!({
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"],
+        "controller": true,
+        "blockOwnerDeletion": true,
+    })
+}
+
+/// True when `object`'s controller ownerReference has `uid`.
+pub fn owned_by(object: &Value, uid: &Value) -> bool {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r["uid"] == *uid && r["controller"] == true)
+        })
+}
+
+/// A LabelSelector object's matchLabels (and matchExpressions' In / NotIn / Exists /
+/// DoesNotExist) as a selector.
+pub fn selector_of(selector: &Value) -> Option<crate::sim::selector::LabelSelector> {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "DoesNotExist" => format!("!{key}"),
+            _ => key.to_string(),
+        });
+    }
+    crate::sim::selector::LabelSelector::parse(&parts.join(",")).ok()
+}
