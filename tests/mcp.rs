@@ -229,6 +229,24 @@ fn stdio_initialize_list_post_read_brief() {
         1
     );
 
+    // `text` is a regular expression, case-insensitive; a bad one is refused by name.
+    let found = d.ok("read", json!({"text": "CANARY AT \\d+%"}));
+    let ids: Vec<&str> = found["structured"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["pipeline#1"], "{found}");
+    let found = d.ok(
+        "read",
+        json!({"text": "^looking", "author": ["terminal-1"]}),
+    );
+    assert_eq!(found["structured"]["entries"][0]["id"], "terminal-1#1");
+    let r = d.call("read", json!({"text": "(unclosed"}));
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("\"text\""), "{r}");
+
     let brief = d.ok("brief", json!({}));
     let text = brief["text"].as_str().unwrap();
     assert!(text.contains(&ch), "{text}");
@@ -551,6 +569,55 @@ fn http_with_a_token_and_refused_without() {
     );
     let r = d.ok("wait", json!({"author": ["data-plane"], "timeout": 1}));
     assert_eq!(r["structured"]["outcome"], "timed-out", "{r}");
+    // The same tools as over stdio, acting as the token's role: catch up, see the open
+    // alerts, ack one (recorded as terminal-1, as `warroom alerts` shows).
+    let tools = d.tools();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for want in ["post", "read", "catchup", "wait", "alerts", "ack", "brief"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    env.ok(&[
+        "post",
+        "--channel",
+        &ch,
+        "--as",
+        "pipeline",
+        "--kind",
+        "alert",
+        "canary degraded",
+    ]);
+    let news = d.ok("catchup", json!({}));
+    let others: Vec<&str> = news["structured"]["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(others, ["pipeline#1", "pipeline#2"], "{news}");
+    assert_eq!(news["structured"]["reader"], "terminal-1", "{news}");
+    let open = d.ok("alerts", json!({}));
+    assert_eq!(
+        open["structured"]["alerts"][0]["id"], "pipeline#2",
+        "{open}"
+    );
+    assert_eq!(open["structured"]["alerts"][0]["state"], "open");
+    let acked = d.ok("ack", json!({"ids": ["pipeline#2"], "message": "looking"}));
+    assert_eq!(
+        acked["structured"]["entry"]["id"], "terminal-1#2",
+        "{acked}"
+    );
+    let listed: Value = serde_json::from_str(&env.ok(&[
+        "alerts",
+        "--channel",
+        &ch,
+        "--state",
+        "acked",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(listed[0]["acks"][0]["author"], "terminal-1", "{listed}");
+    assert_eq!(d.ok("alerts", json!({}))["structured"]["alerts"], json!([]));
     // rollout_get is never served over HTTP; the refusal says where it is.
     let r = d.call("rollout_get", json!({"name": "web"}));
     let text = r["text"].as_str().unwrap();
@@ -580,7 +647,77 @@ fn http_with_a_token_and_refused_without() {
         "a revoked token is refused"
     );
     assert_eq!(reqwest::blocking_post(&url, &token).0, 401);
-    assert_eq!(timeline_count(&env, &ch), 2, "nothing more was written");
+    assert_eq!(timeline_count(&env, &ch), 4, "nothing more was written");
+}
+
+/// MCP over stdio as a shell speaks it (docs/AGENTS.md): JSON-RPC lines, no SDK. The channel
+/// and the role come from WARROOM_CHANNEL and WARROOM_ROLE when no flag names them.
+#[test]
+fn stdio_takes_its_channel_and_role_from_the_environment() {
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    // A newer channel: without WARROOM_CHANNEL the server would serve this one.
+    let newer = env.ok(&["open", "newer", "--date", "2026-05-05"]);
+    let mut child = env
+        .cmd(&["mcp"])
+        .env("WARROOM_CHANNEL", &ch)
+        .env("WARROOM_ROLE", "terminal-1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warroom mcp starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let mut answer = |id: u64| -> Value {
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            assert!(!line.is_empty(), "the server closed its stdout");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "sh", "version": "1"}}}),
+    );
+    assert_eq!(answer(1)["result"]["serverInfo"]["name"], "warroom");
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "post", "arguments": {"body": "from the environment"}}}));
+    let posted = answer(2);
+    let entry = &posted["result"]["structuredContent"]["entry"];
+    assert_eq!(
+        (entry["id"].as_str(), entry["channel"].as_str()),
+        (Some("terminal-1#1"), Some(ch.as_str())),
+        "{posted}"
+    );
+    // An unknown tool is a JSON-RPC error, not a crash; the session goes on.
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "promote", "arguments": {}}}));
+    assert!(answer(3)["error"]["message"].is_string());
+    send(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "read", "arguments": {}}}));
+    assert_eq!(
+        answer(4)["result"]["structuredContent"]["entries"][0]["body"],
+        "from the environment"
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "stdin closed: the server ends cleanly ({status})"
+    );
+    assert_eq!(timeline_count(&env, &ch), 1);
+    assert_eq!(timeline_count(&env, &newer), 0);
 }
 
 /// A bare JSON-RPC initialize POST, for the HTTP answer itself.
