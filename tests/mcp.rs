@@ -691,6 +691,26 @@ fn http_with_a_token_and_refused_without() {
     .unwrap();
     assert_eq!(listed[0]["acks"][0]["author"], "terminal-1", "{listed}");
     assert_eq!(d.ok("alerts", json!({}))["structured"]["alerts"], json!([]));
+    // The token's role taken off the roster (by hand): posting is refused with the fix.
+    let roster_path = env.root.join(&ch).join(".warroom/roster.json");
+    let roster = std::fs::read(&roster_path).unwrap();
+    let mut without: Value = serde_json::from_slice(&roster).unwrap();
+    without["roles"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["name"] != "terminal-1");
+    std::fs::write(&roster_path, serde_json::to_vec_pretty(&without).unwrap()).unwrap();
+    let r = d.call("post", json!({"body": "still here?"}));
+    std::fs::write(&roster_path, &roster).unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("not on the roster")
+            && text.contains("warroom roster add terminal-1")
+            && text.contains("a token for it over HTTP")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     // rollout_get is never served over HTTP; the refusal says where it is.
     let r = d.call("rollout_get", json!({"name": "web"}));
     let text = r["text"].as_str().unwrap();
