@@ -813,6 +813,30 @@ fn stdio_takes_its_channel_and_role_from_the_environment() {
     assert_eq!(timeline_count(&env, &newer), 0);
 }
 
+/// A `wait` pending over HTTP when the relay stops is answered (docs/AGENTS.md: the answer says
+/// to wait again), not cut off without a word.
+#[test]
+fn http_a_pending_wait_is_answered_when_the_relay_stops() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    let token = env.token(&ch, "terminal-1");
+    let server = Server::start(&env);
+    let url = format!("{}/mcp", server.url);
+    let mut d = Driver::http(&py, &url, &token).expect("connects with a token");
+    d.start("wait", json!({"author": ["data-plane"], "timeout": 120}));
+    server.wait_log_line("wait pending: terminal-1 in");
+    let (status, log) = server.terminate_with_log();
+    assert!(status.success(), "{status}: {log}");
+    let r = d.finish();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("shutting down") && text.contains("call wait again"),
+        "{r}\n{log}"
+    );
+}
+
 /// A bare JSON-RPC initialize POST, for the HTTP answer itself.
 mod reqwest {
     pub fn blocking_post(url: &str, token: &str) -> (u16, String) {
