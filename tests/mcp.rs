@@ -204,6 +204,19 @@ fn stdio_initialize_list_post_read_brief() {
         json!({"body": "looking at the canary's 5xx", "kind": "note", "to": ["pipeline"], "key": "k1"}),
     );
     assert_eq!(again["structured"]["replayed"], true);
+    assert_eq!(again["structured"]["entry"]["id"], "terminal-1#1");
+    // The same key with another body: refused, nothing written.
+    let r = d.call(
+        "post",
+        json!({"body": "something else", "kind": "note", "to": ["pipeline"], "key": "k1"}),
+    );
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("\"k1\" was already used by terminal-1#1")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     assert_eq!(timeline_count(&env, &ch), 2);
 
     let read = d.ok("read", json!({}));
