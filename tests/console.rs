@@ -207,6 +207,59 @@ fn bad_acks_are_refused_with_exit_2_and_nothing_written() {
     assert_eq!(entries(&env, &ch), before, "nothing was written");
 }
 
+/// One colour rule: the terminal paints each author in the colour the page uses
+/// (`warroom::palette`, which the browser test checks against the page), in 24-bit where the
+/// terminal says it can and as the nearest xterm-256 colour elsewhere.
+#[test]
+fn the_terminal_paints_authors_in_the_pages_colours() {
+    let env = Env::new();
+    let ch = story(&env);
+    let run = |args: &[&str], truecolor: bool| {
+        let mut cmd = env.cmd(args);
+        cmd.env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR");
+        if truecolor {
+            cmd.env("COLORTERM", "truecolor");
+        } else {
+            cmd.env_remove("COLORTERM");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for truecolor in [true, false] {
+        let timeline = run(&["timeline", "--channel", &ch], truecolor);
+        let alerts = run(&["alerts", "--channel", &ch], truecolor);
+        for (role, id) in [
+            ("pipeline", "pipeline#1"),
+            ("traffic", "traffic#1"),
+            ("data-plane", "data-plane#1"),
+            ("operator", "operator#1"),
+        ] {
+            let c = warroom::palette::of(role);
+            let v = u32::from_str_radix(&c.hex[1..], 16).unwrap();
+            let esc = if truecolor {
+                format!(
+                    "\x1b[1;38;2;{};{};{}m",
+                    (v >> 16) & 0xff,
+                    (v >> 8) & 0xff,
+                    v & 0xff
+                )
+            } else {
+                format!("\x1b[1;38;5;{}m", c.ansi)
+            };
+            let painted = format!("{esc}{id}\x1b[0m");
+            assert!(
+                timeline.contains(&painted),
+                "{id} in {} ({truecolor}):\n{timeline:?}",
+                c.hex
+            );
+            if role != "data-plane" && role != "operator" {
+                assert!(alerts.contains(&painted), "{id}:\n{alerts:?}");
+            }
+        }
+    }
+}
+
 /// One HTTP request with a body; returns (status, body).
 fn http(method: &str, url: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let addr = url.trim_start_matches("http://");
