@@ -629,6 +629,8 @@ function openPost() { $("post").classList.add("open"); $("compose").setAttribute
 $("compose").addEventListener("click", () => { openPost(); $("text").focus(); });
 $("more").addEventListener("click", () => {
   const open = $("filters").classList.toggle("open");
+  // Narrow screens fold the notification switch with the filters.
+  $("top").classList.toggle("more-open", open);
   $("more").setAttribute("aria-expanded", String(open));
 });
 for (const k of KINDS) { addChip("f-kinds", k, S.hiddenKinds); $("kind").append(el("option", { value: k }, k)); }

@@ -204,6 +204,19 @@ fn stdio_initialize_list_post_read_brief() {
         json!({"body": "looking at the canary's 5xx", "kind": "note", "to": ["pipeline"], "key": "k1"}),
     );
     assert_eq!(again["structured"]["replayed"], true);
+    assert_eq!(again["structured"]["entry"]["id"], "terminal-1#1");
+    // The same key with another body: refused, nothing written.
+    let r = d.call(
+        "post",
+        json!({"body": "something else", "kind": "note", "to": ["pipeline"], "key": "k1"}),
+    );
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("\"k1\" was already used by terminal-1#1")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     assert_eq!(timeline_count(&env, &ch), 2);
 
     let read = d.ok("read", json!({}));
@@ -228,6 +241,24 @@ fn stdio_initialize_list_post_read_brief() {
         by_author["structured"]["entries"].as_array().unwrap().len(),
         1
     );
+
+    // `text` is a regular expression, case-insensitive; a bad one is refused by name.
+    let found = d.ok("read", json!({"text": "CANARY AT \\d+%"}));
+    let ids: Vec<&str> = found["structured"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["pipeline#1"], "{found}");
+    let found = d.ok(
+        "read",
+        json!({"text": "^looking", "author": ["terminal-1"]}),
+    );
+    assert_eq!(found["structured"]["entries"][0]["id"], "terminal-1#1");
+    let r = d.call("read", json!({"text": "(unclosed"}));
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("\"text\""), "{r}");
 
     let brief = d.ok("brief", json!({}));
     let text = brief["text"].as_str().unwrap();
@@ -522,6 +553,79 @@ fn stdio_rollout_get_reads_a_directory_and_refuses_what_it_cannot_find() {
     }
 }
 
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stdio_rollout_get_reads_the_cluster_of_its_kubeconfig() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    // The simulator's API as the cluster (the story scenario: Rollout llm/litellm).
+    let kubeconfig = env.dir.path().join("kubeconfig");
+    let _sim = Killed(
+        env.cmd(&[
+            "sim",
+            "--scenario",
+            "story",
+            "--port",
+            "0",
+            "--kubeconfig-out",
+        ])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warroom sim starts"),
+    );
+    for _ in 0..1200 {
+        if kubeconfig.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(kubeconfig.exists(), "no kubeconfig from the simulator");
+    let kc = kubeconfig.to_str().unwrap();
+    let mut d =
+        Driver::stdio_with(&py, &env, &ch, "terminal-1", &["--kubeconfig", kc]).expect("connects");
+    // What `warroom rollout get` shows of the same Rollout (the simulator runs on: compare
+    // what does not move).
+    let cli: Value = serde_json::from_str(&env.ok(&[
+        "rollout",
+        "get",
+        "litellm",
+        "-n",
+        "llm",
+        "--kubeconfig",
+        kc,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let got = d.ok(
+        "rollout_get",
+        json!({"name": "litellm", "namespace": "llm"}),
+    );
+    let view = &got["structured"];
+    for field in ["name", "namespace", "strategy"] {
+        assert_eq!(view[field], cli[field], "{field}: {got}");
+    }
+    assert_eq!(view["name"], "litellm");
+    let text = got["text"].as_str().unwrap();
+    assert!(text.starts_with("Name:            litellm\n"), "{text}");
+    let r = d.call("rollout_get", json!({"name": "nope", "namespace": "llm"}));
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("not found"), "{r}");
+    assert_eq!(timeline_count(&env, &ch), 0, "reading writes nothing");
+}
+
 #[test]
 fn http_with_a_token_and_refused_without() {
     let Some(py) = python() else { return };
@@ -551,6 +655,75 @@ fn http_with_a_token_and_refused_without() {
     );
     let r = d.ok("wait", json!({"author": ["data-plane"], "timeout": 1}));
     assert_eq!(r["structured"]["outcome"], "timed-out", "{r}");
+    // The same tools as over stdio, acting as the token's role: catch up, see the open
+    // alerts, ack one (recorded as terminal-1, as `warroom alerts` shows).
+    let tools = d.tools();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    for want in ["post", "read", "catchup", "wait", "alerts", "ack", "brief"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    env.ok(&[
+        "post",
+        "--channel",
+        &ch,
+        "--as",
+        "pipeline",
+        "--kind",
+        "alert",
+        "canary degraded",
+    ]);
+    let news = d.ok("catchup", json!({}));
+    let others: Vec<&str> = news["structured"]["others"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(others, ["pipeline#1", "pipeline#2"], "{news}");
+    assert_eq!(news["structured"]["reader"], "terminal-1", "{news}");
+    let open = d.ok("alerts", json!({}));
+    assert_eq!(
+        open["structured"]["alerts"][0]["id"], "pipeline#2",
+        "{open}"
+    );
+    assert_eq!(open["structured"]["alerts"][0]["state"], "open");
+    let acked = d.ok("ack", json!({"ids": ["pipeline#2"], "message": "looking"}));
+    assert_eq!(
+        acked["structured"]["entry"]["id"], "terminal-1#2",
+        "{acked}"
+    );
+    let listed: Value = serde_json::from_str(&env.ok(&[
+        "alerts",
+        "--channel",
+        &ch,
+        "--state",
+        "acked",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(listed[0]["acks"][0]["author"], "terminal-1", "{listed}");
+    assert_eq!(d.ok("alerts", json!({}))["structured"]["alerts"], json!([]));
+    // The token's role taken off the roster (by hand): posting is refused with the fix.
+    let roster_path = env.root.join(&ch).join(".warroom/roster.json");
+    let roster = std::fs::read(&roster_path).unwrap();
+    let mut without: Value = serde_json::from_slice(&roster).unwrap();
+    without["roles"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["name"] != "terminal-1");
+    std::fs::write(&roster_path, serde_json::to_vec_pretty(&without).unwrap()).unwrap();
+    let r = d.call("post", json!({"body": "still here?"}));
+    std::fs::write(&roster_path, &roster).unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("not on the roster")
+            && text.contains("warroom roster add terminal-1")
+            && text.contains("a token for it over HTTP")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     // rollout_get is never served over HTTP; the refusal says where it is.
     let r = d.call("rollout_get", json!({"name": "web"}));
     let text = r["text"].as_str().unwrap();
@@ -580,7 +753,101 @@ fn http_with_a_token_and_refused_without() {
         "a revoked token is refused"
     );
     assert_eq!(reqwest::blocking_post(&url, &token).0, 401);
-    assert_eq!(timeline_count(&env, &ch), 2, "nothing more was written");
+    assert_eq!(timeline_count(&env, &ch), 4, "nothing more was written");
+}
+
+/// MCP over stdio as a shell speaks it (docs/AGENTS.md): JSON-RPC lines, no SDK. The channel
+/// and the role come from WARROOM_CHANNEL and WARROOM_ROLE when no flag names them.
+#[test]
+fn stdio_takes_its_channel_and_role_from_the_environment() {
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    // A newer channel: without WARROOM_CHANNEL the server would serve this one.
+    let newer = env.ok(&["open", "newer", "--date", "2026-05-05"]);
+    let mut child = env
+        .cmd(&["mcp"])
+        .env("WARROOM_CHANNEL", &ch)
+        .env("WARROOM_ROLE", "terminal-1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warroom mcp starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let mut answer = |id: u64| -> Value {
+        loop {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            assert!(!line.is_empty(), "the server closed its stdout");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                return v;
+            }
+        }
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "sh", "version": "1"}}}),
+    );
+    assert_eq!(answer(1)["result"]["serverInfo"]["name"], "warroom");
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "post", "arguments": {"body": "from the environment"}}}));
+    let posted = answer(2);
+    let entry = &posted["result"]["structuredContent"]["entry"];
+    assert_eq!(
+        (entry["id"].as_str(), entry["channel"].as_str()),
+        (Some("terminal-1#1"), Some(ch.as_str())),
+        "{posted}"
+    );
+    // An unknown tool is a JSON-RPC error, not a crash; the session goes on.
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "promote", "arguments": {}}}));
+    assert!(answer(3)["error"]["message"].is_string());
+    send(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "read", "arguments": {}}}));
+    assert_eq!(
+        answer(4)["result"]["structuredContent"]["entries"][0]["body"],
+        "from the environment"
+    );
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "stdin closed: the server ends cleanly ({status})"
+    );
+    assert_eq!(timeline_count(&env, &ch), 1);
+    assert_eq!(timeline_count(&env, &newer), 0);
+}
+
+/// A `wait` pending over HTTP when the relay stops is answered (docs/AGENTS.md: the answer says
+/// to wait again), not cut off without a word.
+#[test]
+fn http_a_pending_wait_is_answered_when_the_relay_stops() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    let token = env.token(&ch, "terminal-1");
+    let server = Server::start(&env);
+    let url = format!("{}/mcp", server.url);
+    let mut d = Driver::http(&py, &url, &token).expect("connects with a token");
+    d.start("wait", json!({"author": ["data-plane"], "timeout": 120}));
+    server.wait_log_line("wait pending: terminal-1 in");
+    let (status, log) = server.terminate_with_log();
+    assert!(status.success(), "{status}: {log}");
+    let r = d.finish();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("shutting down") && text.contains("call wait again"),
+        "{r}\n{log}"
+    );
 }
 
 /// A bare JSON-RPC initialize POST, for the HTTP answer itself.
