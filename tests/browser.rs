@@ -120,6 +120,32 @@ async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
     }
     let custom = d.js("return colourOf('terminal-1').hex").await;
     assert_eq!(custom, warroom::palette::of("terminal-1").hex);
+    // A light theme through prefers-color-scheme: light ground and dark text, and the same
+    // author swatches (their ink is chosen against the swatch, not the ground).
+    let look = "const c = (el, p) => getComputedStyle(el)[p]; const who = document.querySelector('#e-pipeline-1 .who'); return [c(document.body, 'backgroundColor'), c(document.body, 'color'), c(who, 'backgroundColor'), c(who, 'color')]";
+    let mut looks = Vec::new();
+    for scheme in ["dark", "light"] {
+        d.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": [{"name": "prefers-color-scheme", "value": scheme}]}}),
+        )
+        .await;
+        d.wait_for(&format!(
+            "return matchMedia('(prefers-color-scheme: {scheme})').matches"
+        ))
+        .await;
+        looks.push(d.js(look).await);
+    }
+    assert_eq!(looks[0][0], "rgb(15, 18, 22)", "dark ground: {looks:?}");
+    assert_eq!(looks[1][0], "rgb(246, 247, 249)", "light ground: {looks:?}");
+    assert_eq!(
+        looks[1][1], "rgb(28, 33, 40)",
+        "dark text on light: {looks:?}"
+    );
+    assert_eq!(looks[0][2], looks[1][2], "the same swatch: {looks:?}");
+    assert_eq!(looks[0][2], "rgb(68, 119, 170)", "{looks:?}");
+    assert_eq!(looks[0][3], looks[1][3], "the same ink: {looks:?}");
     // A wide table scrolls inside its card instead of widening it.
     assert_eq!(
         d.js("const t = document.querySelector('#e-traffic-1 table'); return getComputedStyle(t).overflowX")
@@ -528,7 +554,7 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
     );
 
     // 420 px: the header and the post box collapse; tables scroll inside their card.
-    d.viewport(420, 900).await;
+    d.viewport(420, 700).await;
     d.wait_for("return window.innerWidth === 420").await;
     assert_eq!(
         d.js("return getComputedStyle(document.getElementById('text')).display")
@@ -545,6 +571,38 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
             .await,
         true,
         "nothing is wider than the screen"
+    );
+    // However many alerts are open, the feed starts within the first screen: the list
+    // scrolls in its own box.
+    assert!(threads.len() > 5, "enough open alerts to fill a screen");
+    d.js("window.scrollTo(0, 0); return true").await;
+    d.wait_for("return window.scrollY === 0").await;
+    assert_eq!(
+        d.js("const l = document.getElementById('open-list'); return [l.scrollHeight > l.clientHeight, document.querySelector('main article').getBoundingClientRect().top < window.innerHeight]")
+            .await,
+        json!([true, true])
+    );
+    // The lanes fit the screen: every role's column is on it, none clipped off the side.
+    d.click("#views button[data-view=lanes]").await;
+    d.wait_for("return !document.getElementById('lanes').hidden")
+        .await;
+    assert_eq!(
+        d.js("const heads = [...document.querySelectorAll('#lanes .lane-head')]; return [heads.length, heads.every(h => { const r = h.getBoundingClientRect(); return r.width > 40 && r.left >= 0 && r.right <= window.innerWidth; }), document.documentElement.scrollWidth <= window.innerWidth]")
+            .await,
+        json!([4, true, true])
+    );
+    d.click("#views button[data-view=feed]").await;
+    // The notification switch folds with the filters.
+    assert_eq!(
+        d.js("return getComputedStyle(document.getElementById('notify')).display")
+            .await,
+        "none"
+    );
+    d.click("#more").await;
+    assert_eq!(
+        d.js("const n = document.getElementById('notify').getBoundingClientRect(); return n.width > 0 && n.right <= window.innerWidth")
+            .await,
+        true
     );
     d.quit().await;
 }
@@ -570,11 +628,17 @@ async fn a_long_history_keeps_its_order_and_its_gaps() {
         "pipeline entry 120",
         "pipeline entry 12X",
     );
+    // And an entry removed from between others: the chain breaks there.
+    let file = env.author_file(&ch, "data-plane");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let from = text.find("<!-- warroom:entry id=data-plane#50 ").unwrap();
+    let to = text.find("<!-- warroom:entry id=data-plane#51 ").unwrap();
+    std::fs::write(&file, format!("{}{}", &text[..from], &text[to..])).unwrap();
     let server = Server::start(&env);
     let d = Driver::start(&driver, &chromium).await;
     d.viewport(1400, 1000).await;
     d.goto(&format!("{}/?channel={ch}", server.url)).await;
-    d.wait_for("return document.getElementById('conn').className === 'live' && document.querySelectorAll('main article').length === 299").await;
+    d.wait_for("return document.getElementById('conn').className === 'live' && document.querySelectorAll('main article').length === 298").await;
     let order = d
         .js("return [...document.querySelectorAll('main > article, main > .gap')].map(n => n.id || 'gap')")
         .await;
@@ -586,9 +650,22 @@ async fn a_long_history_keeps_its_order_and_its_gaps() {
         } else {
             format!("e-pipeline-{i}")
         });
-        want.push(format!("e-data-plane-{i}"));
+        match i {
+            // The gap goes right after the last good entry before the hole.
+            49 => want.extend(["e-data-plane-49".to_owned(), "gap".to_owned()]),
+            50 => {}
+            _ => want.push(format!("e-data-plane-{i}")),
+        }
     }
     assert_eq!(order, want);
+    assert_eq!(
+        d.js("return [...document.querySelectorAll('main > .gap')].map(g => g.textContent)")
+            .await,
+        json!([
+            "data-plane#50 is missing before data-plane#51: run `warroom verify`",
+            "pipeline#120 failed its checksum (its bytes were changed): run `warroom verify`",
+        ])
+    );
     env.post(&ch, "data-plane", "live after the history");
     d.wait_for("const last = document.querySelector('main').lastElementChild; return last && last.id === 'e-data-plane-151'").await;
     d.quit().await;

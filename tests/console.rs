@@ -207,6 +207,59 @@ fn bad_acks_are_refused_with_exit_2_and_nothing_written() {
     assert_eq!(entries(&env, &ch), before, "nothing was written");
 }
 
+/// One colour rule: the terminal paints each author in the colour the page uses
+/// (`warroom::palette`, which the browser test checks against the page), in 24-bit where the
+/// terminal says it can and as the nearest xterm-256 colour elsewhere.
+#[test]
+fn the_terminal_paints_authors_in_the_pages_colours() {
+    let env = Env::new();
+    let ch = story(&env);
+    let run = |args: &[&str], truecolor: bool| {
+        let mut cmd = env.cmd(args);
+        cmd.env("CLICOLOR_FORCE", "1").env_remove("NO_COLOR");
+        if truecolor {
+            cmd.env("COLORTERM", "truecolor");
+        } else {
+            cmd.env_remove("COLORTERM");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for truecolor in [true, false] {
+        let timeline = run(&["timeline", "--channel", &ch], truecolor);
+        let alerts = run(&["alerts", "--channel", &ch], truecolor);
+        for (role, id) in [
+            ("pipeline", "pipeline#1"),
+            ("traffic", "traffic#1"),
+            ("data-plane", "data-plane#1"),
+            ("operator", "operator#1"),
+        ] {
+            let c = warroom::palette::of(role);
+            let v = u32::from_str_radix(&c.hex[1..], 16).unwrap();
+            let esc = if truecolor {
+                format!(
+                    "\x1b[1;38;2;{};{};{}m",
+                    (v >> 16) & 0xff,
+                    (v >> 8) & 0xff,
+                    v & 0xff
+                )
+            } else {
+                format!("\x1b[1;38;5;{}m", c.ansi)
+            };
+            let painted = format!("{esc}{id}\x1b[0m");
+            assert!(
+                timeline.contains(&painted),
+                "{id} in {} ({truecolor}):\n{timeline:?}",
+                c.hex
+            );
+            if role != "data-plane" && role != "operator" {
+                assert!(alerts.contains(&painted), "{id}:\n{alerts:?}");
+            }
+        }
+    }
+}
+
 /// One HTTP request with a body; returns (status, body).
 fn http(method: &str, url: &str, token: Option<&str>, body: &str) -> (u16, String) {
     let addr = url.trim_start_matches("http://");
@@ -599,6 +652,116 @@ fn follow_shows_gap_markers_at_their_place_locally_and_through_a_relay() {
         .unwrap();
     for (_, rx, seen) in followers.iter_mut() {
         wait_line(rx, "GAP  pipeline.md was truncated", seen);
+        assert_eq!(seen.iter().filter(|l| l.contains("third")).count(), 1);
+    }
+}
+
+/// A valid entry for `role`'s file as another program would write it, numbered `skip` past the
+/// file's last entry (1: the next one; 2: one is missing before it).
+fn foreign_entry(env: &Env, ch: &str, role: &str, skip: u64, body: &str) -> Vec<u8> {
+    use warroom::channel::append::read_tail;
+    use warroom::channel::entry::{Header, encode};
+    let f = std::fs::File::open(env.author_file(ch, role)).unwrap();
+    let tail = read_tail(&f, f.metadata().unwrap().len()).unwrap();
+    let author = warroom::channel::Author::new(role).unwrap();
+    let mut out = Vec::new();
+    encode(
+        &mut out,
+        Header {
+            author: &author,
+            seq: tail.last_seq + skip,
+            ts: warroom::channel::Timestamp::now(),
+            kind: warroom::channel::Kind::Note,
+            refs: &[],
+            to: &[],
+            key: None,
+        },
+        body,
+        tail.last_sum,
+    );
+    out
+}
+
+fn append(file: &std::path::Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(file).unwrap();
+    f.write_all(bytes).unwrap();
+}
+
+/// The other kinds of damage, on the live path too: an entry removed from between others (met
+/// in the history), an entry that skips a seq and a torn write left at the end (both appended
+/// by another program while following). Each is a gap marker at its place, locally and
+/// through a relay; the entries around them are shown, once.
+#[test]
+fn follow_shows_chain_breaks_and_torn_writes_as_gaps_locally_and_through_a_relay() {
+    let env = Env::new();
+    let ch = env.open("chain");
+    for body in ["first", "second", "third"] {
+        env.post(&ch, "pipeline", body);
+    }
+    let file = env.author_file(&ch, "pipeline");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let from = text.find("<!-- warroom:entry id=pipeline#2 ").unwrap();
+    let to = text.find("<!-- warroom:entry id=pipeline#3 ").unwrap();
+    std::fs::write(&file, format!("{}{}", &text[..from], &text[to..])).unwrap();
+    let server = Server::start(&env);
+    let follow = |remote: bool| {
+        let mut args = vec!["timeline", "--channel", ch.as_str(), "--follow"];
+        if remote {
+            args.extend(["--remote", server.url.as_str()]);
+        }
+        let mut child = Killed(
+            env.cmd(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let rx = lines_of(&mut child.0);
+        (child, rx, Vec::new())
+    };
+    let mut followers = [follow(false), follow(true)];
+    let at = |seen: &[String], needle: &str| {
+        seen.iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", seen.join("\n")))
+    };
+    for (i, (_, rx, seen)) in followers.iter_mut().enumerate() {
+        wait_line(rx, "third", seen);
+        let gap = at(
+            seen,
+            "GAP  pipeline#2 is missing before pipeline#3: run `warroom verify`",
+        );
+        assert!(
+            at(seen, "first") < gap && gap < at(seen, "third"),
+            "in its place (follower {i}):\n{}",
+            seen.join("\n")
+        );
+    }
+    // Live: another program appends an entry that skips pipeline#4.
+    append(
+        &file,
+        &foreign_entry(&env, &ch, "pipeline", 2, "fifth, after a hole"),
+    );
+    for (i, (_, rx, seen)) in followers.iter_mut().enumerate() {
+        wait_line(rx, "fifth, after a hole", seen);
+        let gap = at(seen, "GAP  pipeline#4 is missing before pipeline#5");
+        assert!(
+            at(seen, "third") < gap && gap < at(seen, "fifth, after a hole"),
+            "in its place (follower {i}):\n{}",
+            seen.join("\n")
+        );
+    }
+    // Live: half an entry, and nothing more: a torn write, told once it stays torn.
+    let next = foreign_entry(&env, &ch, "pipeline", 1, "sixth, never finished");
+    append(&file, &next[..next.len() / 2]);
+    for (_, rx, seen) in followers.iter_mut() {
+        wait_line(rx, "GAP  pipeline.md ends in a torn write of", seen);
+        assert!(
+            seen.last().unwrap().contains("after pipeline#5"),
+            "{}",
+            seen.join("\n")
+        );
+        assert!(!seen.iter().any(|l| l.contains("sixth")));
         assert_eq!(seen.iter().filter(|l| l.contains("third")).count(), 1);
     }
 }

@@ -204,6 +204,19 @@ fn stdio_initialize_list_post_read_brief() {
         json!({"body": "looking at the canary's 5xx", "kind": "note", "to": ["pipeline"], "key": "k1"}),
     );
     assert_eq!(again["structured"]["replayed"], true);
+    assert_eq!(again["structured"]["entry"]["id"], "terminal-1#1");
+    // The same key with another body: refused, nothing written.
+    let r = d.call(
+        "post",
+        json!({"body": "something else", "kind": "note", "to": ["pipeline"], "key": "k1"}),
+    );
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("\"k1\" was already used by terminal-1#1")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     assert_eq!(timeline_count(&env, &ch), 2);
 
     let read = d.ok("read", json!({}));
@@ -540,6 +553,79 @@ fn stdio_rollout_get_reads_a_directory_and_refuses_what_it_cannot_find() {
     }
 }
 
+/// A child process killed when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn stdio_rollout_get_reads_the_cluster_of_its_kubeconfig() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    // The simulator's API as the cluster (the story scenario: Rollout llm/litellm).
+    let kubeconfig = env.dir.path().join("kubeconfig");
+    let _sim = Killed(
+        env.cmd(&[
+            "sim",
+            "--scenario",
+            "story",
+            "--port",
+            "0",
+            "--kubeconfig-out",
+        ])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("warroom sim starts"),
+    );
+    for _ in 0..1200 {
+        if kubeconfig.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(kubeconfig.exists(), "no kubeconfig from the simulator");
+    let kc = kubeconfig.to_str().unwrap();
+    let mut d =
+        Driver::stdio_with(&py, &env, &ch, "terminal-1", &["--kubeconfig", kc]).expect("connects");
+    // What `warroom rollout get` shows of the same Rollout (the simulator runs on: compare
+    // what does not move).
+    let cli: Value = serde_json::from_str(&env.ok(&[
+        "rollout",
+        "get",
+        "litellm",
+        "-n",
+        "llm",
+        "--kubeconfig",
+        kc,
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let got = d.ok(
+        "rollout_get",
+        json!({"name": "litellm", "namespace": "llm"}),
+    );
+    let view = &got["structured"];
+    for field in ["name", "namespace", "strategy"] {
+        assert_eq!(view[field], cli[field], "{field}: {got}");
+    }
+    assert_eq!(view["name"], "litellm");
+    let text = got["text"].as_str().unwrap();
+    assert!(text.starts_with("Name:            litellm\n"), "{text}");
+    let r = d.call("rollout_get", json!({"name": "nope", "namespace": "llm"}));
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(r["text"].as_str().unwrap().contains("not found"), "{r}");
+    assert_eq!(timeline_count(&env, &ch), 0, "reading writes nothing");
+}
+
 #[test]
 fn http_with_a_token_and_refused_without() {
     let Some(py) = python() else { return };
@@ -618,6 +704,26 @@ fn http_with_a_token_and_refused_without() {
     .unwrap();
     assert_eq!(listed[0]["acks"][0]["author"], "terminal-1", "{listed}");
     assert_eq!(d.ok("alerts", json!({}))["structured"]["alerts"], json!([]));
+    // The token's role taken off the roster (by hand): posting is refused with the fix.
+    let roster_path = env.root.join(&ch).join(".warroom/roster.json");
+    let roster = std::fs::read(&roster_path).unwrap();
+    let mut without: Value = serde_json::from_slice(&roster).unwrap();
+    without["roles"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["name"] != "terminal-1");
+    std::fs::write(&roster_path, serde_json::to_vec_pretty(&without).unwrap()).unwrap();
+    let r = d.call("post", json!({"body": "still here?"}));
+    std::fs::write(&roster_path, &roster).unwrap();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("not on the roster")
+            && text.contains("warroom roster add terminal-1")
+            && text.contains("a token for it over HTTP")
+            && text.contains("nothing was written"),
+        "{text}"
+    );
     // rollout_get is never served over HTTP; the refusal says where it is.
     let r = d.call("rollout_get", json!({"name": "web"}));
     let text = r["text"].as_str().unwrap();
@@ -718,6 +824,30 @@ fn stdio_takes_its_channel_and_role_from_the_environment() {
     );
     assert_eq!(timeline_count(&env, &ch), 1);
     assert_eq!(timeline_count(&env, &newer), 0);
+}
+
+/// A `wait` pending over HTTP when the relay stops is answered (docs/AGENTS.md: the answer says
+/// to wait again), not cut off without a word.
+#[test]
+fn http_a_pending_wait_is_answered_when_the_relay_stops() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = channel_with_agent(&env);
+    let token = env.token(&ch, "terminal-1");
+    let server = Server::start(&env);
+    let url = format!("{}/mcp", server.url);
+    let mut d = Driver::http(&py, &url, &token).expect("connects with a token");
+    d.start("wait", json!({"author": ["data-plane"], "timeout": 120}));
+    server.wait_log_line("wait pending: terminal-1 in");
+    let (status, log) = server.terminate_with_log();
+    assert!(status.success(), "{status}: {log}");
+    let r = d.finish();
+    assert_eq!(r["is_error"], true, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("shutting down") && text.contains("call wait again"),
+        "{r}\n{log}"
+    );
 }
 
 /// A bare JSON-RPC initialize POST, for the HTTP answer itself.

@@ -318,3 +318,114 @@ fn a_symlinked_author_file_is_never_followed() {
     let tl = sb.ok(&["timeline", "--format", "ndjson"]);
     assert_eq!(tl.stdout.lines().count(), 1, "{}", tl.stdout);
 }
+
+#[test]
+fn ls_names_each_md_name_it_cannot_read_and_lists_the_rest() {
+    let sb = Sandbox::new();
+    sb.ok(&["open", "odd", "--roles", "pipeline,fifo,dir,dangling"]);
+    sb.ok(&["post", "--as", "pipeline", "a real entry"]);
+    let dir = channel_dir(&sb);
+    let made = Command::new("mkfifo")
+        .arg(dir.join("fifo.md"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::create_dir(dir.join("dir.md")).unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling.md")).unwrap();
+    sb.ok(&["open", "plain", "--roles", "pipeline"]);
+    sb.ok(&["post", "--channel", "plain", "--as", "pipeline", "one"]);
+    sb.ok(&["post", "--channel", "plain", "--as", "pipeline", "two"]);
+    // Generous: only a command that blocks on the FIFO gets anywhere near it.
+    let deadline = Duration::from_secs(60);
+
+    let ls = run_within(&sb, &["ls"], deadline);
+    assert_eq!(ls.code, 0, "{ls:?}");
+    // The rest is listed: both channels, with the entries that could be read.
+    let rows: Vec<&str> = ls.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", ls.stdout);
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("--odd") && r.contains("pipeline:1")),
+        "{}",
+        ls.stdout
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("--plain") && r.contains("pipeline:2")),
+        "{}",
+        ls.stdout
+    );
+    // Each name it did not read is told once, with what it is and the fix.
+    for (name, what) in [
+        ("fifo.md", "a FIFO (named pipe)"),
+        ("dir.md", "a directory"),
+        ("dangling.md", "a symbolic link"),
+    ] {
+        let path = dir.join(name);
+        let want = format!(
+            "warning: skipping {}: {what}, not a regular file: it is not read, and its entries (if any) are not shown; move it out of the channel (see `warroom verify`)",
+            path.strip_prefix(sb.path("")).unwrap().display()
+        );
+        assert_eq!(ls.stderr.matches(&want).count(), 1, "{want}\n{}", ls.stderr);
+    }
+    assert_eq!(ls.stderr.lines().count(), 3, "{}", ls.stderr);
+
+    // Structured output lists the same channels, the findings still on stderr.
+    let json = run_within(&sb, &["ls", "-o", "json"], deadline);
+    assert_eq!(json.code, 0, "{json:?}");
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{}", json.stdout);
+    assert_eq!(json.stderr.lines().count(), 3, "{}", json.stderr);
+    assert!(
+        !dir.join("nowhere").exists(),
+        "nothing created through the link"
+    );
+}
+
+#[test]
+fn a_post_past_the_largest_seq_is_refused_with_the_fix_and_writes_nothing() {
+    use warroom::channel::entry::{GENESIS, Header, encode};
+    use warroom::channel::{Author, Kind, Timestamp};
+    let sb = Sandbox::new();
+    sb.ok(&["open", "top", "--roles", "pipeline"]);
+    // An author file whose one entry has the largest seq there is, chained from genesis.
+    let author = Author::new("pipeline").unwrap();
+    let mut bytes = Vec::new();
+    encode(
+        &mut bytes,
+        Header {
+            author: &author,
+            seq: u64::MAX,
+            ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
+            kind: Kind::Note,
+            refs: &[],
+            to: &[],
+            key: None,
+        },
+        "top",
+        GENESIS,
+    );
+    let path = channel_file(&sb, "pipeline");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let p = sb.run(&["post", "--as", "pipeline", "one more"]);
+    assert_eq!(p.code, 2, "{p:?}");
+    assert!(p.stdout.is_empty(), "no id printed: {p:?}");
+    assert!(
+        p.stderr.contains(&format!(
+            "pipeline is at seq {}, the largest seq there is; nothing was written (continue in a new channel)",
+            u64::MAX
+        )),
+        "{}",
+        p.stderr
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written");
+    // The entry at the top still reads.
+    let tl = sb.ok(&["timeline", "--format", "ndjson"]);
+    assert!(
+        tl.stdout
+            .contains(&format!("\"id\":\"pipeline#{}\"", u64::MAX)),
+        "{}",
+        tl.stdout
+    );
+}

@@ -150,8 +150,25 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
 
 pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {
     let store = Store::open(root)?;
-    let infos = store
-        .channels()?
+    let channels = store.channels()?;
+    // A `*.md` name that is not a regular file is never opened (a FIFO would block) and its
+    // entries are not counted: told, like timeline and the relay tell it, never skipped in
+    // silence.
+    for channel in &channels {
+        for (path, what) in channel.irregular_files()? {
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            if let Ok(author) = Author::new(stem) {
+                eprintln!(
+                    "warning: {}",
+                    crate::timeline::not_regular(path, author, what)
+                );
+            }
+        }
+    }
+    let infos = channels
         .iter()
         .map(|c| c.info())
         .collect::<Result<Vec<_>, _>>()?;

@@ -28,9 +28,12 @@ pub const PATH: &str = "/mcp";
 /// The `/mcp` route with its guard, for the relay's router.
 pub fn routes(relay: &Relay) -> Router<Relay> {
     let max_body = relay.config().max_body;
+    // No cancellation token from the relay: cancelling it would end the response streams at
+    // once, so a `wait` in progress would get no answer. The relay's shutdown ends the waits
+    // (the server's own token, below), each answers, and the relay's graceful stop (with its
+    // deadline) covers whatever is still in flight.
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
-        .with_cancellation_token(relay.cancel_token().child_token())
         // The relay checks `Host` itself, against its own allowlist (--allow-host).
         .disable_allowed_hosts()
         // A body at the limit, JSON-escaped, inside a JSON-RPC envelope.

@@ -261,14 +261,17 @@ impl Warroom {
             Ok(w) => w,
             Err(message) => return Ok(refused(message)),
         };
+        tracing::debug!("wait pending: {} in {}", seat.role, seat.channel.name());
         let waited = tokio::select! {
-            w = catchup::wait(&seat.channel, wait) => w,
+            // Shutdown first: when the server stops, the agent is told to wait again.
+            biased;
             _ = self.shutdown.cancelled() => {
                 return Ok(refused("the server is shutting down; call wait again once it is back, with the cursor you had"));
             }
             _ = ctx.ct.cancelled() => {
                 return Err(McpError::internal_error("the wait was cancelled", None));
             }
+            w = catchup::wait(&seat.channel, wait) => w,
         };
         match waited {
             Ok(w) => {

@@ -73,7 +73,7 @@ pub fn store_message(e: &Error) -> String {
             channel,
             roster,
         } => format!(
-            "this server's role {author:?} is not on the roster of channel {channel} (roster: {roster}); ask the operator to run `warroom roster add {author} --channel {channel}`, or start the server with one of those roles; nothing was written"
+            "your role {author:?} is not on the roster of channel {channel} (roster: {roster}); ask the operator to run `warroom roster add {author} --channel {channel}`, or act as one of those roles (`warroom mcp --as ROLE` over stdio, a token for it over HTTP); nothing was written"
         ),
         other => other.to_string(),
     }
