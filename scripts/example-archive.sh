@@ -3,6 +3,7 @@
 #
 #     scripts/example-archive.sh --commit   # run the demo, archive it, commit it (one commit)
 #     scripts/example-archive.sh            # the same without the commit
+#     DEMO_LOG=/tmp/demo.txt scripts/example-archive.sh   # also keep the demo's output
 #
 # The demo plays the litellm canary story in the built-in simulator with the three observers
 # (no cluster needed); `warroom archive` seals the channel and renders its README.md and
@@ -22,7 +23,17 @@ unset WARROOM_CHANNEL
 rm -rf channels/*--litellm-canary-example channels/*--litellm-canary-demo channels/*--litellm-canary-demo-[0-9]*
 
 # stdout of the demo: the channel's name, then the page's URL; the run and its summary on stderr.
-out=$("$WARROOM" demo --speed "${SPEED:-20}" --bind 127.0.0.1:0)
+# The docs quote both from the run archived here (README.md, docs/DEMO.md): DEMO_LOG=FILE keeps
+# them (stdout, a blank line, stderr).
+if [[ -n "${DEMO_LOG:-}" ]]; then
+  err=$(mktemp)
+  out=$("$WARROOM" demo --speed "${SPEED:-20}" --bind 127.0.0.1:0 2>"$err") || { cat "$err" >&2; exit 1; }
+  { printf '%s\n\n' "$out"; cat "$err"; } >"$DEMO_LOG"
+  cat "$err" >&2
+  rm -f "$err"
+else
+  out=$("$WARROOM" demo --speed "${SPEED:-20}" --bind 127.0.0.1:0)
+fi
 ch=$(sed -n 1p <<<"$out")
 
 "$WARROOM" archive --channel "$ch" --reason "Demo of the litellm canary story in the simulator: spec update not observed, workloadRef Deployment still serving, analysis erroring on an empty result until the abort, a 5xx-only analysis query, a canary Service selecting stable pods, /v1/embeddings failing with 404/429" "$@"

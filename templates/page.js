@@ -482,7 +482,8 @@ function renderLanes() {
   const lanes = $("lanes");
   const roles = roleOrder();
   const grid = el("div", { class: "grid" });
-  grid.style.gridTemplateColumns = "repeat(" + Math.max(roles.length, 1) + ", minmax(160px, 1fr))";
+  // Equal columns that always fit: a lane clipped off the side would hide a role's entries.
+  grid.style.gridTemplateColumns = "repeat(" + Math.max(roles.length, 1) + ", minmax(0, 1fr))";
   roles.forEach((role, i) => {
     const h = el("div", { class: "lane-head", "data-lane": role }, role);
     paint(h, role);

@@ -582,6 +582,16 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
             .await,
         json!([true, true])
     );
+    // The lanes fit the screen: every role's column is on it, none clipped off the side.
+    d.click("#views button[data-view=lanes]").await;
+    d.wait_for("return !document.getElementById('lanes').hidden")
+        .await;
+    assert_eq!(
+        d.js("const heads = [...document.querySelectorAll('#lanes .lane-head')]; return [heads.length, heads.every(h => { const r = h.getBoundingClientRect(); return r.width > 40 && r.left >= 0 && r.right <= window.innerWidth; }), document.documentElement.scrollWidth <= window.innerWidth]")
+            .await,
+        json!([4, true, true])
+    );
+    d.click("#views button[data-view=feed]").await;
     // The notification switch folds with the filters.
     assert_eq!(
         d.js("return getComputedStyle(document.getElementById('notify')).display")

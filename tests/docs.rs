@@ -51,6 +51,10 @@ const RECIPES: &[(&str, &str)] = &[
     ),
     ("relay-shutdown", "relay_shutdown_matches_a_real_run"),
     ("relay-session", "relay_session_runs_as_shown"),
+    (
+        "format-entry",
+        "the_format_example_is_what_the_writer_writes",
+    ),
     ("mcp-stdio-config", "mcp_client_configs_start_a_session"),
     ("mcp-http-config", "mcp_client_configs_start_a_session"),
 ];

@@ -700,7 +700,6 @@ fn story() {
 }
 
 #[test]
-#[ignore = "the model does not yet follow a workloadRef Deployment's template: story-short's release never starts the canary"]
 fn story_short() {
     play(
         "story-short",

@@ -381,3 +381,51 @@ fn ls_names_each_md_name_it_cannot_read_and_lists_the_rest() {
         "nothing created through the link"
     );
 }
+
+#[test]
+fn a_post_past_the_largest_seq_is_refused_with_the_fix_and_writes_nothing() {
+    use warroom::channel::entry::{GENESIS, Header, encode};
+    use warroom::channel::{Author, Kind, Timestamp};
+    let sb = Sandbox::new();
+    sb.ok(&["open", "top", "--roles", "pipeline"]);
+    // An author file whose one entry has the largest seq there is, chained from genesis.
+    let author = Author::new("pipeline").unwrap();
+    let mut bytes = Vec::new();
+    encode(
+        &mut bytes,
+        Header {
+            author: &author,
+            seq: u64::MAX,
+            ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
+            kind: Kind::Note,
+            refs: &[],
+            to: &[],
+            key: None,
+        },
+        "top",
+        GENESIS,
+    );
+    let path = channel_file(&sb, "pipeline");
+    std::fs::write(&path, &bytes).unwrap();
+
+    let p = sb.run(&["post", "--as", "pipeline", "one more"]);
+    assert_eq!(p.code, 2, "{p:?}");
+    assert!(p.stdout.is_empty(), "no id printed: {p:?}");
+    assert!(
+        p.stderr.contains(&format!(
+            "pipeline is at seq {}, the largest seq there is; nothing was written (continue in a new channel)",
+            u64::MAX
+        )),
+        "{}",
+        p.stderr
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "nothing was written");
+    // The entry at the top still reads.
+    let tl = sb.ok(&["timeline", "--format", "ndjson"]);
+    assert!(
+        tl.stdout
+            .contains(&format!("\"id\":\"pipeline#{}\"", u64::MAX)),
+        "{}",
+        tl.stdout
+    );
+}

@@ -536,3 +536,44 @@ fn relay_session_runs_as_shown() {
     assert!(relay.is_some(), "no `warroom serve` step");
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
+
+#[test]
+fn the_format_example_is_what_the_writer_writes() {
+    use warroom::channel::entry::{Header, encode};
+    use warroom::channel::{Author, EntryId, Kind, Sum, Timestamp};
+    // The entry FORMAT.md describes: data-plane#7, a ref, a body whose second line looks like
+    // a marker; chained to the `prev` it shows.
+    let author = Author::new("data-plane").unwrap();
+    let refs = [EntryId::parse("pipeline#3").unwrap()];
+    for block in recipe_blocks("format-entry") {
+        let prev = block
+            .body
+            .iter()
+            .find_map(|l| l.split(" prev=").nth(1))
+            .and_then(|r| Sum::parse(&r.as_bytes()[..16]))
+            .unwrap_or_else(|| panic!("{}: no prev= in the end marker", block.at()));
+        let mut bytes = Vec::new();
+        encode(
+            &mut bytes,
+            Header {
+                author: &author,
+                seq: 7,
+                ts: Timestamp::parse_exact("2026-05-04T17:15:04.123Z").unwrap(),
+                kind: Kind::Observation,
+                refs: &refs,
+                to: &[],
+                key: None,
+            },
+            "Canary RS `litellm-67b4ccbdb4` created at replicas 1.\n<!-- warroom:end id=x#1 -->",
+            prev,
+        );
+        let written = String::from_utf8(bytes).unwrap();
+        let shown = block.body.join("\n") + "\n";
+        assert_eq!(
+            shown,
+            written,
+            "{}: the example is not what the writer writes",
+            block.at()
+        );
+    }
+}

@@ -132,10 +132,14 @@ impl PipelineState {
 
         // Detectors: each condition through the lifecycle.
         let mut findings = detect::rollout_findings(snap, ro, now.map(|t| t.earliest));
-        if let Some(t) = now
-            && let Some(f) = self.tracker.observe(ro, t.earliest, t.latest)
-        {
-            findings.push(f);
+        if let Some(t) = now {
+            findings.extend(self.tracker.observe(ro, t.earliest, t.latest));
+            findings.extend(self.tracker.observe_workload(
+                ro,
+                &snap.deployments,
+                t.earliest,
+                t.latest,
+            ));
         }
         let confirm = self.config.confirm;
         let conditions: Vec<Condition> = findings.iter().map(|f| condition(f, confirm)).collect();

@@ -6,7 +6,7 @@
 //!
 //! | detector (slug) | title | file | fires when |
 //! |---|---|---|---|
-//! | `spec-not-observed` | spec not observed | [`spec_observed`] | `observedGeneration < generation` for longer than the threshold (cluster time) |
+//! | `spec-not-observed` | spec not observed | [`spec_observed`] | `observedGeneration < generation`, or for a workloadRef Rollout `workloadObservedGeneration <` the Deployment's generation, for longer than the threshold (cluster time) |
 //! | `controller-warning` | controller warning | [`spec_observed`] | the controller emitted a Warning about the Rollout in the last 5 minutes (one per reason) |
 //! | `workloadref-leak` | workloadRef leak | [`workload_ref`] | the workloadRef Deployment runs pods Argo will not scale down |
 //! | `analysis-errors` | analysis errors | [`analysis_errors`] | a current run's metric has an Error streak (escalates one Error before the abort) |
@@ -51,7 +51,9 @@ pub use blind_query::blind_analysis;
 pub use canary_service::canary_service_selects_stable;
 pub use phase::{analysis_failed, rollout_degraded};
 pub use replica_math::canary_replica_math;
-pub use spec_observed::{SpecObservationTracker, controller_warnings, spec_not_observed};
+pub use spec_observed::{
+    SpecObservationTracker, controller_warnings, spec_not_observed, workload_not_observed,
+};
 pub use workload_ref::workload_ref_leak;
 
 /// Which detector produced a finding. Its [`Detector::slug`] names it in condition keys and in

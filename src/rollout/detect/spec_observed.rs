@@ -3,6 +3,13 @@
 //! rollout spec update to be observed", which looked idle because the stale status still read
 //! Healthy — and Warning events the controller keeps emitting about the Rollout.
 //!
+//! A Rollout with `workloadRef` is released by changing the Deployment's template, which
+//! moves the Deployment's `metadata.generation` and not the Rollout's: Argo records the one it
+//! acted on in `status.workloadObservedGeneration` (rollout/sync.go persistRolloutStatus, from
+//! the workload-generation annotation its resolver keeps, rollout/templateref.go). A
+//! controller that stops observing leaves it behind the Deployment's generation, and
+//! [`workload_not_observed`] catches that as the same detector (aspect `workloadRef`).
+//!
 //! Time: a threshold must never fire before it is reached. The caller passes two readings of
 //! the cluster's clock: the earliest the cluster's now can be (thresholds compare against it)
 //! and the latest (a stall is dated from it when first seen), so clock uncertainty only ever
@@ -13,7 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Detector, Finding, evidence, object};
-use crate::rollout::model::{Event, Rollout};
+use crate::rollout::model::{Deployment, Event, Rollout};
 use crate::rollout::view;
 
 /// Finding for a rollout whose spec has gone unobserved since `since` for at least `threshold`
@@ -72,6 +79,86 @@ pub fn spec_not_observed(
     })
 }
 
+/// The Deployment a Rollout's `workloadRef` names, among `deployments`.
+pub fn workload_of<'a>(ro: &Rollout, deployments: &'a [Deployment]) -> Option<&'a Deployment> {
+    let reference = ro.spec.workload_ref.as_ref()?;
+    if !reference.kind.is_empty() && reference.kind != "Deployment" {
+        return None;
+    }
+    deployments.iter().find(|d| {
+        d.metadata.name == reference.name && d.metadata.namespace == ro.metadata.namespace
+    })
+}
+
+/// The Deployment's generation the controller has not acted on yet, if any: its
+/// `metadata.generation` above the Rollout's `status.workloadObservedGeneration`. A Rollout
+/// without that field (never reconciled with its reference, or a controller older than
+/// v1.1 that does not write it) is not judged, as Argo's isWorkloadGenerationObserved reads
+/// an unparsable value as observed.
+pub fn unobserved_workload_generation(ro: &Rollout, deployment: &Deployment) -> Option<i64> {
+    let observed: i64 = ro
+        .status
+        .workload_observed_generation
+        .as_deref()?
+        .parse()
+        .ok()?;
+    (deployment.metadata.generation > observed).then_some(deployment.metadata.generation)
+}
+
+/// Finding for a workloadRef rollout whose Deployment's generation has gone unobserved since
+/// `since` for at least `threshold` at cluster time `now`.
+pub fn workload_not_observed(
+    ro: &Rollout,
+    deployment: &Deployment,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+    threshold: TimeDelta,
+) -> Option<Finding> {
+    let generation = unobserved_workload_generation(ro, deployment)?;
+    if now - since < threshold {
+        return None;
+    }
+    let subject = object("Rollout", &ro.metadata);
+    let workload = object("Deployment", &deployment.metadata);
+    let observed = ro
+        .status
+        .workload_observed_generation
+        .clone()
+        .unwrap_or_default();
+    let mut ev = vec![
+        evidence(&workload, "metadata.generation", generation, None),
+        evidence(
+            &subject,
+            "status.workloadObservedGeneration",
+            &observed,
+            Some(since),
+        ),
+    ];
+    if !ro.status.phase.is_empty() {
+        ev.push(evidence(
+            &subject,
+            "status.phase (stale)",
+            &ro.status.phase,
+            None,
+        ));
+    }
+    Some(Finding {
+        detector: Detector::SpecNotObserved,
+        subject,
+        aspect: "workloadRef".into(),
+        headline: format!(
+            "the controller has not observed {workload} generation {generation} for {} (workloadObservedGeneration {observed})",
+            view::human_duration(now - since),
+        ),
+        detail: "The release changed the workloadRef Deployment's template and the Rollout has \
+                 not acted on it: nothing of it is executing, whatever its stale status says. \
+                 Check that the Argo Rollouts controller runs and watches this namespace."
+            .into(),
+        evidence: ev,
+        level: 0,
+    })
+}
+
 /// Remembers since when each rollout's spec has been unobserved, so a caller that sees a
 /// stream of updates can ask [`spec_not_observed`] with the right `since`.
 #[derive(Debug, Clone)]
@@ -118,6 +205,37 @@ impl SpecObservationTracker {
         spec_not_observed(ro, since, earliest, self.threshold)
     }
 
+    /// Feeds one look at a workloadRef rollout and the Deployments of its namespace, as
+    /// [`Self::observe`] does for the Rollout's own generation: the finding while the
+    /// Deployment's generation has gone unobserved for the threshold. A Rollout without
+    /// `workloadRef`, or whose Deployment is not among `deployments`, gives nothing.
+    pub fn observe_workload(
+        &mut self,
+        ro: &Rollout,
+        deployments: &[Deployment],
+        earliest: DateTime<Utc>,
+        latest: DateTime<Utc>,
+    ) -> Option<Finding> {
+        let key = workload_key(&ro.metadata.namespace, &ro.metadata.name);
+        let Some(deployment) = workload_of(ro, deployments)
+            .filter(|d| unobserved_workload_generation(ro, d).is_some())
+        else {
+            self.unobserved.remove(&key);
+            return None;
+        };
+        let first = deployment
+            .metadata
+            .last_spec_write()
+            .map_or(latest, |w| w.min(latest));
+        let since = *self.unobserved.entry(key).or_insert(first);
+        workload_not_observed(ro, deployment, since, earliest, self.threshold)
+    }
+
+    /// Since when `namespace/name`'s workloadRef Deployment has been unobserved, if it is.
+    pub fn workload_unobserved_since(&self, namespace: &str, name: &str) -> Option<DateTime<Utc>> {
+        self.unobserved.get(&workload_key(namespace, name)).copied()
+    }
+
     /// Since when `namespace/name` has been unobserved, if it is.
     pub fn unobserved_since(&self, namespace: &str, name: &str) -> Option<DateTime<Utc>> {
         self.unobserved.get(&format!("{namespace}/{name}")).copied()
@@ -128,6 +246,10 @@ impl SpecObservationTracker {
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         self.unobserved.values().map(|t| *t + self.threshold).min()
     }
+}
+
+fn workload_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name} workloadRef")
 }
 
 /// How long after its last occurrence a controller Warning stops being current.
@@ -302,6 +424,161 @@ mod tests {
         let ro: Rollout = yaml(HEALTHY);
         assert_eq!(
             spec_not_observed(&ro, at(0), at(86_400), TimeDelta::zero()),
+            None
+        );
+    }
+
+    // workloadRef: the release is a change of the Deployment's generation.
+
+    /// The story's Rollout: workloadRef to Deployment `web`, the controller having acted on
+    /// the Deployment's generation `observed`.
+    fn referencing(observed: Option<&str>) -> Rollout {
+        let mut ro: Rollout = yaml(HEALTHY);
+        ro.spec.workload_ref = Some(yaml("{apiVersion: apps/v1, kind: Deployment, name: web}"));
+        ro.status.workload_observed_generation = observed.map(str::to_string);
+        ro.status.phase = "Healthy".into();
+        ro
+    }
+
+    fn deployment(name: &str, namespace: &str, generation: i64) -> Deployment {
+        yaml(&format!(
+            "metadata: {{name: {name}, namespace: {namespace}, generation: {generation}}}\nspec: {{replicas: 5}}\n"
+        ))
+    }
+
+    #[test]
+    fn a_release_to_the_deployment_unobserved_fires_at_the_threshold() {
+        // The story: the release edits the Deployment (generation 2 -> 3) while the controller
+        // is stopped; workloadObservedGeneration stays at 2, the Rollout's own generation does
+        // not move, and its stale status still reads Healthy.
+        let ro = referencing(Some("2"));
+        let deployments = [deployment("web", "prod", 3)];
+        let mut tracker = SpecObservationTracker::new(TimeDelta::seconds(60));
+        assert_eq!(tracker.observe(&ro, at(0), at(0)), None);
+        assert_eq!(
+            tracker.observe_workload(&ro, &deployments, at(0), at(0)),
+            None
+        );
+        assert_eq!(tracker.next_deadline(), Some(at(60)));
+        assert_eq!(
+            tracker.observe_workload(&ro, &deployments, at(59), at(59)),
+            None
+        );
+        let f = tracker
+            .observe_workload(&ro, &deployments, at(60), at(60))
+            .expect("fires at the threshold");
+        assert_eq!(f.detector, Detector::SpecNotObserved);
+        assert_eq!(f.key(), "spec-not-observed|Rollout prod/web|workloadRef");
+        assert!(
+            f.headline.contains("Deployment prod/web generation 3"),
+            "{}",
+            f.headline
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.field == "status.workloadObservedGeneration"
+                    && e.value == "2"
+                    && e.since == Some(at(0)))
+        );
+        assert!(f.to_string().contains("status.phase (stale)"));
+    }
+
+    #[test]
+    fn the_pure_function_dates_the_stall_as_told() {
+        // Released twice through the Deployment while nothing observed it, for 39 days.
+        let ro = referencing(Some("1"));
+        let d = deployment("web", "prod", 3);
+        let f =
+            workload_not_observed(&ro, &d, at(0), at(39 * 86_400), TimeDelta::seconds(60)).unwrap();
+        assert!(f.headline.contains("for 39d"), "{}", f.headline);
+        assert_eq!(unobserved_workload_generation(&ro, &d), Some(3));
+    }
+
+    #[test]
+    fn a_workload_stall_is_its_own_condition_beside_the_rollouts() {
+        // Both the Rollout's spec (a steps change) and the Deployment's template changed while
+        // the controller was down: two conditions of one detector, told apart by aspect.
+        let mut ro = referencing(Some("2"));
+        ro.metadata.generation = 4;
+        let deployments = [deployment("web", "prod", 3)];
+        let mut tracker = SpecObservationTracker::new(TimeDelta::seconds(60));
+        let spec = tracker.observe(&ro, at(0), at(0));
+        let work = tracker.observe_workload(&ro, &deployments, at(0), at(0));
+        assert_eq!((spec, work), (None, None));
+        let spec = tracker.observe(&ro, at(61), at(61)).unwrap();
+        let work = tracker
+            .observe_workload(&ro, &deployments, at(61), at(61))
+            .unwrap();
+        assert_ne!(spec.key(), work.key());
+        assert_eq!(
+            tracker.workload_unobserved_since("prod", "web"),
+            Some(at(0))
+        );
+    }
+
+    #[test]
+    fn a_controller_that_catches_up_clears_the_workload_stall() {
+        // controller-lag: the Deployment edit observed 5 s later.
+        let mut ro = referencing(Some("2"));
+        let deployments = [deployment("web", "prod", 3)];
+        let mut tracker = SpecObservationTracker::new(TimeDelta::seconds(60));
+        assert_eq!(
+            tracker.observe_workload(&ro, &deployments, at(0), at(0)),
+            None
+        );
+        ro.status.workload_observed_generation = Some("3".into());
+        assert_eq!(
+            tracker.observe_workload(&ro, &deployments, at(65), at(65)),
+            None
+        );
+        assert_eq!(tracker.workload_unobserved_since("prod", "web"), None);
+    }
+
+    #[test]
+    fn a_rollout_without_workload_ref_or_without_its_deployment_is_not_judged() {
+        let mut tracker = SpecObservationTracker::new(TimeDelta::zero());
+        // Its own template: the Deployment of the same name is not its workload.
+        let own: Rollout = yaml(HEALTHY);
+        let deployments = [deployment("web", "prod", 9)];
+        assert_eq!(
+            tracker.observe_workload(&own, &deployments, at(100), at(100)),
+            None
+        );
+        // The reference names a Deployment in another namespace, or none is listed.
+        let ro = referencing(Some("1"));
+        assert_eq!(
+            tracker.observe_workload(&ro, &[deployment("web", "other", 9)], at(100), at(100)),
+            None
+        );
+        assert_eq!(tracker.observe_workload(&ro, &[], at(100), at(100)), None);
+        assert_eq!(tracker.next_deadline(), None);
+    }
+
+    #[test]
+    fn no_workload_observed_generation_is_not_judged() {
+        // Argo's isWorkloadGenerationObserved reads an unparsable value as observed: a
+        // controller older than v1.1 never writes the field, a new Rollout has none yet.
+        let d = deployment("web", "prod", 5);
+        for observed in [None, Some(""), Some("abc")] {
+            let ro = referencing(observed);
+            assert_eq!(
+                unobserved_workload_generation(&ro, &d),
+                None,
+                "{observed:?}"
+            );
+            assert_eq!(
+                workload_not_observed(&ro, &d, at(0), at(86_400), TimeDelta::zero()),
+                None
+            );
+        }
+        // Observed at or past the Deployment's generation.
+        assert_eq!(
+            unobserved_workload_generation(&referencing(Some("5")), &d),
+            None
+        );
+        assert_eq!(
+            unobserved_workload_generation(&referencing(Some("6")), &d),
             None
         );
     }

@@ -1,8 +1,19 @@
 //! The Deployment controller, for the Deployment a Rollout's `workloadRef` names: one
-//! ReplicaSet per pod template (`NAME-HASH`, labelled `pod-template-hash`), the current one
-//! at `spec.replicas` and older ones at zero (a template change replaces the pods at once:
-//! the rolling update's surge steps are not modelled), with the `ScalingReplicaSet` Events,
+//! ReplicaSet per pod template (`NAME-HASH`, labelled `pod-template-hash`, the hash being
+//! Kubernetes' and not Argo's: see [`deployment_template_hash`]), the current one at
+//! `spec.replicas` and older ones at zero (a template change replaces the pods at once: the
+//! rolling update's surge steps are not modelled), with the `ScalingReplicaSet` Events,
 //! status counts and the Available / Progressing conditions.
+//!
+//! `spec.paused` (pkg/controller/deployment/deployment_controller.go syncDeployment → sync,
+//! sync.go checkPausedConditions): a paused Deployment creates no ReplicaSet for a new
+//! template (getAllReplicaSetsAndSyncRevision with createIfNotExisted false; a Deployment
+//! created paused gets none at all) but still scales: the active ReplicaSet, or the latest
+//! when none is active (FindActiveOrLatest), follows `spec.replicas`. Its Progressing
+//! condition is Unknown / DeploymentPaused, and DeploymentResumed once unpaused.
+//! A name taken by a ReplicaSet the Deployment does not own is a hash collision:
+//! `status.collisionCount` goes up and the next sync tries the next name (sync.go
+//! getNewReplicaSet).
 //!
 //! Owns: Deployments' ReplicaSets and Deployment status. It must not touch pods (the
 //! ReplicaSet controller does) nor Rollouts; Argo's scale-down of the Deployment is the
@@ -10,7 +21,7 @@
 
 use serde_json::{Value, json};
 
-use super::world::{Kind, World, owned_by, owner_reference, template_hash};
+use super::world::{Kind, World, deployment_template_hash, owned_by, owner_reference};
 
 const COMPONENT: &str = "deployment-controller";
 
@@ -35,7 +46,8 @@ fn reconcile(
     let uid = &deployment["metadata"]["uid"];
     let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
     let template = &deployment["spec"]["template"];
-    let hash = template_hash(template, deployment["status"]["collisionCount"].as_i64());
+    let paused = deployment["spec"]["paused"] == true;
+    let hash = deployment_template_hash(template, deployment["status"]["collisionCount"].as_i64());
     let new_name = format!("{name}-{hash}");
     let owned: Vec<&Value> = all
         .iter()
@@ -52,10 +64,20 @@ fn reconcile(
             COMPONENT,
         )
     };
-    if !owned
+    let exists = owned
         .iter()
-        .any(|rs| rs["metadata"]["name"] == new_name.as_str())
-    {
+        .any(|rs| rs["metadata"]["name"] == new_name.as_str());
+    if !exists && !paused {
+        if all.iter().any(|rs| {
+            rs["metadata"]["namespace"] == namespace && rs["metadata"]["name"] == new_name.as_str()
+        }) {
+            // Someone else's ReplicaSet holds the name: a collision.
+            let count = deployment["status"]["collisionCount"].as_i64().unwrap_or(0) + 1;
+            let mut d = deployment.clone();
+            d["status"]["collisionCount"] = json!(count);
+            world.replace(Kind::Deployment, d)?;
+            return Ok(());
+        }
         let mut rs_template = template.clone();
         rs_template["metadata"]["labels"]["pod-template-hash"] = json!(hash);
         let mut selector = deployment["spec"]["selector"].clone();
@@ -92,10 +114,39 @@ fn reconcile(
             scaled(0, replicas, &new_name)?;
         }
     }
+    let revision = |rs: &Value| {
+        rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+            .as_str()
+            .and_then(|r| r.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    // Paused: only the active (or latest) ReplicaSet follows spec.replicas.
+    let paused_target = if paused {
+        let active: Vec<&&Value> = owned
+            .iter()
+            .filter(|rs| rs["spec"]["replicas"].as_i64().unwrap_or(0) > 0)
+            .collect();
+        match active.as_slice() {
+            [one] => Some(one["metadata"]["name"].clone()),
+            [] => owned
+                .iter()
+                .max_by_key(|rs| revision(rs))
+                .map(|rs| rs["metadata"]["name"].clone()),
+            // Proportional scaling of several active ReplicaSets: not modelled.
+            _ => None,
+        }
+    } else {
+        None
+    };
     for rs in &owned {
         let rs_name = rs["metadata"]["name"].as_str().unwrap_or_default();
         let current = rs["spec"]["replicas"].as_i64().unwrap_or(0);
-        let target = if rs_name == new_name { replicas } else { 0 };
+        let target = match (&paused_target, paused) {
+            (Some(active), true) if rs["metadata"]["name"] == *active => replicas,
+            (_, true) => current,
+            _ if rs_name == new_name => replicas,
+            _ => 0,
+        };
         if current != target {
             world.merge_patch(
                 Kind::ReplicaSet,
@@ -137,6 +188,27 @@ fn reconcile(
         json!({"type": kind, "status": status, "reason": reason, "message": message,
                "lastUpdateTime": stamp, "lastTransitionTime": since})
     };
+    let condition_unknown = |kind: &str, reason: &str, message: String| {
+        let mut c = condition(kind, true, reason, message);
+        c["status"] = json!("Unknown");
+        if previous(kind).is_some_and(|p| p["status"] == "Unknown" && p["reason"] == reason) {
+            c["lastTransitionTime"] =
+                previous(kind).map_or(json!(stamp), |p| p["lastTransitionTime"].clone());
+        } else {
+            c["lastTransitionTime"] = json!(stamp);
+        }
+        c
+    };
+    let progressing_reason = previous("Progressing").map(|c| c["reason"].clone());
+    // A reported lack of progress is not overwritten by the pause (checkPausedConditions).
+    let timed_out = progressing_reason
+        .as_ref()
+        .is_some_and(|r| r == "ProgressDeadlineExceeded");
+    // Resumed is said once, on the first sync after the pause; the rollout then progresses.
+    let was_paused = !paused
+        && progressing_reason
+            .as_ref()
+            .is_some_and(|r| r == "DeploymentPaused");
     let is_available = available >= replicas - i64::from(max_unavailable);
     let done = updated_replicas == replicas && available >= replicas;
     let mut d = deployment.clone();
@@ -153,13 +225,20 @@ fn reconcile(
             } else {
                 condition("Available", false, "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into())
             },
-            if done {
+            if paused && !timed_out {
+                condition_unknown("Progressing", "DeploymentPaused", "Deployment is paused".into())
+            } else if was_paused && !timed_out {
+                condition_unknown("Progressing", "DeploymentResumed", "Deployment is resumed".into())
+            } else if done {
                 condition("Progressing", true, "NewReplicaSetAvailable", format!("ReplicaSet \"{new_name}\" has successfully progressed."))
             } else {
                 condition("Progressing", true, "ReplicaSetUpdated", format!("ReplicaSet \"{new_name}\" is progressing."))
             },
         ],
     });
+    if let Some(count) = deployment["status"]["collisionCount"].as_i64() {
+        d["status"]["collisionCount"] = json!(count);
+    }
     // lastUpdateTime moves only when something else changed.
     if let Some(old) = deployment["status"]["conditions"].as_array() {
         for c in d["status"]["conditions"]

@@ -81,8 +81,12 @@
 //!   Argo's message. (The AnalysisRun controller itself: see `analysis_*`.)
 //! - Services: stable/canary/active/preview selectors switched only to an available
 //!   ReplicaSet, the managed-by annotation.
-//! - workloadRef: the Deployment's template; scaleDown never / onsuccess (first revision,
-//!   once Healthy) / progressively.
+//! - workloadRef: the Deployment's template and selector resolved at each reconcile, its
+//!   generation in the workload-generation annotation and status.workloadObservedGeneration;
+//!   scaleDown never / onsuccess (first revision, once Healthy) / progressively.
+//! - Deployment controller: `spec.paused` (no ReplicaSet for a new template, scaling only);
+//!   Kubernetes' pod-template-hash differs from Argo's for the same template, and a name
+//!   taken by another owner's ReplicaSet bumps status.collisionCount (Rollout and Deployment).
 //! - The story's `controller: {lag}` (changes reconciled that long after they are stored,
 //!   so observedGeneration trails), `{stop}` / `{start}`, and `plugin: {fail}` (Rollouts
 //!   with trafficRouting.plugins are not reconciled at all: Argo fails the sync before any
@@ -92,12 +96,12 @@
 //! mirror routes (complete at once, no routing), traffic routers' own objects (Istio,
 //! SMI, ALB, Gateway API: weights are recorded in status only, verification never fails),
 //! replicaProgressThreshold, rollbackWindow, restartAt, HPA scaling events,
-//! ephemeral metadata, anti-affinity injection, revisionHistoryLimit clean-up, the
-//! workload-generation annotation, graceful pod termination (deletes are immediate),
+//! ephemeral metadata, anti-affinity injection, revisionHistoryLimit clean-up, graceful pod termination (deletes are immediate),
 //! readiness probes failing after start (a container is ready after its delay until it
 //! exits), node failures and scheduling constraints, the Deployment's rolling-update surge
-//! steps (a template change replaces its pods at once), pod-template hashes equal to a
-//! real cluster's (same form, computed over JSON rather than Go's dump), the controller's
+//! steps (a template change replaces its pods at once) and its proportional scaling while
+//! paused, pod-template hashes equal to a real cluster's (same form and the same FNV-1a, over
+//! serde's JSON and a dump of our own rather than Go's), the controller's
 //! own timers to the second (a Rollout not at rest is reconciled each second of scenario
 //! time; one at rest only when something enqueues it, see [`triggers`]).
 

@@ -49,6 +49,7 @@ impl Controller {
             return;
         }
         for ro in world.list(Kind::Rollout, None) {
+            let ro = super::workload::note_generation(world, ro);
             let key = (
                 ro["metadata"]["namespace"]
                     .as_str()
@@ -288,17 +289,6 @@ impl Ctx<'_> {
     }
 }
 
-/// The pod template the Rollout runs: its own, or its workloadRef Deployment's.
-pub fn template_of(world: &World, ro: &Value) -> Option<Value> {
-    let reference = &ro["spec"]["workloadRef"];
-    if reference.is_object() {
-        let ns = ro["metadata"]["namespace"].as_str().unwrap_or("default");
-        let d = world.get(Kind::Deployment, ns, reference["name"].as_str()?)?;
-        return Some(d["spec"]["template"].clone());
-    }
-    Some(ro["spec"]["template"].clone())
-}
-
 fn reconcile(world: &World, stored: &Value) -> Result<(), StoreError> {
     let namespace = stored["metadata"]["namespace"]
         .as_str()
@@ -308,13 +298,11 @@ fn reconcile(world: &World, stored: &Value) -> Result<(), StoreError> {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let Some(template) = template_of(world, stored) else {
-        return Ok(());
-    };
     let mut ro = stored.clone();
-    if ro["spec"]["workloadRef"].is_object() {
-        ro["spec"]["template"] = template.clone();
+    if ro["spec"]["workloadRef"].is_object() && !super::workload::resolve(world, &mut ro) {
+        return Ok(());
     }
+    let template = ro["spec"]["template"].clone();
     let hash = template_hash(&template, ro["status"]["collisionCount"].as_i64());
     let uid = &ro["metadata"]["uid"];
     let all: Vec<Value> = world
@@ -515,7 +503,10 @@ fn create_replica_set(ctx: &mut Ctx, template: &Value, hash: &str) -> Result<Val
             "template": rs_template,
         },
     });
-    let change = ctx.world.create(Kind::ReplicaSet, object)?;
+    let change = match ctx.world.create(Kind::ReplicaSet, object) {
+        Err(StoreError::AlreadyExists { .. }) => return Err(collision(ctx, &name, template)),
+        other => other?,
+    };
     let created = (*change.object).clone();
     ctx.all.push(created.clone());
     set_rollout_revision(ctx, revision)?;
@@ -538,6 +529,58 @@ fn create_replica_set(ctx: &mut Ctx, template: &Value, hash: &str) -> Result<Val
     );
     write_status(ctx, status)?;
     Ok(created)
+}
+
+/// createDesiredReplicaSet when the name is taken: the Rollout's own ReplicaSet of the same
+/// template (a stale cache) is not, anything else is a hash collision — `status.collisionCount`
+/// goes up, and the next reconcile hashes the template with it (rollout/sync.go). A
+/// workloadRef Deployment of the same name does not collide: Kubernetes hashes the template
+/// differently (see [`super::world::deployment_template_hash`]).
+fn collision(ctx: &mut Ctx, name: &str, template: &Value) -> StoreError {
+    let taken = StoreError::AlreadyExists {
+        kind: "ReplicaSet",
+        namespace: ctx.namespace.clone(),
+        name: name.to_string(),
+    };
+    let Some(existing) = ctx.world.get(Kind::ReplicaSet, &ctx.namespace, name) else {
+        return taken;
+    };
+    if owned_by(&existing, &ctx.ro["metadata"]["uid"])
+        && template_equal_ignoring_hash(&existing["spec"]["template"], template)
+    {
+        // Ours already: the next reconcile finds it.
+        return taken;
+    }
+    let mut status = ctx.status().clone();
+    let before = status["collisionCount"].as_i64().unwrap_or(0);
+    status["collisionCount"] = json!(before + 1);
+    if let Err(err) = write_status(ctx, status) {
+        return err;
+    }
+    tracing::debug!(
+        "Found a hash collision - bumped collisionCount ({before}->{}) to resolve it",
+        before + 1
+    );
+    taken
+}
+
+/// PodTemplateEqualIgnoreHash.
+fn template_equal_ignoring_hash(rs_template: &Value, template: &Value) -> bool {
+    let mut a = rs_template.clone();
+    if let Some(labels) = a["metadata"]["labels"].as_object_mut() {
+        labels.remove(HASH_LABEL);
+        if labels.is_empty() {
+            a["metadata"].as_object_mut().map(|m| m.remove("labels"));
+        }
+    }
+    let mut b = template.clone();
+    if b["metadata"]["labels"]
+        .as_object()
+        .is_some_and(|l| l.is_empty())
+    {
+        b["metadata"].as_object_mut().map(|m| m.remove("labels"));
+    }
+    a == b
 }
 
 /// syncReplicaSetRevision: the new ReplicaSet's revision is the highest (an undo brings an
@@ -650,7 +693,7 @@ pub fn persist(ctx: &mut Ctx, mut new: Value) -> Result<(), StoreError> {
     new["observedGeneration"] = json!(generation.to_string());
     if ctx.ro["spec"]["workloadRef"].is_object()
         && let Some(g) =
-            ctx.ro["metadata"]["annotations"]["rollout.argoproj.io/workload-generation"].as_str()
+            ctx.ro["metadata"]["annotations"][super::workload::WORKLOAD_GENERATION].as_str()
     {
         new["workloadObservedGeneration"] = json!(g);
     }

@@ -208,8 +208,7 @@ pub fn fnv64(text: &str) -> u64 {
     })
 }
 
-/// FNV-1a, 32 bits, as Kubernetes' pod-template-hash (over our canonical JSON, not Go's
-/// spew dump, so the values differ from a real cluster's while the form is the same).
+/// FNV-1a, 32 bits: the hash of both pod-template hashes below.
 pub fn fnv32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
@@ -225,13 +224,69 @@ pub fn safe_encode(n: u32) -> String {
         .collect()
 }
 
-/// The pod-template-hash of a pod template (with the collision count, as Kubernetes).
+/// The collision count as both hashes append it: `binary.LittleEndian.PutUint32` into an
+/// 8-byte buffer, all 8 bytes written.
+fn collision_bytes(collision_count: Option<i64>) -> Vec<u8> {
+    let Some(c) = collision_count else {
+        return Vec::new();
+    };
+    let mut bytes = (c as u32).to_le_bytes().to_vec();
+    bytes.extend([0; 4]);
+    bytes
+}
+
+/// Argo Rollouts' `rollouts-pod-template-hash` (utils/hash/hash.go
+/// ComputePodTemplateHash): FNV-1a 32 over the template's JSON (`json.Marshal`), then the
+/// collision count. Our JSON is serde's, not Go's, so the values differ from a real
+/// cluster's while the form is the same.
 pub fn template_hash(template: &Value, collision_count: Option<i64>) -> String {
-    let mut text = serde_json::to_string(template).unwrap_or_default();
-    if let Some(c) = collision_count {
-        text.push_str(&c.to_string());
+    let mut bytes = serde_json::to_vec(template).unwrap_or_default();
+    bytes.extend(collision_bytes(collision_count));
+    safe_encode(fnv32(&bytes))
+}
+
+/// The Deployment controller's `pod-template-hash` (kubernetes pkg/controller/
+/// controller_utils.go ComputeHash): FNV-1a 32 over go-spew's `%#v` dump of the template
+/// (pkg/util/hash DeepHashObject: sorted keys, typed, nested), then the collision count.
+/// Kubernetes and Argo hash different texts of the same template, so a Deployment and the
+/// Rollout that references it (`workloadRef`, often of the same name) get different
+/// ReplicaSet names for the same template; the model hashes its own dump-like rendering,
+/// not Go's, to keep that difference.
+pub fn deployment_template_hash(template: &Value, collision_count: Option<i64>) -> String {
+    fn dump(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                out.push('{');
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                for k in keys {
+                    out.push_str(k);
+                    out.push(':');
+                    dump(&map[k], out);
+                    out.push_str(",\n ");
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push_str("([]){");
+                for item in items {
+                    dump(item, out);
+                    out.push_str(",\n ");
+                }
+                out.push('}');
+            }
+            Value::String(s) => {
+                out.push_str("(string) ");
+                out.push_str(&format!("{s:?}"));
+            }
+            other => out.push_str(&other.to_string()),
+        }
     }
-    safe_encode(fnv32(text.as_bytes()))
+    let mut text = String::from("(v1.PodTemplateSpec)");
+    dump(template, &mut text);
+    let mut bytes = text.into_bytes();
+    bytes.extend(collision_bytes(collision_count));
+    safe_encode(fnv32(&bytes))
 }
 
 /// The controller ownerReference to `owner`.
