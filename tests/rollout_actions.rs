@@ -386,7 +386,7 @@ fn promote_full_and_a_healthy_rollout() {
 
 #[test]
 fn list_like_the_plugin() {
-    let sim = Sim::start("story");
+    let sim = Sim::start("story-objects");
     let (stdout, _) = sim.ok(&["rollout", "list", "-A"]);
     let mut rows = stdout.lines();
     assert_eq!(
@@ -615,7 +615,15 @@ fn the_story_shows_the_full_revision_tree() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     let mut child = Command::new(BIN)
-        .args(["sim", "--scenario", "story", "--speed", "20", "--port", "0"])
+        .args([
+            "sim",
+            "--scenario",
+            "story-objects",
+            "--speed",
+            "20",
+            "--port",
+            "0",
+        ])
         .arg("--kubeconfig-out")
         .arg(&kubeconfig)
         .stdout(Stdio::piped())

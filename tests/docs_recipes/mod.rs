@@ -235,7 +235,7 @@ fn pipeline_for(dir: &Path, namespace: &str, secs: u64) {
 fn pipeline_observer_restarted_against_the_story() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["open", "litellm-canary"]);
-    let _sim = Sim::start(dir.path(), "story", "10");
+    let _sim = Sim::start(dir.path(), "story-objects", "10");
     // As captured: stopped after 18 s, between the first analysis error (cluster 2:20, 14 s)
     // and the fourth (3:50, 23 s), and started again until the story (33 s) has ended.
     pipeline_for(dir.path(), "llm", 18);
@@ -349,7 +349,7 @@ async fn relay_shutdown_matches_a_real_run() {
 fn data_plane_and_traffic_observers_against_the_story() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["open", "litellm-canary"]);
-    let sim = Sim::start(dir.path(), "story", "20");
+    let sim = Sim::start(dir.path(), "story-objects", "20");
     // As captured: the data plane for 17 s; traffic 3 s later, for 8 s.
     let data_plane = spawn(
         dir.path(),
