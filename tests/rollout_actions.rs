@@ -4,13 +4,15 @@
 //! the story's tree is whole. Real binary, real simulator on 127.0.0.1 port 0, real kubectl to
 //! read back what was stored. Every wait has a deadline; no test asserts a duration.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+mod support;
+
+use support::BIN;
+use support::sim::{Sim, lines, ndjson_entries, text};
+
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// A rollout paused at its pause step (revision 2 of 2), a healthy one, a degraded one, and
@@ -87,147 +89,39 @@ objects:
     status: {observedGeneration: "1", phase: Progressing, message: more replicas need to be updated}
 "#;
 
-/// Reads lines from a child's pipe on a thread, so the test can wait with a deadline.
-fn lines(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+/// `sim` on `scenario` at speed 1.
+fn start(scenario: &str) -> Sim {
+    Sim::start(scenario, "1", DEADLINE)
 }
 
-/// A running `warroom sim`, a temp dir with its kubeconfig and a channel store.
-struct Sim {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sim {
-    fn start(scenario: &str) -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        let scenario = if scenario.contains('\n') {
-            let path = dir.path().join("scenario.yaml");
-            std::fs::write(&path, scenario).unwrap();
-            path.to_str().unwrap().to_string()
-        } else {
-            scenario.to_string()
-        };
-        let mut child = Command::new(BIN)
-            .args([
-                "sim",
-                "--scenario",
-                &scenario,
-                "--speed",
-                "1",
-                "--port",
-                "0",
-            ])
-            .arg("--kubeconfig-out")
-            .arg(dir.path().join("kubeconfig"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let out = lines(child.stdout.take().unwrap());
-        out.recv_timeout(DEADLINE).expect("sim printed its API URL");
-        Sim { child, dir }
-    }
-
-    fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("channels")
-    }
-
-    fn warroom(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("WARROOM_ROOT", self.root())
-            .env_remove("WARROOM_CHANNEL")
-            .env_remove("NO_COLOR");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.warroom(args).output().unwrap()
-    }
-
-    /// Runs and returns stdout, failing on a non-zero exit.
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let (stdout, stderr) = text(&out);
-        assert!(
-            out.status.success(),
-            "warroom {args:?} failed ({:?}):\n{stdout}\n{stderr}",
-            out.status
-        );
-        (stdout, stderr)
-    }
-
-    /// A field of rollout `name` as kubectl reads it back from the simulator.
-    fn field(&self, kind: &str, name: &str, jsonpath: &str) -> String {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(["get", kind, name, "-n", "shop", "-o"])
-            .arg(format!("jsonpath={jsonpath}"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// A field of an object in `shop` as kubectl reads it back from the simulator.
+fn field(sim: &Sim, kind: &str, name: &str, jsonpath: &str) -> String {
+    sim.kubectl(&[
+        "get",
+        kind,
+        name,
+        "-n",
+        "shop",
+        "-o",
+        &format!("jsonpath={jsonpath}"),
+    ])
 }
 
 fn entries(root: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(["timeline", "--format", "ndjson"])
-        .env_remove("WARROOM_CHANNEL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    ndjson_entries(
+        Command::new(BIN)
+            .arg("--root")
+            .arg(root)
+            .args(["timeline", "--format", "ndjson"])
+            .env_remove("WARROOM_CHANNEL")
+            .output()
+            .unwrap(),
+    )
 }
 
 #[test]
 fn actions_send_the_plugins_requests_and_post_decisions() {
-    let sim = Sim::start(SHOP);
+    let sim = start(SHOP);
     let root = sim.root();
     let open = Command::new(BIN)
         .arg("--root")
@@ -236,7 +130,7 @@ fn actions_send_the_plugins_requests_and_post_decisions() {
         .output()
         .unwrap();
     assert!(open.status.success());
-    let rollout = |path: &str| sim.field("rollout", "web", path);
+    let rollout = |path: &str| field(&sim, "rollout", "web", path);
     let rv = || rollout("{.metadata.resourceVersion}");
 
     // promote at a pause step: the status patch clears the pause conditions.
@@ -373,10 +267,13 @@ fn actions_send_the_plugins_requests_and_post_decisions() {
 
 #[test]
 fn promote_full_and_a_healthy_rollout() {
-    let sim = Sim::start(SHOP);
+    let sim = start(SHOP);
     let (stdout, _) = sim.ok(&["rollout", "promote", "web", "-n", "shop", "--full"]);
     assert_eq!(stdout, "rollout 'web' fully promoted\n");
-    assert_eq!(sim.field("rollout", "web", "{.status.promoteFull}"), "true");
+    assert_eq!(
+        field(&sim, "rollout", "web", "{.status.promoteFull}"),
+        "true"
+    );
     // As the plugin: a healthy rollout is "promoted" (a status patch that changes nothing),
     // and we say why nothing will follow.
     let (stdout, stderr) = sim.ok(&["rollout", "promote", "done", "-n", "shop"]);
@@ -386,7 +283,7 @@ fn promote_full_and_a_healthy_rollout() {
 
 #[test]
 fn list_like_the_plugin() {
-    let sim = Sim::start("story-objects");
+    let sim = start("story-objects");
     let (stdout, _) = sim.ok(&["rollout", "list", "-A"]);
     let mut rows = stdout.lines();
     assert_eq!(
@@ -409,7 +306,7 @@ fn list_like_the_plugin() {
 
 #[test]
 fn status_exits_zero_one_and_on_timeout() {
-    let sim = Sim::start(SHOP);
+    let sim = start(SHOP);
     let run = |args: &[&str]| {
         let out = sim.run(&[&["rollout", "status"][..], args, &["-n", "shop"]].concat());
         let (stdout, stderr) = text(&out);
@@ -519,7 +416,7 @@ fn interrupt(mut child: Child, signal: &str) -> (Option<i32>, String) {
 
 #[test]
 fn an_interrupted_status_exits_130_and_a_stopped_watch_exits_0() {
-    let sim = Sim::start(SHOP);
+    let sim = start(SHOP);
     let spawn = |args: &[&str]| {
         sim.warroom(args)
             .stdout(Stdio::piped())
@@ -545,7 +442,7 @@ fn an_interrupted_status_exits_130_and_a_stopped_watch_exits_0() {
 
 #[test]
 fn kubeconfig_and_context_flags() {
-    let sim = Sim::start(SHOP);
+    let sim = start(SHOP);
     let missing = sim.dir.path().join("nope.yaml");
     let out = sim
         .warroom(&["rollout", "list", "-n", "shop"])
@@ -612,27 +509,7 @@ fn kubeconfig_and_context_flags() {
 /// pod, the AnalysisRun — and the canary's actual weight, as the plugin shows it.
 #[test]
 fn the_story_shows_the_full_revision_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = Command::new(BIN)
-        .args([
-            "sim",
-            "--scenario",
-            "story-objects",
-            "--speed",
-            "20",
-            "--port",
-            "0",
-        ])
-        .arg("--kubeconfig-out")
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let out = lines(child.stdout.take().unwrap());
-    out.recv_timeout(DEADLINE).expect("sim printed its API URL");
-    let sim = Sim { child, dir };
+    let sim = Sim::start("story-objects", "20", DEADLINE);
     let deadline = Instant::now() + DEADLINE;
     let view = loop {
         let (view, _) = sim.ok(&["rollout", "get", "litellm", "-n", "llm"]);

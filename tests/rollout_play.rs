@@ -6,61 +6,38 @@
 //!
 //! Every wait has a deadline; no test asserts a duration.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_warroom");
+mod support;
+
+use support::sim::{Sim, ndjson_entries, text};
+
 const DEADLINE: Duration = Duration::from_secs(90);
 const CHANNEL: &str = "2026-05-04--shop-release";
 
 /// A running simulator and pipeline observer, a store root with one open channel.
 struct Play {
-    sim: Child,
-    pipeline: Option<Child>,
-    dir: tempfile::TempDir,
+    sim: Sim,
+    pipeline: Child,
 }
 
 impl Drop for Play {
     fn drop(&mut self) {
-        for child in [Some(&mut self.sim), self.pipeline.as_mut()]
-            .into_iter()
-            .flatten()
-        {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        // The simulator stops when `sim` drops, right after.
+        let _ = self.pipeline.kill();
+        let _ = self.pipeline.wait();
     }
 }
 
 impl Play {
     fn start(scenario: &str, speed: u32) -> Play {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let sim = Command::new(BIN)
-            .args(["sim", "--scenario", scenario, "--port", "0", "--speed"])
-            .arg(speed.to_string())
-            .arg("--kubeconfig-out")
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut play = Play {
-            sim,
-            pipeline: None,
-            dir,
-        };
-        let deadline = Instant::now() + DEADLINE;
-        while !kubeconfig.exists() {
-            assert!(Instant::now() < deadline, "no kubeconfig from the sim");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let open = play.run(&["open", "shop-release", "--date", "2026-05-04"]);
+        let sim = Sim::start(scenario, &speed.to_string(), DEADLINE).without_color();
+        let open = sim.run(&["open", "shop-release", "--date", "2026-05-04"]);
         assert!(open.status.success(), "{}", text(&open).1);
-        let pipeline = play
+        let pipeline = sim
             .warroom(&[
                 "agent",
                 "pipeline",
@@ -75,37 +52,11 @@ impl Play {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        play.pipeline = Some(pipeline);
-        play
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("channels")
-    }
-
-    fn warroom(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .env("KUBECONFIG", self.dir.path().join("kubeconfig"))
-            .env("WARROOM_ROOT", self.root())
-            .env("NO_COLOR", "1")
-            .env_remove("WARROOM_CHANNEL");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.warroom(args).output().unwrap()
+        Play { sim, pipeline }
     }
 
     fn ok(&self, args: &[&str]) -> (String, String) {
-        let out = self.run(args);
-        let (stdout, stderr) = text(&out);
-        assert!(
-            out.status.success(),
-            "warroom {args:?} failed ({:?}):\n{stdout}\n{stderr}",
-            out.status
-        );
-        (stdout, stderr)
+        self.sim.ok(args)
     }
 
     /// `warroom rollout get web -n shop -o json`.
@@ -133,31 +84,14 @@ impl Play {
 
     /// kubectl's reading of one object.
     fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.dir.path().join("kubeconfig"))
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(["-n", "shop"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.sim.kubectl(&[&["-n", "shop"][..], args].concat())
     }
 
     fn entries(&self) -> Vec<Value> {
-        let out = self.run(&["timeline", "--channel", CHANNEL, "--format", "ndjson"]);
-        assert!(out.status.success(), "{}", text(&out).1);
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        ndjson_entries(
+            self.sim
+                .run(&["timeline", "--channel", CHANNEL, "--format", "ndjson"]),
+        )
     }
 
     /// Waits until an entry after `after` (its index) satisfies `what`; returns its index.
@@ -179,13 +113,6 @@ impl Play {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -1,3 +1,6 @@
+use kube::api::DynamicObject;
+
+use super::rows::{pull_duration, row};
 use super::*;
 use crate::channel::Kind;
 use serde_json::json;

@@ -16,34 +16,37 @@
 //! clock reaches it.
 //!
 //! It must not post itself (it yields observations) nor derive rollout status (the view does).
+//!
+//! Here: the config, the watched kinds and the state (mirrors, the detectors' snapshot, what
+//! is due when); `judge` says what is new about one Rollout, `run` is the observer's task.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use kube::Client;
 use kube::api::DynamicObject;
 use serde::de::DeserializeOwned;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::lifecycle::{Condition, Lifecycle, Said};
-
-use super::report::{self, RolloutState};
-use super::{
-    ClusterClock, ClusterTime, Mirror, Observation, ObserveError, Signal, Update, access_alert,
-    access_check, watch, watch_config,
-};
+use super::lifecycle::{Lifecycle, Said};
+use super::report::RolloutState;
+use super::{ClusterTime, Mirror, Observation, Update};
 use crate::rollout::cluster::{self, Kind as ClusterKind};
+use crate::rollout::detect::SpecObservationTracker;
 use crate::rollout::detect::spec_observed::WARNING_QUIET;
-use crate::rollout::detect::{self, Detector, Finding, SpecObservationTracker};
 use crate::rollout::model::{
     AnalysisRun, AnalysisTemplate, Deployment, Event, ObjectMeta, Pod, ReplicaSet, Rollout,
     Service, Snapshot,
 };
-use crate::rollout::view::{self, Colour};
+use crate::rollout::view;
+
+mod judge;
+mod run;
+
+pub use judge::condition;
+pub use run::run;
+
+use judge::missing;
 
 /// ClusterAnalysisTemplates (cluster-scoped: watched without a namespace).
 pub const CLUSTER_ANALYSIS_TEMPLATES: ClusterKind = ClusterKind {
@@ -462,179 +465,6 @@ impl PipelineState {
         }
         out
     }
-
-    fn judge_rollout(
-        &mut self,
-        snap: &Snapshot,
-        ro: &Rollout,
-        now: Option<ClusterTime>,
-        wall: Instant,
-    ) -> Vec<Observation> {
-        let mut out = Vec::new();
-        let name = ro.metadata.name.clone();
-        let subject = format!("Rollout `{}/{}`", ro.metadata.namespace, name);
-        let key = self.key(ro);
-        let view_now = now.map_or_else(Utc::now, |t| t.earliest);
-        let owned = view::owned_replica_sets(snap, ro);
-        let state = RolloutState::of(ro, &owned);
-        let r = self.reported.entry(key).or_default();
-        let first_look = r.state.is_none();
-        // Phase, step and weight transitions, with the view as a snapshot.
-        if r.state.as_ref() != Some(&state) || !r.via.is_empty() {
-            // The statuses in between: not the one it ends in, nor the one it started from.
-            let mut via = r.via.clone();
-            while via.last() == Some(&state.status) {
-                via.pop();
-            }
-            if let Some(before) = &r.state {
-                while via.first() == Some(&before.status) {
-                    via.remove(0);
-                }
-            }
-            let changed = r.state.as_ref() != Some(&state) || !via.is_empty();
-            r.via.clear();
-            if changed {
-                let rendered =
-                    view::render_rollout(&view::rollout_view(snap, ro, view_now), Colour::Never);
-                let head = match &r.state {
-                    None if self.resumed => {
-                        format!("**resumed watching {subject}**: {}", state.summary())
-                    }
-                    None => format!("**watching {subject}**: {}", state.summary()),
-                    Some(before) => report::transition(&subject, before, &via, &state),
-                };
-                out.push(Observation::report(format!(
-                    "{head}\n\n```text\n{rendered}```\n"
-                )));
-            }
-            r.state = Some(state);
-        }
-
-        // Measurements as they land, and AnalysisRun phases. Resumed after a restart, the ones
-        // already there are summed up once (the earlier run said them).
-        let summing_up = first_look && self.resumed;
-        let mut lines = Vec::new();
-        let mut earlier = 0;
-        for run in detect::runs::rollout_runs(snap, ro) {
-            let run_name = &run.metadata.name;
-            for mr in &run.status.metric_results {
-                for (i, m) in mr.measurements.iter().enumerate() {
-                    if !report::landed(m) {
-                        continue;
-                    }
-                    if r.measurements.insert(report::measurement_id(run, mr, m, i)) {
-                        if summing_up {
-                            earlier += 1;
-                        } else {
-                            lines.push(report::measurement_line(run, mr, i));
-                        }
-                    }
-                }
-            }
-            let phase = if run.status.phase.is_empty() {
-                "Pending"
-            } else {
-                &run.status.phase
-            };
-            if r.run_phases.get(run_name).map(String::as_str) != Some(phase) {
-                r.run_phases.insert(run_name.clone(), phase.to_string());
-                if summing_up {
-                    lines.push(format!(
-                        "- AnalysisRun `{run_name}` is **{phase}** ({} measurement(s) taken)",
-                        run.status
-                            .metric_results
-                            .iter()
-                            .map(|m| m.measurements.len())
-                            .sum::<usize>()
-                    ));
-                    continue;
-                }
-                let message = if run.status.message.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", run.status.message)
-                };
-                lines.push(format!(
-                    "- AnalysisRun `{run_name}` is **{phase}**{message}"
-                ));
-            }
-        }
-        if !lines.is_empty() {
-            let resumed = if summing_up && earlier > 0 {
-                format!(
-                    " (as found on resuming: {earlier} measurement(s) taken while away or said before)"
-                )
-            } else {
-                String::new()
-            };
-            out.push(Observation::report(format!(
-                "**analysis of {subject}**{resumed}\n\n{}\n",
-                lines.join("\n")
-            )));
-        }
-
-        // Detectors: each condition through the lifecycle.
-        let mut findings = detect::rollout_findings(snap, ro, now.map(|t| t.earliest));
-        if let Some(t) = now {
-            findings.extend(self.tracker.observe(ro, t.earliest, t.latest));
-            findings.extend(self.tracker.observe_workload(
-                ro,
-                &snap.deployments,
-                t.earliest,
-                t.latest,
-            ));
-        }
-        let confirm = self.config.confirm;
-        let conditions: Vec<Condition> = findings.iter().map(|f| condition(f, confirm)).collect();
-        out.extend(
-            self.lifecycle
-                .judge(&scope(&ro.metadata.namespace, &name), &conditions, wall),
-        );
-        out
-    }
-}
-
-/// Findings about the rollout's shape, which a half-applied step can fake for a moment.
-fn needs_confirmation(d: Detector) -> bool {
-    matches!(
-        d,
-        Detector::CanaryReplicaMath
-            | Detector::CanaryServiceSelectsStable
-            | Detector::WorkloadRefLeak
-    )
-}
-
-/// A finding as a lifecycle condition.
-pub fn condition(f: &Finding, confirm: Duration) -> Condition {
-    Condition {
-        key: f.key(),
-        alert: f.detector.is_alert(),
-        body: f.to_string(),
-        headline: f.headline_line(),
-        level: f.level,
-        confirm: if needs_confirmation(f.detector) {
-            confirm
-        } else {
-            Duration::ZERO
-        },
-        clear: confirm,
-    }
-}
-
-/// The condition of a named Rollout that is not there.
-fn missing(namespace: &str, name: &str) -> Condition {
-    let headline = format!(
-        "**Rollout `{namespace}/{name}` is not there** (deleted, or never created): nothing to watch until it exists."
-    );
-    Condition {
-        key: format!("rollout-missing|Rollout {namespace}/{name}"),
-        alert: true,
-        body: headline.clone(),
-        headline,
-        level: 0,
-        confirm: Duration::ZERO,
-        clear: Duration::ZERO,
-    }
 }
 
 /// Fills owner references that lack a uid from the objects of the snapshot, by kind and name.
@@ -676,166 +506,6 @@ fn resolve_owner_uids(snap: &mut Snapshot) {
     snap.analysis_runs
         .iter_mut()
         .for_each(|o| fill(&mut o.metadata));
-}
-
-/// Fails with [`ObserveError::NoRollout`] unless every named Rollout exists.
-async fn check_named(client: &Client, config: &PipelineConfig) -> Result<(), ObserveError> {
-    let Target::Named(names) = &config.target else {
-        return Ok(());
-    };
-    for name in names {
-        match cluster::ROLLOUTS
-            .api(client, &config.namespace)
-            .get_opt(name)
-            .await
-        {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                return Err(ObserveError::NoRollout {
-                    name: name.clone(),
-                    namespace: config.namespace.clone(),
-                });
-            }
-            Err(e) => {
-                return Err(ObserveError::Api {
-                    what: format!("getting rollout \"{name}\""),
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs the pipeline observer until `cancel`: checks access, watches, and sends what it has to
-/// say into `out`. Fails only at start (no namespace, a named Rollout missing, no API).
-pub async fn run(
-    client: Client,
-    config: PipelineConfig,
-    out: mpsc::Sender<Observation>,
-    cancel: CancellationToken,
-) -> Result<(), ObserveError> {
-    let ns = config.namespace.clone();
-    super::check_namespace(&client, &ns).await?;
-    let kinds: Vec<ClusterKind> = Watched::ALL.iter().map(|w| w.kind()).collect();
-    let denied = access_check(&client, &ns, &kinds).await?;
-    let mut state = PipelineState::new(config.clone());
-    if let Some(alert) = access_alert("pipeline", &ns, &denied) {
-        let _ = out.send(alert).await;
-    }
-    if !denied.iter().any(|a| a.kind == cluster::ROLLOUTS) {
-        check_named(&client, &config).await?;
-    }
-
-    let tasks = TaskTracker::new();
-    let clock = ClusterClock::new();
-    tasks.spawn(clock.clone().run(client.clone(), cancel.clone()));
-    let (updates_tx, mut updates) = mpsc::channel::<Update<Watched>>(1024);
-    let (signals_tx, signals) = mpsc::channel::<Signal>(64);
-    for w in Watched::ALL {
-        if denied.iter().any(|a| a.kind == w.kind()) {
-            state.skip(w);
-            continue;
-        }
-        let (labels, fields) = match (&config.target, w) {
-            (Target::Named(names), Watched::Rollouts) if names.len() == 1 => {
-                (None, Some(format!("metadata.name={}", names[0])))
-            }
-            (Target::Selector(sel), Watched::Rollouts) => (Some(sel.clone()), None),
-            _ => (None, None),
-        };
-        tasks.spawn(watch(
-            super::WatchTarget {
-                client: client.clone(),
-                namespace: if w.cluster_scoped() {
-                    String::new()
-                } else {
-                    ns.clone()
-                },
-                kind: w.kind(),
-                config: watch_config(labels.as_deref(), fields.as_deref()),
-            },
-            w,
-            updates_tx.clone(),
-            signals_tx.clone(),
-            cancel.clone(),
-        ));
-    }
-    drop(updates_tx);
-    drop(signals_tx);
-    tasks.spawn(super::health(
-        client.clone(),
-        "pipeline",
-        signals,
-        out.clone(),
-        Duration::from_millis(500),
-        cancel.clone(),
-    ));
-    tasks.close();
-
-    let mut dirty = false;
-    // When the first change not yet judged arrived: a steady stream of changes (a busy
-    // namespace, or a fast simulator) must delay the judgement, never starve it.
-    let mut dirty_since = Instant::now();
-    let max_wait = config.settle * 4;
-    let settle = tokio::time::sleep(config.settle);
-    tokio::pin!(settle);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        // The moment the cluster's clock reaches the next threshold, in wall time.
-        let due = clock
-            .now()
-            .and_then(|now| state.next_deadline(&now).map(|d| now.wall_until(d)))
-            .map(|wait| Instant::now() + wait + Duration::from_millis(5));
-        let said = tokio::select! {
-            () = cancel.cancelled() => break,
-            update = updates.recv() => {
-                let Some(update) = update else { break };
-                state.apply(update);
-                let now = Instant::now();
-                if !dirty {
-                    dirty = true;
-                    dirty_since = now;
-                }
-                settle.as_mut().reset((now + config.settle).min(dirty_since + max_wait));
-                Vec::new()
-            }
-            () = &mut settle, if dirty => {
-                dirty = false;
-                let said = state.evaluate(clock.now(), Instant::now());
-                if state.synced() {
-                    let now = clock.now().map(|t| t.earliest);
-                    config.state.rollouts(|| {
-                        let mut snap = state.snapshot();
-                        snap.rollouts.retain(|r| state.targeted(&r.metadata.name));
-                        snap
-                    }, now);
-                }
-                said
-            }
-            // Time passes in the cluster even when nothing changes.
-            _ = tick.tick(), if !dirty => state.evaluate(clock.now(), Instant::now()),
-            () = sleep_until_some(due), if !dirty && due.is_some() => {
-                state.evaluate(clock.now(), Instant::now())
-            }
-        };
-        for obs in said {
-            if out.send(obs).await.is_err() {
-                break;
-            }
-        }
-    }
-    cancel.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tasks.wait()).await;
-    Ok(())
-}
-
-async fn sleep_until_some(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,12 @@
-use super::*;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use kube::api::DynamicObject;
+use kube::runtime::watcher;
 use serde_json::json;
+use tokio::time::Instant;
+
+use super::*;
 
 fn obj(name: &str, v: i64) -> DynamicObject {
     serde_json::from_value(json!({

@@ -1,6 +1,9 @@
 //! A tiny harness for the relay tests: a fresh store in a temp dir, the real `warroom` binary,
-//! a real relay on 127.0.0.1 port 0, and WebSocket clients that keep their cursor.
+//! a real relay on 127.0.0.1 port 0, and WebSocket clients that keep their cursor; [`sim`]: a
+//! running simulator for the tests that drive the rollout commands against it.
 #![allow(dead_code)] // each test binary uses part of it
+
+pub mod sim;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};

@@ -476,5 +476,5 @@ pub fn basic_canary_settled(ro: &Rollout, new: &Pods, stable: Option<&Pods>) -> 
 }
 
 #[cfg(test)]
-#[path = "canary_replicas_tests.rs"]
+#[path = "canary_replicas_tests/mod.rs"]
 mod tests;
