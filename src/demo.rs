@@ -255,6 +255,12 @@ impl Demo {
         let backend_header = scenario.backend.header.clone();
         let routes = routes(&scenario);
         let scenario_end = scenario.end;
+        let served: Vec<(String, String)> = scenario
+            .backend
+            .model_routes
+            .iter()
+            .map(|r| (r.namespace.clone(), r.service.clone()))
+            .collect();
         let sim = SimHandle::new(scenario, config.speed)?;
         let sim_stop = CancellationToken::new();
         let sim_server = tokio::spawn(sim::serve(
@@ -298,6 +304,17 @@ impl Demo {
         demo.observe("data-plane", move |out, cancel| {
             data_plane::run(client, data_plane_config, out, cancel)
         })?;
+        // Traffic starts once every route is served, as a user points it at a running
+        // service: a short-form scenario's pods are still starting at time 0 (bounded: the
+        // traffic observer reports a route nobody serves).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && served
+                .iter()
+                .any(|(ns, svc)| sim.traffic_split(ns, svc).is_empty())
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         // Traffic runs until the scenario's end (wall, rounded up to a second so its intro
         // reads "for 17s"), a bound it needs anyway.
         let left = sim
@@ -509,28 +526,32 @@ fn open_channel(store: &Store, date: NaiveDate) -> Result<Channel, DemoError> {
     })
 }
 
-/// The routes the traffic observer rotates through: every route of the scenario's backend,
-/// with a small JSON body for POSTs.
+/// The routes the traffic observer rotates through: every route of the scenario's backend
+/// (written answers, or answers that follow the model's traffic split), with a small JSON
+/// body for POSTs.
 fn routes(scenario: &Scenario) -> Vec<traffic::Route> {
-    scenario
-        .backend
+    let backend = &scenario.backend;
+    backend
         .routes
         .iter()
-        .map(|r| {
-            let method = r.method.clone().unwrap_or_else(|| "GET".to_string());
+        .map(|r| (r.method.clone(), r.path.clone()))
+        .chain(
+            backend
+                .model_routes
+                .iter()
+                .map(|r| (r.method.clone(), r.path.clone())),
+        )
+        .map(|(method, path)| {
+            let method = method.unwrap_or_else(|| "GET".to_string());
             let body = (method == "POST").then(|| {
-                if r.path.contains("chat") {
+                if path.contains("chat") {
                     r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"ping"}]}"#
                         .to_string()
                 } else {
                     r#"{"model":"text-embedding-3-small","input":"ping"}"#.to_string()
                 }
             });
-            traffic::Route {
-                method,
-                path: r.path.clone(),
-                body,
-            }
+            traffic::Route { method, path, body }
         })
         .collect()
 }

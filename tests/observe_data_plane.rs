@@ -179,7 +179,7 @@ async fn the_timeline_matches_the_scenario_through_a_restart_and_a_410() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_story_shows_the_migration_job_the_image_pull_and_the_extra_pods() {
-    let sim = Sim::builtin("story", 40.0).await;
+    let sim = Sim::builtin("story-objects", 40.0).await;
     let client = sim.client().await;
     let record = Record::new();
     let config = DataPlaneConfig::new("llm", None, Duration::from_millis(500));

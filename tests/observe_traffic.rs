@@ -18,7 +18,7 @@ async fn tallies_equal_the_backends_own_counts_and_a_429_route_fails() {
     // SAFETY: set before any thread of this test reads the environment; the guard is the
     // point of the test binary (every target here is loopback).
     unsafe { std::env::set_var(traffic::LOOPBACK_ONLY_ENV, "1") };
-    let sim = Sim::builtin("story", 1.0).await;
+    let sim = Sim::builtin("story-objects", 1.0).await;
     let routes = vec![
         Route::parse("POST /v1/chat/completions {\"model\":\"m\",\"messages\":[]}").unwrap(),
         Route::parse("POST /v1/embeddings {\"input\":\"x\"}").unwrap(),

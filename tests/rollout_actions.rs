@@ -283,7 +283,7 @@ fn promote_full_and_a_healthy_rollout() {
 
 #[test]
 fn list_like_the_plugin() {
-    let sim = start("story");
+    let sim = start("story-objects");
     let (stdout, _) = sim.ok(&["rollout", "list", "-A"]);
     let mut rows = stdout.lines();
     assert_eq!(
@@ -509,7 +509,7 @@ fn kubeconfig_and_context_flags() {
 /// pod, the AnalysisRun — and the canary's actual weight, as the plugin shows it.
 #[test]
 fn the_story_shows_the_full_revision_tree() {
-    let sim = Sim::start("story", "20", DEADLINE);
+    let sim = Sim::start("story-objects", "20", DEADLINE);
     let deadline = Instant::now() + DEADLINE;
     let view = loop {
         let (view, _) = sim.ok(&["rollout", "get", "litellm", "-n", "llm"]);

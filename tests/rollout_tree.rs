@@ -430,7 +430,7 @@ fn every_short_scenario_is_covered_here() {
     let listed = String::from_utf8(out.stdout).unwrap();
     let covered = [
         "story",
-        "story-short",
+        "story-objects",
         "healthy-canary",
         "healthy-bluegreen",
         "analysis-failed",
@@ -679,9 +679,9 @@ fn blind_4xx() {
 }
 
 #[test]
-fn story() {
+fn story_objects() {
     play(
-        "story",
+        "story-objects",
         20,
         "litellm",
         "llm",
@@ -700,9 +700,9 @@ fn story() {
 }
 
 #[test]
-fn story_short() {
+fn story() {
     play(
-        "story-short",
+        "story",
         20,
         "litellm",
         "llm",

@@ -128,7 +128,7 @@ fn first_columns(table: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn kubectl_get_pods_all_namespaces() {
-    let sim = Sim::start("story", "1");
+    let sim = Sim::start("story-objects", "1");
     let out = sim.get(&["get", "pods", "-A"]);
     let rows = first_columns(&out);
     assert_eq!(rows[0], ["NAMESPACE", "NAME"], "{out}");
@@ -143,7 +143,7 @@ fn kubectl_get_pods_all_namespaces() {
 
 #[test]
 fn kubectl_get_rollouts_and_argo_kinds() {
-    let sim = Sim::start("story", "1");
+    let sim = Sim::start("story-objects", "1");
     let out = sim.get(&["get", "rollouts.argoproj.io", "-A"]);
     assert!(
         out.lines().next().unwrap().split_whitespace().eq([
@@ -243,7 +243,7 @@ steps:
 
 #[test]
 fn sigterm_shuts_down_cleanly_even_with_a_watch_open() {
-    let mut sim = Sim::start("story", "1");
+    let mut sim = Sim::start("story-objects", "1");
     let mut kubectl = sim
         .kubectl()
         .args(["get", "pods", "-n", "llm", "-w"])
@@ -454,7 +454,7 @@ fn kubectl_lists_and_watches_every_added_kind() {
 /// one, a stale resourceVersion), each leaving the object as it was.
 #[test]
 fn kubectl_patches_objects_and_their_status() {
-    let sim = Sim::start("story", "1");
+    let sim = Sim::start("story-objects", "1");
     let ro = |path: &str| {
         sim.get(&[
             "get",

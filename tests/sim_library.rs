@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 
 /// The library: every name the issue asks for.
 const LIBRARY: &[&str] = &[
-    "story-short",
+    "story",
     "healthy-canary",
     "healthy-bluegreen",
     "analysis-failed",

@@ -712,8 +712,8 @@ fn blind_4xx_is_promoted_while_the_route_fails() {
 }
 
 #[test]
-fn story_short_four_failures() {
-    let Some(plan) = plan("story-short", 20.0) else {
+fn story_four_failures() {
+    let Some(plan) = plan("story", 20.0) else {
         return;
     };
     let played = play_harness::play(plan);

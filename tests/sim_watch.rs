@@ -131,6 +131,15 @@ fn watch_pods(running: &Running, labels: Option<&str>) -> Watch {
     watcher::watcher(api, config).boxed()
 }
 
+/// The story hand-written in the object form: its exact objects are what these tests check.
+fn story_objects() -> &'static str {
+    sim::scenario::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "story-objects")
+        .unwrap()
+        .1
+}
+
 #[tokio::test]
 async fn kube_watcher_lists_then_follows_changes_with_selectors() {
     let running = Running::start(PODS, 1.0).await;
@@ -317,7 +326,7 @@ async fn lists_tables_field_selectors_and_access_reviews() {
 
 #[tokio::test]
 async fn backend_counts_match_the_requests_answered() {
-    let running = Running::start(sim::scenario::BUILTIN[0].1, 1.0).await;
+    let running = Running::start(story_objects(), 1.0).await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for path in [
@@ -354,7 +363,7 @@ async fn backend_counts_match_the_requests_answered() {
 
 #[tokio::test(start_paused = true)]
 async fn the_story_plays_in_scenario_time_at_any_speed() {
-    let running = Running::start(sim::scenario::BUILTIN[0].1, 50.0).await;
+    let running = Running::start(story_objects(), 50.0).await;
     let sim = running.sim.clone();
     tokio::time::timeout(Duration::from_secs(3600), sim.finished())
         .await

@@ -164,7 +164,7 @@ mod tests {
     use crate::sim::Scenario;
 
     fn sim() -> SimHandle {
-        SimHandle::new(Scenario::resolve("story").unwrap(), 1.0).unwrap()
+        SimHandle::new(Scenario::resolve("story-objects").unwrap(), 1.0).unwrap()
     }
 
     #[test]

@@ -38,7 +38,10 @@ use crate::yaml::{self, YamlError};
 /// Built-in scenarios, by name: `(name, yaml)`.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("story", include_str!("scenarios/story.yaml")),
-    ("story-short", include_str!("scenarios/story-short.yaml")),
+    (
+        "story-objects",
+        include_str!("scenarios/story-objects.yaml"),
+    ),
     (
         "healthy-canary",
         include_str!("scenarios/healthy-canary.yaml"),

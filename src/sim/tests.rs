@@ -41,7 +41,7 @@ fn default_start_meets_wall_time_at_the_end() {
 
 #[test]
 fn story_ends_aborted_with_the_leak_still_running() {
-    let sim = SimHandle::new(Scenario::resolve("story").unwrap(), 1.0).unwrap();
+    let sim = SimHandle::new(Scenario::resolve("story-objects").unwrap(), 1.0).unwrap();
     let clock = sim.clock();
     let mut generation_at_stall = None;
     for step in &sim.scenario().steps.clone() {

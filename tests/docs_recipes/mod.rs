@@ -235,7 +235,7 @@ fn pipeline_for(dir: &Path, namespace: &str, secs: u64) {
 fn pipeline_observer_restarted_against_the_story() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["open", "litellm-canary"]);
-    let _sim = Sim::start(dir.path(), "story", "10");
+    let _sim = Sim::start(dir.path(), "story-objects", "10");
     // As captured: stopped after 18 s, between the first analysis error (cluster 2:20, 14 s)
     // and the fourth (3:50, 23 s), and started again until the story (33 s) has ended.
     pipeline_for(dir.path(), "llm", 18);
@@ -349,7 +349,7 @@ async fn relay_shutdown_matches_a_real_run() {
 fn data_plane_and_traffic_observers_against_the_story() {
     let dir = tempfile::tempdir().unwrap();
     ok(dir.path(), &["open", "litellm-canary"]);
-    let sim = Sim::start(dir.path(), "story", "20");
+    let sim = Sim::start(dir.path(), "story-objects", "20");
     // As captured: the data plane for 17 s; traffic 3 s later, for 8 s.
     let data_plane = spawn(
         dir.path(),
@@ -499,6 +499,24 @@ async fn mcp_client_configs_start_a_session() {
     }
 }
 
+/// The first line of the relay's stderr containing `needle`, once it is written out whole (a
+/// line read mid-write would be cut).
+fn whole_log_line(server: &Server, needle: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let log = server.log_text();
+        let whole = log.rsplit_once('\n').map(|(done, _)| done).unwrap_or("");
+        if let Some(l) = whole.lines().find(|l| l.contains(needle)) {
+            return l.to_owned();
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no line with {needle:?} in the relay's log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn relay_session_runs_as_shown() {
     // Both blocks, in order, in one store: `warroom serve` is started in the background (port
@@ -513,7 +531,7 @@ fn relay_session_runs_as_shown() {
         for step in &block.steps {
             let ran = if step.command == "warroom serve" {
                 let server = serve(&env);
-                let start = server.wait_log_line("relay for");
+                let start = whole_log_line(&server, "relay for");
                 let ran = Ran {
                     lines: vec![normalize(&format!("{}/", server.url)), normalize(&start)],
                     raw: String::new(),

@@ -72,9 +72,9 @@ fn documented_examples_parse() {
         })
         .collect();
     assert_eq!(blocks.len(), 3);
-    // The short form's example is the built-in story-short, word for word.
-    assert_eq!(blocks[0].name, "story-short");
-    assert!(doc.contains(include_str!("../scenarios/story-short.yaml")));
+    // The short form's example is the built-in story, word for word.
+    assert_eq!(blocks[0].name, "story");
+    assert!(doc.contains(include_str!("../scenarios/story.yaml")));
     assert_eq!(blocks[1].name, "tiny");
     assert_eq!(blocks[1].deny.len(), 1);
     assert_eq!(blocks[1].backend.routes[0].status, [404, 429]);
