@@ -65,6 +65,24 @@ fn plan(name: &str, speed: f64) -> Option<Plan> {
     Some(plan)
 }
 
+/// Plays the built-in scenario `name` at `speed`, reads Rollout `rollout`'s objects at the end
+/// and checks them with `check`; the played scenario's alerts are compared by
+/// [`Played::finish`]. Said, and not played, while the expectation waits on other work.
+fn play_and_check(
+    name: &str,
+    speed: f64,
+    rollout: &str,
+    check: impl FnOnce(&Played, &mut Objects),
+) {
+    let Some(plan) = plan(name, speed) else {
+        return;
+    };
+    let played = play_harness::play(plan);
+    let mut o = Objects::read(&played, rollout);
+    check(&played, &mut o);
+    played.finish(o.done());
+}
+
 /// The model's objects at the end of a scenario, and what differs from Argo's rules.
 struct Objects {
     rollout: Value,
@@ -343,135 +361,119 @@ fn analysis_runs(played: &Played, o: &Objects) -> Vec<(String, String)> {
 
 #[test]
 fn healthy_canary_is_promoted_in_full_and_silent() {
-    let Some(plan) = plan("healthy-canary", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // Four steps, all completed (promoteStable sets currentStepIndex to len(steps)); a basic
-    // canary scales the old ReplicaSet to 0 as soon as the new one is available.
-    o.fully_promoted(5, "Completed all 4 canary steps");
-    let index = step_index(&o);
-    o.eq("status.currentStepIndex", &index, &4.into());
-    o.event(
-        "Normal",
-        "RolloutStepCompleted",
-        "Rollout step 4/4 completed (pause: 30s)",
-    );
-    played.finish(o.done());
+    play_and_check("healthy-canary", 20.0, "web", |_, o| {
+        // Four steps, all completed (promoteStable sets currentStepIndex to len(steps)); a basic
+        // canary scales the old ReplicaSet to 0 as soon as the new one is available.
+        o.fully_promoted(5, "Completed all 4 canary steps");
+        let index = step_index(o);
+        o.eq("status.currentStepIndex", &index, &4.into());
+        o.event(
+            "Normal",
+            "RolloutStepCompleted",
+            "Rollout step 4/4 completed (pause: 30s)",
+        );
+    });
 }
 
 #[test]
 fn healthy_bluegreen_switches_active_and_is_silent() {
-    let Some(plan) = plan("healthy-bluegreen", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // shouldFullPromote (blue-green): the active selector is the current hash and no
-    // post-promotion analysis: "Completed blue-green update". The old ReplicaSet goes to 0
-    // scaleDownDelaySeconds (30 s) after the switch, well before the end (4m).
-    o.fully_promoted(3, "Completed blue-green update");
-    let current = o.status()["currentPodHash"].clone();
-    let (active, preview) = (
-        o.status()["blueGreen"]["activeSelector"].clone(),
-        o.status()["blueGreen"]["previewSelector"].clone(),
-    );
-    o.eq("status.blueGreen.activeSelector", &active, &current);
-    o.eq("status.blueGreen.previewSelector", &preview, &current);
-    let active_svc = service_hash(&played, "web");
-    let preview_svc = service_hash(&played, "web-preview");
-    o.eq("Service web's selector hash", &active_svc, &current);
-    o.eq(
-        "Service web-preview's selector hash",
-        &preview_svc,
-        &current,
-    );
-    o.event(
-        "Normal",
-        "SwitchService",
-        "Switched selector for service 'web'",
-    );
-    played.finish(o.done());
+    play_and_check("healthy-bluegreen", 20.0, "web", |played, o| {
+        // shouldFullPromote (blue-green): the active selector is the current hash and no
+        // post-promotion analysis: "Completed blue-green update". The old ReplicaSet goes to 0
+        // scaleDownDelaySeconds (30 s) after the switch, well before the end (4m).
+        o.fully_promoted(3, "Completed blue-green update");
+        let current = o.status()["currentPodHash"].clone();
+        let (active, preview) = (
+            o.status()["blueGreen"]["activeSelector"].clone(),
+            o.status()["blueGreen"]["previewSelector"].clone(),
+        );
+        o.eq("status.blueGreen.activeSelector", &active, &current);
+        o.eq("status.blueGreen.previewSelector", &preview, &current);
+        let active_svc = service_hash(played, "web");
+        let preview_svc = service_hash(played, "web-preview");
+        o.eq("Service web's selector hash", &active_svc, &current);
+        o.eq(
+            "Service web-preview's selector hash",
+            &preview_svc,
+            &current,
+        );
+        o.event(
+            "Normal",
+            "SwitchService",
+            "Switched selector for service 'web'",
+        );
+    });
 }
 
 #[test]
 fn analysis_failed_aborts_the_canary() {
-    let Some(plan) = plan("analysis-failed", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // failureLimit 0: one Failed measurement (0.12 >= 0.05) fails the metric and the run
-    // (assessMetricFailureInconclusiveOrError); a Failed step run aborts (rollout/analysis.go
-    // "Step-based analysis phase error/failed: " + the run's message). Aborted, a basic canary
-    // goes back to 0 canary and 5 stable pods and to step 0.
-    o.phase("Degraded");
-    o.message_starts(
-        "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase \
-         error/failed: Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)",
-    );
-    o.aborted(true);
-    o.condition("Progressing", "False", "RolloutAborted");
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 0, 0);
-    o.sizes("stable", stable, 5, 5);
-    let index = step_index(&o);
-    o.eq("status.currentStepIndex", &index, &0.into());
-    o.event(
-        "Warning",
-        "RolloutAborted",
-        "Rollout aborted update to revision 2",
-    );
-    o.event("Warning", "AnalysisRunFailed", "Status New: 'Failed'");
-    let runs = analysis_runs(&played, &o);
-    if runs.last().map(|r| r.1.as_str()) != Some("Failed") {
-        o.fail(format!("the step's AnalysisRun is not Failed: {runs:?}"));
-    }
-    played.finish(o.done());
+    play_and_check("analysis-failed", 20.0, "web", |played, o| {
+        // failureLimit 0: one Failed measurement (0.12 >= 0.05) fails the metric and the run
+        // (assessMetricFailureInconclusiveOrError); a Failed step run aborts (rollout/analysis.go
+        // "Step-based analysis phase error/failed: " + the run's message). Aborted, a basic canary
+        // goes back to 0 canary and 5 stable pods and to step 0.
+        o.phase("Degraded");
+        o.message_starts(
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase \
+             error/failed: Metric \"error-rate\" assessed Failed due to failed (1) > failureLimit (0)",
+        );
+        o.aborted(true);
+        o.condition("Progressing", "False", "RolloutAborted");
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 0, 0);
+        o.sizes("stable", stable, 5, 5);
+        let index = step_index(o);
+        o.eq("status.currentStepIndex", &index, &0.into());
+        o.event(
+            "Warning",
+            "RolloutAborted",
+            "Rollout aborted update to revision 2",
+        );
+        o.event("Warning", "AnalysisRunFailed", "Status New: 'Failed'");
+        let runs = analysis_runs(played, o);
+        if runs.last().map(|r| r.1.as_str()) != Some("Failed") {
+            o.fail(format!("the step's AnalysisRun is not Failed: {runs:?}"));
+        }
+    });
 }
 
 #[test]
 fn analysis_inconclusive_pauses_for_a_human() {
-    let Some(plan) = plan("analysis-inconclusive", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // An empty vector is `[]` (prometheus.go processResponse); both conditions guard
-    // `len(result) > 0`, so neither holds: Inconclusive, and inconclusiveLimit 0 ends the run
-    // Inconclusive. The Rollout adds the InconclusiveAnalysisRun pause (PauseReasonInconclusiveAnalysis; CalculateRolloutPhase:
-    // Paused, the pause reason as message), at step 1 with 1 canary and 4 stable pods.
-    o.phase("Paused");
-    o.message_starts("InconclusiveAnalysisRun");
-    o.aborted(false);
-    let reasons = o.status()["pauseConditions"].clone();
-    if reasons
-        .as_array()
-        .is_none_or(|p| !p.iter().any(|c| c["reason"] == "InconclusiveAnalysisRun"))
-    {
-        o.fail(format!(
-            "pauseConditions {reasons} lack InconclusiveAnalysisRun"
-        ));
-    }
-    let index = step_index(&o);
-    o.eq("status.currentStepIndex", &index, &1.into());
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 1, 1);
-    o.sizes("stable", stable, 4, 4);
-    o.event(
-        "Normal",
-        "AnalysisRunInconclusive",
-        "Status New: 'Inconclusive'",
-    );
-    o.no_event("RolloutAborted", "");
-    let runs = analysis_runs(&played, &o);
-    if runs.last().map(|r| r.1.as_str()) != Some("Inconclusive") {
-        o.fail(format!(
-            "the step's AnalysisRun is not Inconclusive: {runs:?}"
-        ));
-    }
-    played.finish(o.done());
+    play_and_check("analysis-inconclusive", 20.0, "web", |played, o| {
+        // An empty vector is `[]` (prometheus.go processResponse); both conditions guard
+        // `len(result) > 0`, so neither holds: Inconclusive, and inconclusiveLimit 0 ends the run
+        // Inconclusive. The Rollout adds the InconclusiveAnalysisRun pause (PauseReasonInconclusiveAnalysis; CalculateRolloutPhase:
+        // Paused, the pause reason as message), at step 1 with 1 canary and 4 stable pods.
+        o.phase("Paused");
+        o.message_starts("InconclusiveAnalysisRun");
+        o.aborted(false);
+        let reasons = o.status()["pauseConditions"].clone();
+        if reasons
+            .as_array()
+            .is_none_or(|p| !p.iter().any(|c| c["reason"] == "InconclusiveAnalysisRun"))
+        {
+            o.fail(format!(
+                "pauseConditions {reasons} lack InconclusiveAnalysisRun"
+            ));
+        }
+        let index = step_index(o);
+        o.eq("status.currentStepIndex", &index, &1.into());
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 1, 1);
+        o.sizes("stable", stable, 4, 4);
+        o.event(
+            "Normal",
+            "AnalysisRunInconclusive",
+            "Status New: 'Inconclusive'",
+        );
+        o.no_event("RolloutAborted", "");
+        let runs = analysis_runs(played, o);
+        if runs.last().map(|r| r.1.as_str()) != Some("Inconclusive") {
+            o.fail(format!(
+                "the step's AnalysisRun is not Inconclusive: {runs:?}"
+            ));
+        }
+    });
 }
 
 /// A canary that never becomes available, progressDeadlineAbort false: Degraded by
@@ -498,246 +500,200 @@ fn stuck_canary(o: &mut Objects) {
 
 #[test]
 fn crashloop_is_degraded_by_the_progress_deadline() {
-    let Some(plan) = plan("crashloop", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    stuck_canary(&mut o);
-    // The kubelet: restarted on the back-off, CrashLoopBackOff while it waits (at 6m the
-    // back-off is 80 s or more, so the pod waits far longer than it runs for 3 s).
-    let pods = o
-        .new_rs()
-        .map(|rs| pods_of(&played, rs))
-        .unwrap_or_default();
-    let looping = pods
-        .iter()
-        .any(|p| restarts(p) >= 3 && waiting_reasons(p).iter().any(|r| r == "CrashLoopBackOff"));
-    if !looping {
-        let states: Vec<_> = pods
-            .iter()
-            .map(|p| &p["status"]["containerStatuses"])
-            .collect();
-        o.fail(format!(
-            "no canary pod in CrashLoopBackOff after restarts: {states:?}"
-        ));
-    }
-    played.finish(o.done());
+    play_and_check("crashloop", 20.0, "web", |played, o| {
+        stuck_canary(o);
+        // The kubelet: restarted on the back-off, CrashLoopBackOff while it waits (at 6m the
+        // back-off is 80 s or more, so the pod waits far longer than it runs for 3 s).
+        let pods = o.new_rs().map(|rs| pods_of(played, rs)).unwrap_or_default();
+        let looping = pods.iter().any(|p| {
+            restarts(p) >= 3 && waiting_reasons(p).iter().any(|r| r == "CrashLoopBackOff")
+        });
+        if !looping {
+            let states: Vec<_> = pods
+                .iter()
+                .map(|p| &p["status"]["containerStatuses"])
+                .collect();
+            o.fail(format!(
+                "no canary pod in CrashLoopBackOff after restarts: {states:?}"
+            ));
+        }
+    });
 }
 
 #[test]
 fn crashloop_abort_aborts_at_the_progress_deadline() {
-    let Some(plan) = plan("crashloop-abort", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // evaluateProgressDeadlineAbort: timed out, not at an indefinite step, so AddAbort with
-    // the timed-out message and a Warning RolloutAborted; aborted, a basic canary scales the
-    // canary to 0 and the stable back to 5.
-    o.phase("Degraded");
-    let new_name = o
-        .new_rs()
-        .map_or(Value::Null, |r| r["metadata"]["name"].clone());
-    o.message_starts(&format!(
-        "RolloutAborted: Rollout aborted update to revision 2: ReplicaSet {new_name} has timed \
-         out progressing."
-    ));
-    o.aborted(true);
-    o.condition("Progressing", "False", "RolloutAborted");
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 0, 0);
-    o.sizes("stable", stable, 5, 5);
-    o.event("Warning", "RolloutAborted", "has timed out progressing.");
-    played.finish(o.done());
+    play_and_check("crashloop-abort", 20.0, "web", |_, o| {
+        // evaluateProgressDeadlineAbort: timed out, not at an indefinite step, so AddAbort with
+        // the timed-out message and a Warning RolloutAborted; aborted, a basic canary scales the
+        // canary to 0 and the stable back to 5.
+        o.phase("Degraded");
+        let new_name = o
+            .new_rs()
+            .map_or(Value::Null, |r| r["metadata"]["name"].clone());
+        o.message_starts(&format!(
+            "RolloutAborted: Rollout aborted update to revision 2: ReplicaSet {new_name} has timed \
+             out progressing."
+        ));
+        o.aborted(true);
+        o.condition("Progressing", "False", "RolloutAborted");
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 0, 0);
+        o.sizes("stable", stable, 5, 5);
+        o.event("Warning", "RolloutAborted", "has timed out progressing.");
+    });
 }
 
 #[test]
 fn image_pull_is_degraded_by_the_progress_deadline() {
-    let Some(plan) = plan("image-pull", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    stuck_canary(&mut o);
-    let pods = o
-        .new_rs()
-        .map(|rs| pods_of(&played, rs))
-        .unwrap_or_default();
-    let pulling = pods.iter().any(|p| {
-        waiting_reasons(p)
-            .iter()
-            .any(|r| r == "ImagePullBackOff" || r == "ErrImagePull")
+    play_and_check("image-pull", 20.0, "web", |played, o| {
+        stuck_canary(o);
+        let pods = o.new_rs().map(|rs| pods_of(played, rs)).unwrap_or_default();
+        let pulling = pods.iter().any(|p| {
+            waiting_reasons(p)
+                .iter()
+                .any(|r| r == "ImagePullBackOff" || r == "ErrImagePull")
+        });
+        if !pulling {
+            let states: Vec<_> = pods
+                .iter()
+                .map(|p| &p["status"]["containerStatuses"])
+                .collect();
+            o.fail(format!("no canary pod waiting on its image: {states:?}"));
+        }
     });
-    if !pulling {
-        let states: Vec<_> = pods
-            .iter()
-            .map(|p| &p["status"]["containerStatuses"])
-            .collect();
-        o.fail(format!("no canary pod waiting on its image: {states:?}"));
-    }
-    played.finish(o.done());
 }
 
 #[test]
 fn manual_pause_held_an_hour_then_promoted_is_silent() {
     // An hour of scenario time: speed 100 (the clock holds from 1 to 100, issue 10).
-    let Some(plan) = plan("manual-pause", 100.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    o.fully_promoted(5, "Completed all 4 canary steps");
-    o.event(
-        "Normal",
-        "RolloutPaused",
-        "Rollout is paused (CanaryPauseStep)",
-    );
-    played.finish(o.done());
+    play_and_check("manual-pause", 100.0, "web", |_, o| {
+        o.fully_promoted(5, "Completed all 4 canary steps");
+        o.event(
+            "Normal",
+            "RolloutPaused",
+            "Rollout is paused (CanaryPauseStep)",
+        );
+    });
 }
 
 #[test]
 fn controller_lag_under_the_threshold_is_silent() {
-    let Some(plan) = plan("controller-lag", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    o.fully_promoted(5, "Completed all 4 canary steps");
-    let (generation, observed) = (
-        o.rollout["metadata"]["generation"]
-            .as_i64()
-            .unwrap_or(0)
-            .to_string(),
-        o.status()["observedGeneration"].clone(),
-    );
-    o.eq("status.observedGeneration", &observed, &generation.into());
-    played.finish(o.done());
+    play_and_check("controller-lag", 20.0, "web", |_, o| {
+        o.fully_promoted(5, "Completed all 4 canary steps");
+        let (generation, observed) = (
+            o.rollout["metadata"]["generation"]
+                .as_i64()
+                .unwrap_or(0)
+                .to_string(),
+            o.status()["observedGeneration"].clone(),
+        );
+        o.eq("status.observedGeneration", &observed, &generation.into());
+    });
 }
 
 #[test]
 fn workloadref_onsuccess_scales_the_deployment_down() {
-    let Some(plan) = plan("workloadref-onsuccess", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // promoteStable: revision 1 Healthy with scaleDown onsuccess scales the Deployment to 0
-    // (rollout/sync.go); the release then plays through both steps.
-    o.fully_promoted(4, "Completed all 2 canary steps");
-    let deployment = played.kubectl(&["get", "deployment", "web", "-n", "shop"]);
-    let replicas = deployment["spec"]["replicas"].clone();
-    o.eq("Deployment web's spec.replicas", &replicas, &0.into());
-    let running = deployment["status"]["replicas"].as_i64().unwrap_or(0);
-    if running != 0 {
-        o.fail(format!("Deployment web still runs {running} pods"));
-    }
-    played.finish(o.done());
+    play_and_check("workloadref-onsuccess", 20.0, "web", |played, o| {
+        // promoteStable: revision 1 Healthy with scaleDown onsuccess scales the Deployment to 0
+        // (rollout/sync.go); the release then plays through both steps.
+        o.fully_promoted(4, "Completed all 2 canary steps");
+        let deployment = played.kubectl(&["get", "deployment", "web", "-n", "shop"]);
+        let replicas = deployment["spec"]["replicas"].clone();
+        o.eq("Deployment web's spec.replicas", &replicas, &0.into());
+        let running = deployment["status"]["replicas"].as_i64().unwrap_or(0);
+        if running != 0 {
+            o.fail(format!("Deployment web still runs {running} pods"));
+        }
+    });
 }
 
 #[test]
 fn selector_reset_alerts_until_the_ci_job_restores_the_hash() {
-    let Some(plan) = plan("selector-reset", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // Paused at `pause: {}` (step 1 of 2) with 1 canary and 4 stable pods. A Service edit
-    // that drops the hash does not enqueue the Rollout (service.go syncService returns early
-    // without the hash label), so the controller never repairs it while paused: no
-    // SwitchService back to the canary hash from ''. The CI job's fixed run puts it back.
-    o.phase("Paused");
-    o.message_starts("CanaryPauseStep");
-    let index = step_index(&o);
-    o.eq("status.currentStepIndex", &index, &1.into());
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 1, 1);
-    o.sizes("stable", stable, 4, 4);
-    let (current, stable_hash) = (
-        o.status()["currentPodHash"].clone(),
-        o.status()["stableRS"].clone(),
-    );
-    let canary_svc = service_hash(&played, "web-canary");
-    let stable_svc = service_hash(&played, "web");
-    o.eq("Service web-canary's selector hash", &canary_svc, &current);
-    o.eq("Service web's selector hash", &stable_svc, &stable_hash);
-    let repair = format!(
-        "Switched selector for service 'web-canary' from '' to '{}'",
-        current.as_str().unwrap_or_default()
-    );
-    if o.events.iter().any(|e| e["message"] == repair.as_str()) {
-        o.fail(format!(
-            "the controller repaired the selector while paused: {repair}"
-        ));
-    }
-    played.finish(o.done());
+    play_and_check("selector-reset", 20.0, "web", |played, o| {
+        // Paused at `pause: {}` (step 1 of 2) with 1 canary and 4 stable pods. A Service edit
+        // that drops the hash does not enqueue the Rollout (service.go syncService returns early
+        // without the hash label), so the controller never repairs it while paused: no
+        // SwitchService back to the canary hash from ''. The CI job's fixed run puts it back.
+        o.phase("Paused");
+        o.message_starts("CanaryPauseStep");
+        let index = step_index(o);
+        o.eq("status.currentStepIndex", &index, &1.into());
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 1, 1);
+        o.sizes("stable", stable, 4, 4);
+        let (current, stable_hash) = (
+            o.status()["currentPodHash"].clone(),
+            o.status()["stableRS"].clone(),
+        );
+        let canary_svc = service_hash(played, "web-canary");
+        let stable_svc = service_hash(played, "web");
+        o.eq("Service web-canary's selector hash", &canary_svc, &current);
+        o.eq("Service web's selector hash", &stable_svc, &stable_hash);
+        let repair = format!(
+            "Switched selector for service 'web-canary' from '' to '{}'",
+            current.as_str().unwrap_or_default()
+        );
+        if o.events.iter().any(|e| e["message"] == repair.as_str()) {
+            o.fail(format!(
+                "the controller repaired the selector while paused: {repair}"
+            ));
+        }
+    });
 }
 
 #[test]
 fn awkward_weights_run_1_canary_and_11_stable() {
-    let Some(plan) = plan("awkward-weights", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // approximateWeightedCanaryStableReplicaCounts(12, 10, 100, maxSurge 3): options
-    // (2 of 12) 16.7 %, (1 of 12) 8.3 %, (2 of 13) 15.4 %, (1 of 13) 7.7 %: the closest to
-    // 10 % is 1 canary, 11 stable. Paused at `pause: {}`.
-    o.phase("Paused");
-    o.message_starts("CanaryPauseStep");
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 1, 1);
-    o.sizes("stable", stable, 11, 11);
-    played.finish(o.done());
+    play_and_check("awkward-weights", 20.0, "web", |_, o| {
+        // approximateWeightedCanaryStableReplicaCounts(12, 10, 100, maxSurge 3): options
+        // (2 of 12) 16.7 %, (1 of 12) 8.3 %, (2 of 13) 15.4 %, (1 of 13) 7.7 %: the closest to
+        // 10 % is 1 canary, 11 stable. Paused at `pause: {}`.
+        o.phase("Paused");
+        o.message_starts("CanaryPauseStep");
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 1, 1);
+        o.sizes("stable", stable, 11, 11);
+    });
 }
 
 #[test]
 fn blind_4xx_is_promoted_while_the_route_fails() {
-    let Some(plan) = plan("blind-4xx", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "web");
-    // Every measurement is 0.0 (< 0.05): the background run stays Running until the update
-    // completes, then is terminated, which ends it Successful (analysis.go: a terminated run
-    // with no failing metric).
-    o.fully_promoted(5, "Completed all 4 canary steps");
-    let runs = analysis_runs(&played, &o);
-    if runs.last().map(|r| r.1.as_str()) != Some("Successful") {
-        o.fail(format!(
-            "the background AnalysisRun is not Successful: {runs:?}"
-        ));
-    }
-    played.finish(o.done());
+    play_and_check("blind-4xx", 20.0, "web", |played, o| {
+        // Every measurement is 0.0 (< 0.05): the background run stays Running until the update
+        // completes, then is terminated, which ends it Successful (analysis.go: a terminated run
+        // with no failing metric).
+        o.fully_promoted(5, "Completed all 4 canary steps");
+        let runs = analysis_runs(played, o);
+        if runs.last().map(|r| r.1.as_str()) != Some("Successful") {
+            o.fail(format!(
+                "the background AnalysisRun is not Successful: {runs:?}"
+            ));
+        }
+    });
 }
 
 #[test]
 fn story_four_failures() {
-    let Some(plan) = plan("story", 20.0) else {
-        return;
-    };
-    let played = play_harness::play(plan);
-    let mut o = Objects::read(&played, "litellm");
-    // `result[0]` of an empty vector is an Error measurement; after 5 in a row
-    // (consecutiveErrors (5) > consecutiveErrorLimit (4)) the metric and the run are Error and
-    // the step analysis aborts the update. workloadRef without scaleDown (never): the
-    // Deployment keeps its 5 replicas.
-    o.phase("Degraded");
-    o.message_starts(
-        "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase \
-         error/failed: Metric \"error-rate\" assessed Error due to consecutiveErrors (5) > \
-         consecutiveErrorLimit (4)",
-    );
-    o.aborted(true);
-    o.condition("Progressing", "False", "RolloutAborted");
-    let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
-    o.sizes("canary", new, 0, 0);
-    o.sizes("stable", stable, 5, 5);
-    o.event("Warning", "AnalysisRunError", "Status New: 'Error'");
-    let deployment = played.kubectl(&["get", "deployment", "litellm", "-n", "llm"]);
-    let replicas = deployment["spec"]["replicas"].clone();
-    o.eq("Deployment litellm's spec.replicas", &replicas, &5.into());
-    played.finish(o.done());
+    play_and_check("story", 20.0, "litellm", |played, o| {
+        // `result[0]` of an empty vector is an Error measurement; after 5 in a row
+        // (consecutiveErrors (5) > consecutiveErrorLimit (4)) the metric and the run are Error and
+        // the step analysis aborts the update. workloadRef without scaleDown (never): the
+        // Deployment keeps its 5 replicas.
+        o.phase("Degraded");
+        o.message_starts(
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase \
+             error/failed: Metric \"error-rate\" assessed Error due to consecutiveErrors (5) > \
+             consecutiveErrorLimit (4)",
+        );
+        o.aborted(true);
+        o.condition("Progressing", "False", "RolloutAborted");
+        let (new, stable) = (o.new_rs().cloned(), o.stable_rs().cloned());
+        o.sizes("canary", new, 0, 0);
+        o.sizes("stable", stable, 5, 5);
+        o.event("Warning", "AnalysisRunError", "Status New: 'Error'");
+        let deployment = played.kubectl(&["get", "deployment", "litellm", "-n", "llm"]);
+        let replicas = deployment["spec"]["replicas"].clone();
+        o.eq("Deployment litellm's spec.replicas", &replicas, &5.into());
+    });
 }
 
 /// Every scenario `warroom sim --list` prints that has an expectation is played above.
@@ -754,7 +710,7 @@ fn every_library_scenario_is_played() {
         };
         if scenario.expect.is_some() {
             assert!(
-                source.contains(&format!("plan(\"{name}\"")),
+                source.contains(&format!("play_and_check(\"{name}\"")),
                 "{name} has an expectation but no test here"
             );
         }
