@@ -5,7 +5,7 @@
                                [--scroll top|bottom] [--shot WxH:OUT.png]...
 
 Starts `warroom demo --keep-serving --bind 127.0.0.1:0` in a temporary store, opens the page in
-headless Chromium over WebDriver (chromedriver, as tests/browser.rs does), waits until the page
+headless Chromium over WebDriver (chromedriver, as tests/browser/ does), waits until the page
 is live, and AT seconds after the start (default: after the scenario ends) takes one screenshot
 per --shot at that window size (default 1400x1000:docs/demo-page.png), scrolled to the newest
 entry (or, with --scroll top, to the top of the page), then stops the demo with SIGINT. Only 127.0.0.1 traffic. Set WARROOM to the binary (default target/debug/warroom).

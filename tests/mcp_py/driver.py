@@ -1,4 +1,4 @@
-"""A real third-party MCP client for tests/mcp.rs: the official Python SDK (PyPI `mcp`).
+"""A real third-party MCP client for tests/mcp/: the official Python SDK (PyPI `mcp`).
 
     driver.py stdio BIN ROOT CHANNEL ROLE [ARG…]  # spawns `BIN --root ROOT mcp --channel CHANNEL --as ROLE ARG…`
     driver.py http URL TOKEN                 # streamable HTTP with `Authorization: Bearer TOKEN`

@@ -1,5 +1,5 @@
 //! A small WebDriver client for headless Chromium through chromedriver (plain HTTP on
-//! 127.0.0.1), shared by tests/browser.rs and benches/page.rs.
+//! 127.0.0.1), shared by tests/browser/ and benches/page.rs.
 #![allow(dead_code)] // each user takes part of it
 
 use std::path::PathBuf;

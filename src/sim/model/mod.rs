@@ -18,7 +18,9 @@
 //! - [`pods`]: the kubelet.
 //! - [`replicasets`]: the ReplicaSet controller.
 //! - [`deployments`]: the Deployment controller (for `workloadRef`).
-//! - [`rollouts`]: the Rollout controller's frame: ReplicaSets, status, conditions, Events.
+//! - [`rollouts`]: the Rollout controller's frame: when it reconciles, the context, the loop.
+//! - [`rollout_replicasets`]: the Rollout's new ReplicaSet, collisions, revisions.
+//! - [`rollout_status`]: the Rollout's status, conditions, phase and their Events.
 //! - [`canary`], [`bluegreen`]: the two strategies.
 //! - [`conditions`]: Argo's conditions, pause state, phase and message.
 //! - [`services`]: stable/canary/active/preview Service selectors.
@@ -120,6 +122,8 @@ pub mod pods;
 pub mod replica_math;
 pub mod replicasets;
 pub mod rollout_analysis;
+pub mod rollout_replicasets;
+pub mod rollout_status;
 pub mod rollouts;
 pub mod services;
 pub mod triggers;
