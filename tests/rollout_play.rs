@@ -59,6 +59,21 @@ impl Play {
         self.sim.ok(args)
     }
 
+    /// `warroom rollout ACTION web -n shop` as the operator, posting to the channel.
+    fn act(&self, action: &str) -> (String, String) {
+        self.ok(&[
+            "rollout",
+            action,
+            "web",
+            "-n",
+            "shop",
+            "--channel",
+            CHANNEL,
+            "--as",
+            "operator",
+        ])
+    }
+
     /// `warroom rollout get web -n shop -o json`.
     fn view(&self) -> Value {
         let (stdout, _) = self.ok(&["rollout", "get", "web", "-n", "shop", "-o", "json"]);
@@ -167,17 +182,7 @@ fn promote_moves_a_paused_canary_on_and_the_pipeline_reports_it() {
         e["author"] == "pipeline" && body(e).contains("Paused")
     });
 
-    let (stdout, stderr) = play.ok(&[
-        "rollout",
-        "promote",
-        "web",
-        "-n",
-        "shop",
-        "--channel",
-        CHANNEL,
-        "--as",
-        "operator",
-    ]);
+    let (stdout, stderr) = play.act("promote");
     assert_eq!(stdout, "rollout 'web' promoted\n");
     assert!(stderr.contains("posted decision operator#1"), "{stderr}");
     let all = play.entries();
@@ -219,17 +224,7 @@ fn promote_moves_a_paused_canary_on_and_the_pipeline_reports_it() {
         "-o",
         "jsonpath={.metadata.generation}",
     ]);
-    let (stdout, stderr) = play.ok(&[
-        "rollout",
-        "promote",
-        "web",
-        "-n",
-        "shop",
-        "--channel",
-        CHANNEL,
-        "--as",
-        "operator",
-    ]);
+    let (stdout, stderr) = play.act("promote");
     assert_eq!(stdout, "rollout 'web' promoted\n");
     assert!(stderr.contains("nothing to promote"), "{stderr}");
     std::thread::sleep(Duration::from_millis(500));
@@ -266,17 +261,7 @@ fn abort_stops_a_progressing_canary_and_abort_twice_is_answered() {
         s(v, "step") == "1/4" && v["setWeight"] == 20 && pods(v, "canary") == Some(1)
     });
 
-    let (stdout, stderr) = play.ok(&[
-        "rollout",
-        "abort",
-        "web",
-        "-n",
-        "shop",
-        "--channel",
-        CHANNEL,
-        "--as",
-        "operator",
-    ]);
+    let (stdout, stderr) = play.act("abort");
     assert_eq!(stdout, "rollout 'web' aborted\n");
     assert!(stderr.contains("posted decision operator#1"), "{stderr}");
     assert_eq!(
@@ -300,17 +285,7 @@ fn abort_stops_a_progressing_canary_and_abort_twice_is_answered() {
         e["author"] == "pipeline" && body(e).contains("Degraded")
     });
 
-    let (stdout, stderr) = play.ok(&[
-        "rollout",
-        "abort",
-        "web",
-        "-n",
-        "shop",
-        "--channel",
-        CHANNEL,
-        "--as",
-        "operator",
-    ]);
+    let (stdout, stderr) = play.act("abort");
     assert_eq!(stdout, "rollout 'web' aborted\n");
     assert!(
         stderr.contains("note: rollout 'web' was already aborted"),
