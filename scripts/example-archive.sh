@@ -36,4 +36,4 @@ else
 fi
 ch=$(sed -n 1p <<<"$out")
 
-"$WARROOM" archive --channel "$ch" --reason "Demo of the litellm canary story in the simulator: spec update not observed, workloadRef Deployment still serving, analysis erroring on an empty result until the abort, a 5xx-only analysis query, a canary Service selecting stable pods, /v1/embeddings failing with 404/429" "$@"
+"$WARROOM" archive --channel "$ch" --reason "Demo of the litellm canary story in the simulator: the release not observed while the controller is down, the workloadRef Deployment still serving, analysis erroring on an empty result until the abort, a 5xx-only analysis query, /v1/embeddings failing with 404/429 on the canary" "$@"

@@ -170,6 +170,24 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
+#[test]
+fn demo_output_matches_a_real_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // As the docs say they ran it; the store is the default `channels` under the temp dir.
+    let child = spawn(
+        dir.path(),
+        &["demo", "--speed", "20", "--bind", "127.0.0.1:0"],
+    );
+    let (stdout, stderr, code) = finish(child, "warroom demo");
+    assert_eq!(code, 0, "{stderr}");
+    for block in recipe_blocks("demo-stdout") {
+        check(&block, &stdout, "the demo's stdout");
+    }
+    for block in recipe_blocks("demo-stderr") {
+        check(&block, &stderr, "the demo's stderr");
+    }
+}
+
 /// The simulator playing `scenario` at `speed`, with its kubeconfig written to `kubeconfig`.
 struct Sim {
     child: Child,
