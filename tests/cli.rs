@@ -636,7 +636,12 @@ async fn http_errors_are_worded_for_http_clients_and_write_nothing() {
         (
             serde_json::json!({"body": "x", "refs": ["pipline#1"]}),
             422,
-            "pipline#1 in \"refs\" does not exist",
+            "pipline#1 in \"refs\" does not exist in channel 2026-05-04--litellm-canary: pipline has 0 entries (did you mean \"refs\": [\"pipeline#1\"]?); nothing was written",
+        ),
+        (
+            serde_json::json!({"body": "x", "refs": ["zzz#1"]}),
+            422,
+            "zzz has 0 entries; nothing was written",
         ),
         (
             serde_json::json!({"body": "x", "refs": ["nonsense"]}),

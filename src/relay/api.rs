@@ -58,6 +58,13 @@ impl IntoResponse for ApiError {
 /// key reused for a different entry 409, refs or recipients that don't fit 422, I/O 500.
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
+        ApiError::from_store(e, None)
+    }
+}
+
+impl ApiError {
+    /// A store error with an optional "did you mean" (the closest id to an unknown ref).
+    fn from_store(e: Error, suggestion: Option<String>) -> Self {
         let status = match &e {
             Error::Sealed { .. } | Error::NotOnRoster { .. } => StatusCode::FORBIDDEN,
             Error::UnknownChannel { .. } | Error::NoChannel { .. } => StatusCode::NOT_FOUND,
@@ -73,13 +80,31 @@ impl From<Error> for ApiError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("{e:#}");
         }
-        ApiError::new(status, http_message(&e))
+        ApiError::new(status, http_message(&e, suggestion.as_deref()))
     }
 }
 
+/// A refused post, with "did you mean" for a ref to an author the channel does not have, from
+/// the channel's author files (as `post --ref` on the command line does).
+fn post_error(channel: &Channel, e: Error) -> ApiError {
+    let suggestion = match &e {
+        Error::UnknownRef { id, .. } => {
+            let authors: Vec<String> = channel
+                .author_files()
+                .map(|files| files.into_iter().map(|(a, _)| a.to_string()).collect())
+                .unwrap_or_default();
+            crate::cli::suggest::closest(id.author.as_str(), authors.iter().map(String::as_str))
+                .map(|a| format!("{a}#{}", id.seq))
+        }
+        _ => None,
+    };
+    ApiError::from_store(e, suggestion)
+}
+
 /// A store error worded for an HTTP client: JSON fields and request parts, not command-line
-/// flags. Errors that name no flag keep the store's wording.
-fn http_message(e: &Error) -> String {
+/// flags. Errors that name no flag keep the store's wording. `suggestion` is a likely meant
+/// value for an unknown ref.
+fn http_message(e: &Error, suggestion: Option<&str>) -> String {
     match e {
         Error::EmptyBody => {
             "the JSON field \"body\" is empty; send the entry's markdown in \"body\"; nothing was written".into()
@@ -116,7 +141,10 @@ fn http_message(e: &Error) -> String {
             author,
             last,
         } => format!(
-            "{id} in \"refs\" does not exist in channel {channel}: {author} has {last} entries; nothing was written"
+            "{id} in \"refs\" does not exist in channel {channel}: {author} has {last} entries{}; nothing was written",
+            suggestion
+                .map(|s| format!(" (did you mean \"refs\": [\"{s}\"]?)"))
+                .unwrap_or_default()
         ),
         Error::NotOnRoster {
             author, channel, ..
@@ -530,7 +558,12 @@ async fn post_entry(
         sync: true,
     };
     let author: Author = record.role;
-    let posted = blocking(move || Ok(channel.post(&author, &draft, &opts)?)).await?;
+    let posted = blocking(move || {
+        channel
+            .post(&author, &draft, &opts)
+            .map_err(|e| post_error(&channel, e))
+    })
+    .await?;
     // A replayed key answers 200 with the entry written the first time: nothing was created.
     let status = if posted.replayed {
         StatusCode::OK
