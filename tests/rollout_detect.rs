@@ -3,9 +3,13 @@
 //! whose error query counts only 5xx beside a metric with an unindexed condition, empty-vector
 //! analysis errors, a canary Service without the pod-template hash, 2 canary pods at 20 % of 5,
 //! a controller Warning a minute ago) fires every detector but the replica math, which waits for
-//! an observed spec; a healthy canary fires none.
+//! an observed spec; a healthy canary fires none. Against the real simulator: a workloadRef
+//! release the stopped controller never acts on is a spec not observed.
+
+mod support;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, TimeDelta, Utc};
 use serde_json::Value;
@@ -239,4 +243,91 @@ fn a_healthy_canary_fires_nothing() {
     let (code, stdout, stderr) = detect(false, (1, 4));
     assert_eq!(stdout.trim(), "[]", "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+/// A workloadRef Rollout whose controller stops before the release: the release moves the
+/// Deployment's generation, not the Rollout's, so only the Deployment shows what was missed.
+const WORKLOAD_STALL: &str = r#"name: workload-stall
+description: a workloadRef release the stopped controller never acts on
+end: 10m
+manifests:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web, namespace: shop, labels: {app: web}}
+    spec:
+      replicas: 2
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: web, image: "ghcr.io/acme/web:v1"}]}
+  - apiVersion: argoproj.io/v1alpha1
+    kind: Rollout
+    metadata: {name: web, namespace: shop}
+    spec:
+      replicas: 2
+      workloadRef: {apiVersion: apps/v1, kind: Deployment, name: web, scaleDown: onsuccess}
+      strategy:
+        canary:
+          steps: [{setWeight: 50}, {pause: {duration: 30s}}]
+story:
+  - {at: 30s, controller: {stop: true}}
+  - {at: 1m, release: {image: "ghcr.io/acme/web:v2"}}
+"#;
+
+#[test]
+fn a_workload_release_the_controller_never_acts_on_is_a_spec_not_observed() {
+    let deadline = Duration::from_secs(120);
+    let sim = support::sim::Sim::start(WORKLOAD_STALL, "20", deadline);
+    let start = Instant::now();
+    let stalled = loop {
+        let out = sim.run(&["rollout", "detect", "web", "-n", "shop", "-o", "json"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let findings: Vec<Value> = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+        if let Some(f) = findings
+            .into_iter()
+            .find(|f| f["detector"] == "spec-not-observed")
+        {
+            assert_eq!(out.status.code(), Some(1));
+            break f;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "no spec-not-observed after the release: {stdout}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(stalled["aspect"], "workloadRef", "{stalled}");
+    let headline = stalled["headline"].as_str().unwrap();
+    assert!(
+        headline.contains("Deployment") && headline.contains("workloadObservedGeneration"),
+        "{stalled}"
+    );
+    let fields: Vec<&str> = stalled["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"metadata.generation")
+            && fields.contains(&"status.workloadObservedGeneration"),
+        "{stalled}"
+    );
+    // The Rollout's own spec is observed: the old one-shot path found nothing here.
+    let ro: Value = serde_json::from_str(&sim.kubectl(&[
+        "get",
+        "rollouts.argoproj.io",
+        "web",
+        "-n",
+        "shop",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        ro["status"]["observedGeneration"].as_str(),
+        Some(ro["metadata"]["generation"].to_string().as_str()),
+        "{ro}"
+    );
 }

@@ -645,6 +645,22 @@ fn detect(args: DetectArgs) -> anyhow::Result<u8> {
         now,
         chrono::TimeDelta::zero(),
     ));
+    // A workloadRef Rollout is released through its Deployment: compare the Deployment's
+    // generation with the one the controller last acted on, dated from the Deployment's last
+    // spec write (else as above).
+    if let Some(deployment) = detect::spec_observed::workload_of(ro, &snapshot.deployments) {
+        let since = deployment
+            .metadata
+            .last_spec_write()
+            .map_or(since, |w| w.min(now));
+        findings.extend(detect::workload_not_observed(
+            ro,
+            deployment,
+            since,
+            now,
+            chrono::TimeDelta::zero(),
+        ));
+    }
     findings.extend(detect::rollout_findings(&snapshot, ro, Some(now)));
     let mut out = std::io::stdout().lock();
     match args.output {
