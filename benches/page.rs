@@ -7,7 +7,7 @@
 //! 2. State latency: an observer's state written to its file → the strip shows it, against the
 //!    baseline of an entry appended → the feed shows it, interleaved in the same run.
 //!
-//! Needs chromium and chromedriver (as tests/browser.rs). Only 127.0.0.1 traffic.
+//! Needs chromium and chromedriver (as tests/browser/). Only 127.0.0.1 traffic.
 
 #[path = "../tests/webdriver/mod.rs"]
 mod webdriver;

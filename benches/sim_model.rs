@@ -240,7 +240,15 @@ impl Probe {
                     .iter()
                     .filter(|r| {
                         let s = &r["status"];
-                        r["spec"]["template"]["spec"]["containers"][0]["image"] == image
+                        // Until the controller has seen the new spec, the status still
+                        // describes the old revision as Healthy.
+                        let generation = r["metadata"]["generation"].to_string();
+                        let observed = match &s["observedGeneration"] {
+                            Value::String(g) => g.clone(),
+                            other => other.to_string(),
+                        };
+                        observed == generation
+                            && r["spec"]["template"]["spec"]["containers"][0]["image"] == image
                             && s["phase"] == "Healthy"
                             && s["stableRS"] == s["currentPodHash"]
                             && s["updatedReplicas"] == json!(REPLICAS)
