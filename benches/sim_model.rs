@@ -262,7 +262,9 @@ impl Probe {
 
     /// Creates a ConfigMap and times it until its ADDED event arrives on a watch opened
     /// before the write.
-    async fn watch_round_trip(&mut self) -> f64 {
+    /// `None` when the watch ended first (the API expired its resource version under the
+    /// wave's churn, as a real API server answers 410: a client would relist).
+    async fn watch_round_trip(&mut self) -> Option<f64> {
         self.serial += 1;
         let name = format!("probe-{}", self.serial);
         let (list, _) = self
@@ -284,10 +286,17 @@ impl Probe {
             while let Some(chunk) = resp.chunk().await.expect("watch chunk") {
                 seen.extend_from_slice(&chunk);
                 if memchr_find(&seen, wanted.as_bytes()) {
-                    return Instant::now();
+                    return Some(Instant::now());
                 }
             }
-            panic!("the watch ended before the ConfigMap's event");
+            eprintln!(
+                "watch ended before the ConfigMap's event: {}",
+                String::from_utf8_lossy(&seen)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            );
+            None
         });
         // Give the watch time to be registered (its start is cut at `rv` anyway).
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -306,7 +315,7 @@ impl Probe {
             .await
             .expect("watch event within 60 s")
             .expect("watch task");
-        got.duration_since(t0).as_secs_f64() * 1e3
+        got.map(|got| got.duration_since(t0).as_secs_f64() * 1e3)
     }
 }
 
@@ -342,7 +351,9 @@ async fn window(
             next_probe += Duration::from_secs(5);
             let (_, ms) = probe.ready_pods().await;
             w.list_pods_ms.push(ms);
-            w.watch_ms.push(probe.watch_round_trip().await);
+            if let Some(ms) = probe.watch_round_trip().await {
+                w.watch_ms.push(ms);
+            }
         }
         second += 1;
         let at = t0 + Duration::from_secs(second);
