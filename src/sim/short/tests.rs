@@ -241,3 +241,34 @@ fn depth_limits_come_first() {
     let e = err(&deep);
     assert!(e.contains("nested deeper than 64 levels"), "{e}");
 }
+
+/// `rollout: NAME` beside the action reads as inside it (docs/SCENARIOS.md: "`rollout: NAME`
+/// picks the Rollout"); beside an action that names no Rollout, or contradicting the one
+/// inside, it is refused with the field.
+#[test]
+fn a_rollout_named_beside_the_action_is_the_actions() {
+    let beside = GOOD.replacen(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {full: true}, rollout: web}",
+        1,
+    );
+    Scenario::parse(&beside, "s.yaml").unwrap();
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {full: true}, rollout: nope}",
+    );
+    assert!(e.contains("field `promote.rollout`"), "{e}");
+    let e = broken(
+        "{at: 1m, controller: {lag: 5s}}",
+        "{at: 1m, controller: {lag: 5s}, rollout: web}",
+    );
+    assert!(
+        e.contains("field `rollout`: `controller` does not name a Rollout"),
+        "{e}"
+    );
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {rollout: web}, rollout: shop/web}",
+    );
+    assert!(e.contains("name the Rollout once"), "{e}");
+}
