@@ -479,14 +479,21 @@ fn a_dynamic_abort_drains_the_canary_behind_its_traffic() {
     run(&sim, 0, 10);
     release(&sim, "acme/web:v2", 11);
     run(&sim, 11, 60);
-    assert_eq!(ro(&sim)["status"]["canary"]["weights"]["canary"]["weight"], 50);
+    assert_eq!(
+        ro(&sim)["status"]["canary"]["weights"]["canary"]["weight"],
+        50
+    );
     sim.operator_action("shop", "web", Action::Abort).unwrap();
     let mut weights_seen = Vec::new();
     for s in 61..=100 {
         run(&sim, s, s);
         let r = ro(&sim);
         let weight = &r["status"]["canary"]["weights"]["canary"]["weight"];
-        assert!(weight.is_i64(), "at {s}s the weights are gone: {}", r["status"]);
+        assert!(
+            weight.is_i64(),
+            "at {s}s the weights are gone: {}",
+            r["status"]
+        );
         let weight = weight.as_i64().unwrap();
         if weights_seen.last() != Some(&weight) {
             weights_seen.push(weight);
