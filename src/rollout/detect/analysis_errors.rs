@@ -7,9 +7,13 @@
 //! Inconclusive: they are not counted against `inconclusiveLimit` and never pause for a human.
 //!
 //! - `analysis errors`: a metric of a current run has an Error streak; the finding says how
-//!   many more errors abort the rollout and when, at the metric's interval. It escalates
-//!   (level 1) when the next Error is the one that aborts. Holds until a measurement succeeds
-//!   or the run is replaced.
+//!   many more errors abort the rollout and when: after an Error the controller measures
+//!   again after `DefaultErrorRetryInterval` (10 s), whatever the metric's `interval`
+//!   (analysis.go calculateNextReconcileTime). It escalates (level 1) when the next Error is
+//!   the one that aborts. Holds until a measurement succeeds or the run is replaced.
+//! - Dry-run metrics (`status.metricResults[].dryRun`, or a `spec.dryRun` rule matching the
+//!   name) are left out: Argo never fails, errors or ends a run on them (IsTerminating and
+//!   assessRunStatus skip them), so their errors abort nothing.
 //! - `analysis: no data`: the latest Error says the metric source returned an empty result
 //!   (`reflect: slice index out of range` from `result[0]`, or "metric result is nil or empty"
 //!   in newer controllers): a query that matches no series, typically a label or metric name
@@ -23,10 +27,21 @@ use crate::rollout::view;
 
 /// Argo's default `consecutiveErrorLimit`.
 pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i32 = 4;
+/// Argo's `DefaultErrorRetryInterval`: the next measurement after an Error.
+pub const ERROR_RETRY_INTERVAL: chrono::Duration = chrono::Duration::seconds(10);
 /// The message Argo's expression evaluation gives when `result[0]` meets an empty vector.
 pub const EMPTY_VECTOR_MESSAGE: &str = "reflect: slice index out of range";
 /// Newer controllers' wording for the same (utils/evaluate/evaluate.go).
 pub const NO_DATA_MESSAGE: &str = "metric result is nil or empty";
+
+/// Whether the metric runs in dry-run mode: its result says so, or a `spec.dryRun` rule (a
+/// Go regexp, unanchored) matches its name.
+fn is_dry_run(run: &AnalysisRun, name: &str, marked: bool) -> bool {
+    marked
+        || run.spec.dry_run.iter().any(|d| {
+            regex::Regex::new(&d.metric_name).is_ok_and(|re| re.is_match(name))
+        })
+}
 
 fn metric_spec<'a>(run: &'a AnalysisRun, name: &str) -> Option<&'a Metric> {
     run.spec.metrics.iter().find(|m| m.name == name)
@@ -43,6 +58,9 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
     let subject = object("AnalysisRun", &run.metadata);
     let mut findings = Vec::new();
     for mr in &run.status.metric_results {
+        if is_dry_run(run, &mr.name, mr.dry_run) {
+            continue;
+        }
         let spec = metric_spec(run, &mr.name);
         let limit = spec
             .and_then(|m| m.consecutive_error_limit.as_deref())
@@ -74,18 +92,17 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                     mr.name
                 )
             } else {
-                let eta = match (interval, last.and_then(|m| m.finished_at.or(m.started_at))) {
-                    (Some(i), Some(at)) => {
-                        let abort_at = at + i * left;
-                        match now {
-                            Some(now) if abort_at > now => {
-                                format!(", in ~{}", view::human_duration(abort_at - now))
-                            }
-                            _ => format!(", at {}", abort_at.format("%H:%M:%SZ")),
+                // Every retry after an Error comes ERROR_RETRY_INTERVAL later, so the
+                // metric's own interval does not set the pace of a streak.
+                let wait = ERROR_RETRY_INTERVAL * left;
+                let eta = match last.and_then(|m| m.finished_at.or(m.started_at)) {
+                    Some(at) => match now {
+                        Some(now) if at + wait > now => {
+                            format!(", in ~{}", view::human_duration(at + wait - now))
                         }
-                    }
-                    (Some(i), None) => format!(", in ~{}", view::human_duration(i * left)),
-                    _ => String::new(),
+                        _ => format!(", at {}", (at + wait).format("%H:%M:%SZ")),
+                    },
+                    None => format!(", in ~{}", view::human_duration(wait)),
                 };
                 format!(
                     "metric `{}` errored {streak} time(s) in a row; {left} more and the run errors and the rollout aborts{eta}",
@@ -201,15 +218,17 @@ status:
 
     #[test]
     fn an_error_streak_counts_down_to_the_abort_in_cluster_time() {
-        // The story: empty vectors at a 1m interval.
+        // The story: empty vectors at a 1m interval. After an Error Argo measures again
+        // 10 s later (DefaultErrorRetryInterval), not at the interval: the last Error finished
+        // at 17:02:01, so the 3 more that abort land by 17:02:31.
         let r = run(&[("Successful", ""), ("Error", EMPTY), ("Error", EMPTY)], 2);
-        let now: DateTime<Utc> = "2026-05-04T17:02:31Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-05-04T17:02:11Z".parse().unwrap();
         let findings = analysis_errors(&r, Some(now));
         let errors = &findings[0];
         assert_eq!(errors.detector, Detector::AnalysisErrors);
         assert!(
             errors.headline.contains("2 time(s) in a row; 3 more")
-                && errors.headline.contains("in ~2m30s"),
+                && errors.headline.contains("in ~20s"),
             "{}",
             errors.headline
         );
@@ -257,6 +276,22 @@ status:
     }
 
     // Negative cases.
+
+    #[test]
+    fn a_dry_run_metric_erroring_aborts_nothing() {
+        // analysis/analysis.go: IsTerminating and assessRunStatus skip dry-run results.
+        let mut marked = run(&[("Error", "connection refused"); 4], 4);
+        marked.status.metric_results[0].dry_run = true;
+        assert!(analysis_errors(&marked, None).is_empty());
+        // Before the controller marks the result, the run's spec.dryRun rule (a regexp) says it.
+        let mut by_rule = run(&[("Error", EMPTY); 2], 2);
+        by_rule.spec.dry_run = vec![yaml("{metricName: 'error-.*'}")];
+        assert!(analysis_errors(&by_rule, None).is_empty());
+        // A rule for another metric leaves this one judged.
+        let mut other = run(&[("Error", EMPTY); 2], 2);
+        other.spec.dry_run = vec![yaml("{metricName: latency-p99}")];
+        assert_eq!(analysis_errors(&other, None).len(), 2);
+    }
 
     #[test]
     fn a_success_after_errors_resets_the_streak() {
