@@ -156,6 +156,16 @@ macro_rules! heldout {
 }
 
 heldout! {
+    canary_set_canary_scale_with_dynamic_stable_scale_is_silent => "canary-setcanaryscale-dynamic",
+    canary_max_surge_0_and_percent_unavailable_is_silent => "canary-maxsurge0-percent",
+    canary_provider_errors_past_consecutive_error_limit_abort => "canary-provider-errors-abort",
+    canary_background_inconclusive_from_starting_step_pauses => "canary-background-inconclusive",
+    canary_abort_then_retry_resolves_degraded => "canary-abort-retry",
+    canary_release_during_a_release_is_silent => "canary-release-mid-canary",
+    canary_scaled_mid_canary_is_silent => "canary-scaled-mid-canary",
+    canary_weights_0_and_100_are_silent => "canary-weight-0-and-100",
+    canary_undo_mid_canary_is_a_silent_fast_rollback => "canary-undo-mid-canary",
+    canary_promote_full_with_scale_down_delay_is_silent => "canary-promote-full-routed",
     bluegreen_prepromotion_analysis_fails => "bluegreen-prepromotion-fails",
     crashloop_to_progress_deadline_without_abort => "crashloop-deadline-noabort",
     manual_pause_held_for_an_hour_is_silent => "manual-pause-hour",

@@ -162,8 +162,15 @@ async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
         true
     );
     // …and, scrolled up, counts what arrives in a pill instead of moving.
+    // The page learns of a scroll from its scroll event, a frame later; under load an entry
+    // can land first and be followed, as it should while the page still follows. So post
+    // only once the page itself says it stopped following (`S.following`), scrolling up
+    // again, as an operator would, should a follow still have been queued.
     d.js("window.scrollTo(0, 0); return true").await;
-    d.wait_for("return window.scrollY === 0").await;
+    d.wait_for(
+        "if (window.scrollY !== 0 || S.following) window.scrollTo(0, 0); return window.scrollY === 0 && !S.following",
+    )
+    .await;
     env.post(
         &ch,
         "pipeline",

@@ -70,12 +70,13 @@ fn weights_of(ro: &Value) -> Option<Weights> {
     })
 }
 
-/// pause.duration in seconds (a number, a number as a string, or a Go duration).
+/// pause.duration in seconds as Argo's `RolloutPause.DurationSeconds` reads it: a number, a
+/// number as a string, or a Go duration (`time.ParseDuration`: `1.5m` is 90 s), truncated.
 pub fn pause_seconds(duration: &Value) -> Option<i64> {
     match duration {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.parse().ok().or_else(|| {
-            humantime::parse_duration(s)
+            super::analysis_metrics::go_duration(s)
                 .ok()
                 .map(|d| d.as_secs() as i64)
         }),

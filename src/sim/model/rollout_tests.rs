@@ -483,3 +483,16 @@ fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
         ]
     );
 }
+
+/// Argo reads a string pause duration with Go's `time.ParseDuration` (`RolloutPause.DurationSeconds`):
+/// `1.5m` is 90 s and `1h30m` 5400 s, truncated to whole seconds.
+#[test]
+fn pause_durations_are_go_durations() {
+    use super::canary::pause_seconds;
+    assert_eq!(pause_seconds(&json!("1.5m")), Some(90));
+    assert_eq!(pause_seconds(&json!("1h30m")), Some(5400));
+    assert_eq!(pause_seconds(&json!("1500ms")), Some(1));
+    assert_eq!(pause_seconds(&json!("45")), Some(45));
+    assert_eq!(pause_seconds(&json!(20)), Some(20));
+    assert_eq!(pause_seconds(&json!("2 days")), None);
+}
