@@ -38,9 +38,11 @@ pub const NO_DATA_MESSAGE: &str = "metric result is nil or empty";
 /// Go regexp, unanchored) matches its name.
 fn is_dry_run(run: &AnalysisRun, name: &str, marked: bool) -> bool {
     marked
-        || run.spec.dry_run.iter().any(|d| {
-            regex::Regex::new(&d.metric_name).is_ok_and(|re| re.is_match(name))
-        })
+        || run
+            .spec
+            .dry_run
+            .iter()
+            .any(|d| regex::Regex::new(&d.metric_name).is_ok_and(|re| re.is_match(name)))
 }
 
 fn metric_spec<'a>(run: &'a AnalysisRun, name: &str) -> Option<&'a Metric> {

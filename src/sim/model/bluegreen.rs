@@ -187,7 +187,9 @@ fn scale_down_older(ctx: &mut Ctx) -> Result<(), StoreError> {
     .collect();
     let delay = b["scaleDownDelaySeconds"].as_i64().unwrap_or(30);
     // GetScaleDownRevisionLimit: how many old ReplicaSets may wait out their delay.
-    let limit = b["scaleDownDelayRevisionLimit"].as_i64().unwrap_or(i64::MAX);
+    let limit = b["scaleDownDelayRevisionLimit"]
+        .as_i64()
+        .unwrap_or(i64::MAX);
     let mut older = ctx.others.clone();
     older.sort_by_key(|r| std::cmp::Reverse(rollouts::revision_of(r)));
     let mut annotated = 0;
