@@ -19,6 +19,11 @@ use super::super::scenario::{self, Action, Invalid, ScenarioError, Step, Target}
 use crate::rollout::actions::Action as Operator;
 
 /// The story's actions, for the unknown-action message.
+/// The story actions that act on one Rollout (and take `rollout: NAME`).
+const ROLLOUT_ACTIONS: &[&str] = &[
+    "release", "promote", "abort", "retry", "pause", "resume", "undo",
+];
+
 pub const SHORT_ACTIONS: &[&str] = &[
     "release",
     "promote",
@@ -168,7 +173,13 @@ pub fn entry_steps(
             "a story entry is a mapping: {at: 30s, ACTION: {...}}".into(),
         ));
     };
-    let actions: Vec<&String> = map.keys().filter(|k| *k != "at" && *k != "note").collect();
+    // `rollout:` beside the action (`{at: 1m, abort: {}, rollout: web}`) means the same as
+    // inside it (`abort: {rollout: web}`): docs/SCENARIOS.md says "`rollout: NAME` picks the
+    // Rollout", and users write it both ways.
+    let actions: Vec<&String> = map
+        .keys()
+        .filter(|k| *k != "at" && *k != "note" && *k != "rollout")
+        .collect();
     let known = || {
         format!(
             "{}, {}",
@@ -226,8 +237,38 @@ pub fn entry_steps(
     })?;
     let location = format!("story[{index}] (at {at_text})");
     let note = map.get("note").and_then(Value::as_str).map(str::to_string);
-    let payload = map[&action].clone();
+    let mut payload = map[&action].clone();
     let fail = |field: &str, problem: String| invalid(&location, field, problem);
+    if let Some(named) = map.get("rollout") {
+        if !ROLLOUT_ACTIONS.contains(&action.as_str()) {
+            return Err(fail(
+                "rollout",
+                format!(
+                    "`{action}` does not act on a Rollout; `rollout:` goes with one of: {}",
+                    ROLLOUT_ACTIONS.join(", ")
+                ),
+            ));
+        }
+        if payload.is_null() {
+            payload = Value::Object(Default::default());
+        }
+        let Value::Object(inner) = &mut payload else {
+            return Err(fail(&action, format!("a mapping, e.g. `{action}: {{}}`")));
+        };
+        match inner.get("rollout") {
+            Some(inside) if inside != named => {
+                return Err(fail(
+                    "rollout",
+                    format!(
+                        "{named} beside the action but {inside} inside `{action}`: give it once"
+                    ),
+                ));
+            }
+            _ => {
+                inner.insert("rollout".into(), named.clone());
+            }
+        }
+    }
     let location = &location;
     let parse = |field: &str| {
         let field = field.to_string();

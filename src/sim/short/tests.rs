@@ -230,9 +230,15 @@ fn an_unknown_action_or_detector_is_refused() {
     );
     let e = broken("{crash: {after: 3s}}", "{sleep: 3s}");
     assert!(
-        e.contains("s.yaml: not a valid scenario") && e.contains("sleep"),
+        e.contains("s.yaml: pods.web:v2: field `web:v2`:")
+            && e.contains("sleep")
+            && e.contains("exactly one of {ready: 5s}")
+            && e.ends_with("(line 40)"),
         "{e}"
     );
+    // Two behaviours at once (a user's `{ready: 3s, crash: …}`) is refused the same way.
+    let e = broken("{crash: {after: 3s}}", "{ready: 3s, crash: {after: 1s}}");
+    assert!(e.contains("do not combine"), "{e}");
 }
 
 #[test]
@@ -240,4 +246,52 @@ fn depth_limits_come_first() {
     let deep = format!("manifests: {}", "[".repeat(100_000));
     let e = err(&deep);
     assert!(e.contains("nested deeper than 64 levels"), "{e}");
+}
+
+#[test]
+fn rollout_beside_the_action_picks_the_rollout_like_inside_it() {
+    // docs/SCENARIOS.md: "`rollout: NAME` picks the Rollout" — written beside the action or
+    // inside it, the same step.
+    let beside = Scenario::parse(
+        &GOOD.replacen(
+            "{at: 2m30s, promote: {full: true}}",
+            "{at: 2m30s, promote: {full: true}, rollout: web}",
+            1,
+        ),
+        "s.yaml",
+    )
+    .unwrap();
+    assert!(
+        beside.steps[3]
+            .describe()
+            .contains("promote --full Rollout shop/web")
+    );
+    let bare = Scenario::parse(
+        &GOOD.replacen(
+            "{at: 2m30s, promote: {full: true}}",
+            "{at: 2m30s, abort: , rollout: shop/web}",
+            1,
+        ),
+        "s.yaml",
+    )
+    .unwrap();
+    assert!(bare.steps[3].describe().contains("Rollout shop/web"));
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {full: true}, rollout: api}",
+    );
+    assert!(e.contains("promote.rollout") && e.contains("api"), "{e}");
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {rollout: web}, rollout: api}",
+    );
+    assert!(e.contains("give it once"), "{e}");
+    let e = broken(
+        "{at: 1m, controller: {lag: 5s}}",
+        "{at: 1m, controller: {lag: 5s}, rollout: web}",
+    );
+    assert!(
+        e.contains("field `rollout`: `controller` does not act on a Rollout"),
+        "{e}"
+    );
 }
