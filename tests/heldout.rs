@@ -185,4 +185,5 @@ heldout! {
     bg_consecutive_success_limits_promote_or_inconclusive => "bg-success-limits",
     bg_ci_job_strips_the_active_service_hash => "bg-ci-active-selector",
     bg_operator_aborts_keep_or_scale_down_the_preview_then_retry => "bg-abort-retry",
+    bg_workloadref_never_leaks_until_scaled_to_zero => "bg-workloadref-never-fixed",
 }
