@@ -719,6 +719,27 @@ async fn http_errors_are_worded_for_http_clients_and_write_nothing() {
         std::fs::read(env.author_file(&ch, "pipeline")).unwrap(),
         before
     );
+    // Reading: a filter on a role the channel never had is a 400 with a guess, not `[]`; a
+    // role on the roster that has not posted is a fine filter.
+    for (query, status, want) in [
+        (
+            "author=pipline",
+            400,
+            "the query parameter \"author\": no role pipline in channel 2026-05-04--litellm-canary (roles: ",
+        ),
+        ("to=opertor", 400, "did you mean operator?"),
+        ("author=pipeline,zzz", 400, "no role zzz"),
+        ("author=operator", 200, "[]"),
+    ] {
+        let resp = http.get(format!("{url}?{query}")).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{query}");
+        let text = resp.text().await.unwrap();
+        let shown = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.clone());
+        assert!(shown.contains(want), "{query}: {text}");
+    }
 }
 
 /// The `rollout` commands share the one `-o` of every other command: json and yaml parse,

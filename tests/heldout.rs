@@ -156,6 +156,10 @@ macro_rules! heldout {
 }
 
 heldout! {
+    canary_dynamic_stable_scale_abort_drains_behind_traffic => "canary-dynamic-abort",
+    canary_background_failure_then_a_fixed_release_resolves => "canary-background-fails-then-fix",
+    canary_slow_ready_past_the_deadline_then_progressing => "canary-slow-ready-deadline",
+    canary_manual_pause_and_two_rollouts_are_silent => "canary-manual-pause-two-rollouts",
     canary_set_canary_scale_with_dynamic_stable_scale_is_silent => "canary-setcanaryscale-dynamic",
     canary_max_surge_0_and_percent_unavailable_is_silent => "canary-maxsurge0-percent",
     canary_provider_errors_past_consecutive_error_limit_abort => "canary-provider-errors-abort",

@@ -128,12 +128,28 @@ fn build_filter(args: &TimelineArgs) -> anyhow::Result<Filter> {
 }
 
 /// The `--author` and `--to` roles that the channel has never heard of (not on its roster,
-/// no file of theirs): a typo there would print nothing and look like a quiet channel. One
-/// sentence per role, with a guess when one is close.
+/// no file of theirs): one sentence per role, with a guess when one is close.
 pub(super) fn unknown_roles(
     channel: &crate::channel::Channel,
     filter: &Filter,
 ) -> anyhow::Result<Vec<String>> {
+    let known = known_roles(channel)?;
+    let name = channel.name().to_string();
+    let mut out = Vec::new();
+    for (flag, roles) in [("--author", &filter.authors), ("--to", &filter.to)] {
+        for (role, why) in
+            super::suggest::unknown_roles(roles.iter().map(Author::as_str), &known, &name)
+        {
+            out.push(format!("{flag} {role}: {why}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The roles a channel knows: its roster, then any author file beside it.
+pub(crate) fn known_roles(
+    channel: &crate::channel::Channel,
+) -> Result<Vec<String>, crate::channel::Error> {
     let mut known: Vec<String> = channel
         .roster()?
         .roles
@@ -145,20 +161,7 @@ pub(super) fn unknown_roles(
             known.push(author.to_string());
         }
     }
-    let mut out = Vec::new();
-    for (flag, roles) in [("--author", &filter.authors), ("--to", &filter.to)] {
-        for role in roles.iter().map(|r| r.to_string()) {
-            if !known.contains(&role) {
-                out.push(format!(
-                    "{flag} {role}: no role {role} in channel {} (roles: {}){}",
-                    channel.name(),
-                    known.join(", "),
-                    super::suggest::did_you_mean(&role, known.iter().map(String::as_str))
-                ));
-            }
-        }
-    }
-    Ok(out)
+    Ok(known)
 }
 
 /// Reader threads render each entry of a merge (its time and bytes); this thread merges and

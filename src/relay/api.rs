@@ -455,6 +455,21 @@ async fn entries(
     let channel = channel(&relay, &ch)?;
     let filter = entries_filter(&q)?;
     let list = blocking(move || {
+        // A filter on a role the channel never had would answer `[]`, like a quiet channel.
+        let known = crate::cli::read::known_roles(&channel)?;
+        let name = channel.name().to_string();
+        for (param, roles) in [("author", &filter.authors), ("to", &filter.to)] {
+            let roles = roles.iter().map(Author::as_str);
+            if let Some((_, why)) = crate::cli::suggest::unknown_roles(roles, &known, &name)
+                .into_iter()
+                .next()
+            {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("the query parameter \"{param}\": {why}"),
+                ));
+            }
+        }
         let merge = Merge::open(&channel, filter, |_| {})?;
         Ok(merge.collect::<Result<Vec<_>, _>>()?)
     })

@@ -310,6 +310,29 @@ async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
             .await,
         "live"
     );
+    // A route's success is rounded down and its failures said: one failure is never "100% ok".
+    let mut traffic =
+        warroom::state::StateDoc::new(warroom::channel::Author::new("traffic").unwrap(), 5000);
+    for (route, requests, failures) in [("GET /v1/models", 300, 1), ("POST /v1/chat", 40, 0)] {
+        traffic.routes.push(warroom::state::RouteState {
+            route: route.into(),
+            requests,
+            failures,
+            window_ms: 3000,
+            p50_ms: None,
+        });
+    }
+    warroom::state::file::write(&env.channel(&ch), &traffic).unwrap();
+    d.wait_for("return !!document.querySelector('#strip .strip-line[data-role=\"traffic\"]')")
+        .await;
+    assert_eq!(
+        d.js("return [...document.querySelectorAll('#strip .strip-line[data-role=\"traffic\"] span')].map(s => [s.textContent, s.className])")
+            .await,
+        json!([
+            ["GET /v1/models 99.6% ok of 300 (1 failed)", "bad"],
+            ["POST /v1/chat 100% ok of 40", ""]
+        ])
+    );
     // An observer that promised a state every 200 ms and then went quiet: the strip says its
     // state is stale instead of passing it off as live.
     doc.heartbeat_ms = 200;

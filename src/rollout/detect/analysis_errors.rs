@@ -7,10 +7,12 @@
 //! Inconclusive: they are not counted against `inconclusiveLimit` and never pause for a human.
 //!
 //! - `analysis errors`: a metric of a current run has an Error streak; the finding says how
-//!   many more errors abort the rollout and when: after an Error the controller measures
-//!   again after `DefaultErrorRetryInterval` (10 s), whatever the metric's `interval`
-//!   (analysis.go calculateNextReconcileTime). It escalates (level 1) when the next Error is
-//!   the one that aborts. Holds until a measurement succeeds or the run is replaced.
+//!   many more errors abort the rollout and when. After an Error Argo measures again
+//!   `DefaultErrorRetryInterval` (10 s) after it finished, whatever the metric's interval
+//!   (analysis.go `generateMetricTasks`, `calculateNextReconcileTime`), so the errors that
+//!   abort come 10 s apart even on a 1m metric, or on one without an interval. It escalates
+//!   (level 1) when the next Error is the one that aborts. Holds until a measurement succeeds
+//!   or the run is replaced.
 //! - Dry-run metrics (`status.metricResults[].dryRun`, or a `spec.dryRun` rule matching the
 //!   name) are left out: Argo never fails, errors or ends a run on them (IsTerminating and
 //!   assessRunStatus skip them), so their errors abort nothing.
@@ -25,10 +27,11 @@ use super::{Detector, Finding, evidence, object, parse_go_duration};
 use crate::rollout::model::{AnalysisRun, Measurement, Metric};
 use crate::rollout::view;
 
+/// Argo's `DefaultErrorRetryInterval`: the next measurement after an Error, whatever the
+/// metric's interval.
+pub const ERROR_RETRY_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// Argo's default `consecutiveErrorLimit`.
 pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i32 = 4;
-/// Argo's `DefaultErrorRetryInterval`: the next measurement after an Error.
-pub const ERROR_RETRY_INTERVAL: chrono::Duration = chrono::Duration::seconds(10);
 /// The message Argo's expression evaluation gives when `result[0]` meets an empty vector.
 pub const EMPTY_VECTOR_MESSAGE: &str = "reflect: slice index out of range";
 /// Newer controllers' wording for the same (utils/evaluate/evaluate.go).
@@ -94,17 +97,20 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                     mr.name
                 )
             } else {
-                // Every retry after an Error comes ERROR_RETRY_INTERVAL later, so the
-                // metric's own interval does not set the pace of a streak.
-                let wait = ERROR_RETRY_INTERVAL * left;
                 let eta = match last.and_then(|m| m.finished_at.or(m.started_at)) {
-                    Some(at) => match now {
-                        Some(now) if at + wait > now => {
-                            format!(", in ~{}", view::human_duration(at + wait - now))
+                    Some(at) => {
+                        let abort_at = at + ERROR_RETRY_INTERVAL * left;
+                        match now {
+                            Some(now) if abort_at > now => {
+                                format!(", in ~{}", view::human_duration(abort_at - now))
+                            }
+                            _ => format!(", at {}", abort_at.format("%H:%M:%SZ")),
                         }
-                        _ => format!(", at {}", (at + wait).format("%H:%M:%SZ")),
-                    },
-                    None => format!(", in ~{}", view::human_duration(wait)),
+                    }
+                    None => format!(
+                        ", in ~{}",
+                        view::human_duration(ERROR_RETRY_INTERVAL * left)
+                    ),
                 };
                 format!(
                     "metric `{}` errored {streak} time(s) in a row; {left} more and the run errors and the rollout aborts{eta}",
@@ -131,14 +137,20 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                 limit,
                 None,
             ));
-            if let Some(i) = interval {
-                ev.push(evidence(
-                    &subject,
-                    &format!("spec.metrics[{}].interval", mr.name),
-                    view::human_duration(i),
-                    None,
-                ));
-            }
+            let retry = format!(
+                "{} after an Error (Argo's DefaultErrorRetryInterval){}",
+                view::human_duration(ERROR_RETRY_INTERVAL),
+                interval.map_or(String::new(), |i| format!(
+                    "; interval {} otherwise",
+                    view::human_duration(i)
+                ))
+            );
+            ev.push(evidence(
+                &subject,
+                &format!("spec.metrics[{}] next measurement", mr.name),
+                retry,
+                None,
+            ));
             findings.push(Finding {
                 detector: Detector::AnalysisErrors,
                 subject: subject.clone(),
@@ -220,19 +232,27 @@ status:
 
     #[test]
     fn an_error_streak_counts_down_to_the_abort_in_cluster_time() {
-        // The story: empty vectors at a 1m interval. After an Error Argo measures again
-        // 10 s later (DefaultErrorRetryInterval), not at the interval: the last Error finished
-        // at 17:02:01, so the 3 more that abort land by 17:02:31.
+        // The story: empty vectors on a 1m metric. After an Error Argo measures again 10 s
+        // later (DefaultErrorRetryInterval), not at the interval: the last Error finished at
+        // 17:02:01, so the 3 more that abort come at :11, :21 and :31 (not 3 minutes later).
         let r = run(&[("Successful", ""), ("Error", EMPTY), ("Error", EMPTY)], 2);
-        let now: DateTime<Utc> = "2026-05-04T17:02:11Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-05-04T17:02:06Z".parse().unwrap();
         let findings = analysis_errors(&r, Some(now));
         let errors = &findings[0];
         assert_eq!(errors.detector, Detector::AnalysisErrors);
         assert!(
             errors.headline.contains("2 time(s) in a row; 3 more")
-                && errors.headline.contains("in ~20s"),
+                && errors.headline.contains("in ~25s"),
             "{}",
             errors.headline
+        );
+        assert!(
+            errors
+                .evidence
+                .iter()
+                .any(|e| e.value.contains("10s after an Error")),
+            "{:?}",
+            errors.evidence
         );
         assert_eq!(errors.level, 0);
         assert_eq!(

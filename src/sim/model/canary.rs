@@ -144,7 +144,7 @@ pub fn reconcile(ctx: &mut Ctx) -> Result<(), StoreError> {
         return reset(ctx);
     }
     reconcile_services(ctx)?;
-    reconcile_traffic(ctx);
+    reconcile_traffic(ctx)?;
     super::rollout_analysis::reconcile_canary(ctx)?;
     if !ctx.pause.add.is_empty() {
         return sync_status(ctx);
@@ -196,16 +196,28 @@ fn reconcile_services(ctx: &mut Ctx) -> Result<(), StoreError> {
             true,
         );
     }
+    if ctx.is_aborted() {
+        // Aborted under traffic routing, Argo points the canary Service at the new
+        // ReplicaSet here and, in reconcileTrafficRouting right after, back at the stable
+        // one (unless dynamicStableScale still sends the canary traffic): the reconcile ends
+        // on the stable, which reconcile_traffic does without the flap.
+        return Ok(());
+    }
     let new_rs = ctx.new_rs.clone();
     super::services::ensure_targets(ctx, c["canaryService"].as_str(), new_rs.as_ref(), true)
 }
 
 /// reconcileTrafficRouting, for a router that applies weights at once: the desired weight
-/// and status.canary.weights.
-fn reconcile_traffic(ctx: &mut Ctx) {
+/// and status.canary.weights; aborted, the canary Service back on the stable ReplicaSet once
+/// no traffic goes to the canary (at once without dynamicStableScale).
+fn reconcile_traffic(ctx: &mut Ctx) -> Result<(), StoreError> {
     let c = ctx.spec()["strategy"]["canary"].clone();
     if !c["trafficRouting"].is_object() {
-        return;
+        // No traffic reconciler: Argo sets the weights to nil.
+        if let Some(canary) = ctx.new_status["canary"].as_object_mut() {
+            canary.remove("weights");
+        }
+        return Ok(());
     }
     let canary = canary_of(&ctx.ro);
     let max = canary.max_weight;
@@ -240,10 +252,19 @@ fn reconcile_traffic(ctx: &mut Ctx) {
     } else {
         0
     };
+    if ctx.is_aborted() && (!canary.dynamic_stable_scale || desired == 0) {
+        let stable_rs = ctx.stable_rs.clone();
+        super::services::ensure_targets(
+            ctx,
+            c["canaryService"].as_str(),
+            stable_rs.as_ref(),
+            false,
+        )?;
+    }
     if let Some(s) = &stable
         && s.available < math::weight_to_replicas(canary.replicas, max - desired, max)
     {
-        return;
+        return Ok(());
     }
     let canary_hash = ctx.new_rs.as_ref().map_or("", hash_of).to_string();
     let stable_hash = ctx.stable_rs.as_ref().map_or("", hash_of).to_string();
@@ -263,6 +284,7 @@ fn reconcile_traffic(ctx: &mut Ctx) {
         ctx.event(false, "TrafficWeightUpdated", &message);
     }
     ctx.new_status["canary"]["weights"] = weights;
+    Ok(())
 }
 
 /// reconcileCanaryReplicaSets: stable first, then new, then older ones. True when something

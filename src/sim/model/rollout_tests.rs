@@ -496,3 +496,67 @@ fn pause_durations_are_go_durations() {
     assert_eq!(pause_seconds(&json!(20)), Some(20));
     assert_eq!(pause_seconds(&json!("2 days")), None);
 }
+
+/// An abort under traffic routing with dynamicStableScale (trafficrouting.go
+/// calculateDesiredWeightOnAbortOrStableRollback, canary.go CalculateReplicaCountsForTrafficRoutedCanary):
+/// the weights stay in the status while the stable is too small to take the traffic (the
+/// controller starts each reconcile from them), the canary keeps the pods its weight still
+/// needs, and once the weight is 0 the canary Service is back on the stable ReplicaSet.
+#[test]
+fn a_dynamic_abort_drains_the_canary_behind_its_traffic() {
+    let mut r = rollout(json!({"canary": {
+        "canaryService": "web-canary", "stableService": "web-stable",
+        "dynamicStableScale": true,
+        "trafficRouting": {"istio": {"virtualService": {"name": "web", "routes": ["primary"]}}},
+        "steps": [{"setWeight": 20}, {"pause": {"duration": 5}}, {"setWeight": 50}, {"pause": {}}, {"setWeight": 80}],
+    }}));
+    r["spec"]["replicas"] = json!(10);
+    let objects = [r, service("web-canary"), service("web-stable")];
+    let sim = sim_with(&objects, ModelInputs::default());
+    run(&sim, 0, 10);
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 60);
+    assert_eq!(
+        ro(&sim)["status"]["canary"]["weights"]["canary"]["weight"],
+        50
+    );
+    sim.operator_action("shop", "web", Action::Abort).unwrap();
+    let mut weights_seen = Vec::new();
+    for s in 61..=100 {
+        run(&sim, s, s);
+        let r = ro(&sim);
+        let weight = &r["status"]["canary"]["weights"]["canary"]["weight"];
+        assert!(
+            weight.is_i64(),
+            "at {s}s the weights are gone: {}",
+            r["status"]
+        );
+        let weight = weight.as_i64().unwrap();
+        if weights_seen.last() != Some(&weight) {
+            weights_seen.push(weight);
+        }
+        let canary = sizes(&sim)
+            .into_iter()
+            .find(|(image, ..)| image == "acme/web:v2")
+            .unwrap();
+        // ceil(10 x weight %) canary pods while the weight sends them traffic.
+        assert!(
+            canary.1 * 10 >= weight,
+            "at {s}s the canary has {} pods for weight {weight}",
+            canary.1
+        );
+    }
+    assert_eq!(weights_seen, [50, 20, 0]);
+    assert_eq!(
+        sizes(&sim),
+        [("acme/web:v1".into(), 10, 10), ("acme/web:v2".into(), 0, 0)]
+    );
+    let stable = ro(&sim)["status"]["stableRS"].as_str().unwrap().to_string();
+    for svc in list(&sim, "v1", "Service") {
+        assert_eq!(
+            svc["spec"]["selector"]["rollouts-pod-template-hash"], stable,
+            "{}",
+            svc["metadata"]["name"]
+        );
+    }
+}

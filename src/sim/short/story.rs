@@ -19,11 +19,6 @@ use super::super::scenario::{self, Action, Invalid, ScenarioError, Step, Target}
 use crate::rollout::actions::Action as Operator;
 
 /// The story's actions, for the unknown-action message.
-/// The story actions that act on one Rollout (and take `rollout: NAME`).
-const ROLLOUT_ACTIONS: &[&str] = &[
-    "release", "promote", "abort", "retry", "pause", "resume", "undo",
-];
-
 pub const SHORT_ACTIONS: &[&str] = &[
     "release",
     "promote",
@@ -159,6 +154,38 @@ struct RawEdit {
 }
 
 /// The steps one story entry plays (a graceful delete is two).
+/// The actions that name a Rollout (`release` and the operator's).
+const ROLLOUT_ACTIONS: &[&str] = &[
+    "release", "promote", "abort", "retry", "pause", "resume", "undo",
+];
+
+/// An entry-level `rollout: NAME` moved into its action's mapping.
+fn with_rollout(action: &str, payload: Value, named: &Value) -> Result<Value, String> {
+    if !ROLLOUT_ACTIONS.contains(&action) {
+        return Err(format!(
+            "`{action}` does not name a Rollout; only {} do",
+            ROLLOUT_ACTIONS.join(", ")
+        ));
+    }
+    let Some(name) = named.as_str() else {
+        return Err("a Rollout's name (NAME or NAMESPACE/NAME)".into());
+    };
+    let mut map = match payload {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(m) => m,
+        other => return Ok(other), // the action's own parse says what is wrong with it
+    };
+    match map.get("rollout") {
+        Some(inner) if inner.as_str() != Some(name) => Err(format!(
+            "`{name}` beside the action and {inner} inside it: name the Rollout once"
+        )),
+        _ => {
+            map.insert("rollout".into(), Value::String(name.into()));
+            Ok(Value::Object(map))
+        }
+    }
+}
+
 pub fn entry_steps(
     entry: Value,
     index: usize,
@@ -173,9 +200,8 @@ pub fn entry_steps(
             "a story entry is a mapping: {at: 30s, ACTION: {...}}".into(),
         ));
     };
-    // `rollout:` beside the action (`{at: 1m, abort: {}, rollout: web}`) means the same as
-    // inside it (`abort: {rollout: web}`): docs/SCENARIOS.md says "`rollout: NAME` picks the
-    // Rollout", and users write it both ways.
+    // `rollout: NAME` beside the action (as docs/SCENARIOS.md words it) means the same as
+    // inside it (`pause: {rollout: NAME}`).
     let actions: Vec<&String> = map
         .keys()
         .filter(|k| *k != "at" && *k != "note" && *k != "rollout")
@@ -238,37 +264,11 @@ pub fn entry_steps(
     let location = format!("story[{index}] (at {at_text})");
     let note = map.get("note").and_then(Value::as_str).map(str::to_string);
     let mut payload = map[&action].clone();
-    let fail = |field: &str, problem: String| invalid(&location, field, problem);
     if let Some(named) = map.get("rollout") {
-        if !ROLLOUT_ACTIONS.contains(&action.as_str()) {
-            return Err(fail(
-                "rollout",
-                format!(
-                    "`{action}` does not act on a Rollout; `rollout:` goes with one of: {}",
-                    ROLLOUT_ACTIONS.join(", ")
-                ),
-            ));
-        }
-        if payload.is_null() {
-            payload = Value::Object(Default::default());
-        }
-        let Value::Object(inner) = &mut payload else {
-            return Err(fail(&action, format!("a mapping, e.g. `{action}: {{}}`")));
-        };
-        match inner.get("rollout") {
-            Some(inside) if inside != named => {
-                return Err(fail(
-                    "rollout",
-                    format!(
-                        "{named} beside the action but {inside} inside `{action}`: give it once"
-                    ),
-                ));
-            }
-            _ => {
-                inner.insert("rollout".into(), named.clone());
-            }
-        }
+        payload = with_rollout(&action, payload, named)
+            .map_err(|problem| invalid(&location, "rollout", problem))?;
     }
+    let fail = |field: &str, problem: String| invalid(&location, field, problem);
     let location = &location;
     let parse = |field: &str| {
         let field = field.to_string();
