@@ -59,6 +59,12 @@ pub fn canary_of(ro: &Value) -> Canary {
         stable_rs: s["stableRS"].as_str().unwrap_or_default().to_string(),
         current_pod_hash: s["currentPodHash"].as_str().unwrap_or_default().to_string(),
         current_step_index: s["currentStepIndex"].as_i64().map(|v| v as i32),
+        replica_progress_threshold: c["replicaProgressThreshold"]["value"].as_i64().map(|v| {
+            math::ProgressThreshold {
+                percent: c["replicaProgressThreshold"]["type"] == "Percent",
+                value: v as i32,
+            }
+        }),
     }
 }
 
@@ -261,10 +267,15 @@ fn reconcile_traffic(ctx: &mut Ctx) -> Result<(), StoreError> {
             false,
         )?;
     }
-    if let Some(s) = &stable
-        && s.available < math::weight_to_replicas(canary.replicas, max - desired, max)
-    {
-        return Ok(());
+    // checkReplicasAvailable: the stable's share of the replicas, rounded down, must be
+    // available (or meet replicaProgressThreshold) before the weight moves.
+    if let Some(s) = &stable {
+        let needed = (max - desired) * canary.replicas / max;
+        if s.available < needed
+            && !math::progress_threshold_met(canary.replica_progress_threshold, Some(s), needed)
+        {
+            return Ok(());
+        }
     }
     let canary_hash = ctx.new_rs.as_ref().map_or("", hash_of).to_string();
     let stable_hash = ctx.stable_rs.as_ref().map_or("", hash_of).to_string();
@@ -556,7 +567,13 @@ fn should_full_promote(ctx: &Ctx, index: Option<i64>, count: i64) -> Option<Stri
         return None;
     }
     let new = ctx.new_rs.as_ref()?;
-    if new["status"]["availableReplicas"].as_i64().unwrap_or(0) < ctx.replicas {
+    if new["status"]["availableReplicas"].as_i64().unwrap_or(0) < ctx.replicas
+        && !math::progress_threshold_met(
+            canary_of(&ctx.ro).replica_progress_threshold,
+            Some(&rs(new)),
+            ctx.replicas as i32,
+        )
+    {
         return None;
     }
     if ctx.status()["promoteFull"] == true {
