@@ -182,4 +182,13 @@ heldout! {
     a_repeating_warning_is_one_alert_resolved_after_5_minutes => "repeating-warning",
     merged_envoy_templates_checking_4xx_are_not_blind => "envoy-merged-not-blind",
     traffic_routed_canary_short_pause_and_retention => "traffic-routed-canary",
+    bg_manual_promotion_with_preview_count_held_is_silent => "bg-manual-preview-count",
+    bg_postpromotion_analysis_fails_and_switches_back => "bg-postpromotion-fails",
+    bg_crashloop_to_progress_deadline_abort_and_not => "bg-crashloop-deadline",
+    bg_workloadref_progressively_vs_onsuccess_missed => "bg-workloadref-migrations",
+    bg_cluster_template_provider_errors_then_recovers => "bg-cluster-template-errors",
+    bg_consecutive_success_limits_promote_or_inconclusive => "bg-success-limits",
+    bg_ci_job_strips_the_active_service_hash => "bg-ci-active-selector",
+    bg_operator_aborts_keep_or_scale_down_the_preview_then_retry => "bg-abort-retry",
+    bg_workloadref_never_leaks_until_scaled_to_zero => "bg-workloadref-never-fixed",
 }

@@ -13,6 +13,9 @@
 //!   abort come 10 s apart even on a 1m metric, or on one without an interval. It escalates
 //!   (level 1) when the next Error is the one that aborts. Holds until a measurement succeeds
 //!   or the run is replaced.
+//! - Dry-run metrics (`status.metricResults[].dryRun`, or a `spec.dryRun` rule matching the
+//!   name) are left out: Argo never fails, errors or ends a run on them (IsTerminating and
+//!   assessRunStatus skip them), so their errors abort nothing.
 //! - `analysis: no data`: the latest Error says the metric source returned an empty result
 //!   (`reflect: slice index out of range` from `result[0]`, or "metric result is nil or empty"
 //!   in newer controllers): a query that matches no series, typically a label or metric name
@@ -34,6 +37,17 @@ pub const EMPTY_VECTOR_MESSAGE: &str = "reflect: slice index out of range";
 /// Newer controllers' wording for the same (utils/evaluate/evaluate.go).
 pub const NO_DATA_MESSAGE: &str = "metric result is nil or empty";
 
+/// Whether the metric runs in dry-run mode: its result says so, or a `spec.dryRun` rule (a
+/// Go regexp, unanchored) matches its name.
+fn is_dry_run(run: &AnalysisRun, name: &str, marked: bool) -> bool {
+    marked
+        || run
+            .spec
+            .dry_run
+            .iter()
+            .any(|d| regex::Regex::new(&d.metric_name).is_ok_and(|re| re.is_match(name)))
+}
+
 fn metric_spec<'a>(run: &'a AnalysisRun, name: &str) -> Option<&'a Metric> {
     run.spec.metrics.iter().find(|m| m.name == name)
 }
@@ -49,6 +63,9 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
     let subject = object("AnalysisRun", &run.metadata);
     let mut findings = Vec::new();
     for mr in &run.status.metric_results {
+        if is_dry_run(run, &mr.name, mr.dry_run) {
+            continue;
+        }
         let spec = metric_spec(run, &mr.name);
         let limit = spec
             .and_then(|m| m.consecutive_error_limit.as_deref())
@@ -281,6 +298,22 @@ status:
     }
 
     // Negative cases.
+
+    #[test]
+    fn a_dry_run_metric_erroring_aborts_nothing() {
+        // analysis/analysis.go: IsTerminating and assessRunStatus skip dry-run results.
+        let mut marked = run(&[("Error", "connection refused"); 4], 4);
+        marked.status.metric_results[0].dry_run = true;
+        assert!(analysis_errors(&marked, None).is_empty());
+        // Before the controller marks the result, the run's spec.dryRun rule (a regexp) says it.
+        let mut by_rule = run(&[("Error", EMPTY); 2], 2);
+        by_rule.spec.dry_run = vec![yaml("{metricName: 'error-.*'}")];
+        assert!(analysis_errors(&by_rule, None).is_empty());
+        // A rule for another metric leaves this one judged.
+        let mut other = run(&[("Error", EMPTY); 2], 2);
+        other.spec.dry_run = vec![yaml("{metricName: latency-p99}")];
+        assert_eq!(analysis_errors(&other, None).len(), 2);
+    }
 
     #[test]
     fn a_success_after_errors_resets_the_streak() {

@@ -447,6 +447,43 @@ fn blue_green_waits_for_promotion_then_switches() {
     );
 }
 
+#[test]
+fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
+    // rollout/replicaset.go scaleDownDelayHelper: old ReplicaSets newest first; the first
+    // scaleDownDelayRevisionLimit of them wait out scaleDownDelaySeconds, the rest go to 0
+    // at once, deadline or not.
+    let strategy = json!({"blueGreen": {
+        "activeService": "web-active", "previewService": "web-preview",
+        "scaleDownDelaySeconds": 300, "scaleDownDelayRevisionLimit": 1,
+    }});
+    let mut r = rollout(strategy);
+    r["spec"]["replicas"] = json!(2);
+    let sim = sim_with(
+        &[r, service("web-active"), service("web-preview")],
+        ModelInputs::default(),
+    );
+    run(&sim, 0, 10);
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 30);
+    // v1 waits out its delay beside the promoted v2.
+    assert_eq!(
+        sizes(&sim),
+        [("acme/web:v1".into(), 2, 2), ("acme/web:v2".into(), 2, 2)]
+    );
+    release(&sim, "acme/web:v3", 31);
+    run(&sim, 31, 60);
+    // v3 promoted: v2 (the newest old one) waits, v1 is over the limit and goes now, long
+    // before its 300 s deadline.
+    assert_eq!(
+        sizes(&sim),
+        [
+            ("acme/web:v1".into(), 0, 0),
+            ("acme/web:v2".into(), 2, 2),
+            ("acme/web:v3".into(), 2, 2)
+        ]
+    );
+}
+
 /// Argo reads a string pause duration with Go's `time.ParseDuration` (`RolloutPause.DurationSeconds`):
 /// `1.5m` is 90 s and `1h30m` 5400 s, truncated to whole seconds.
 #[test]

@@ -230,9 +230,15 @@ fn an_unknown_action_or_detector_is_refused() {
     );
     let e = broken("{crash: {after: 3s}}", "{sleep: 3s}");
     assert!(
-        e.contains("s.yaml: not a valid scenario") && e.contains("sleep"),
+        e.contains("s.yaml: pods.web:v2: field `web:v2`:")
+            && e.contains("sleep")
+            && e.contains("exactly one of {ready: 5s}")
+            && e.ends_with("(line 40)"),
         "{e}"
     );
+    // Two behaviours at once (a user's `{ready: 3s, crash: …}`) is refused the same way.
+    let e = broken("{crash: {after: 3s}}", "{ready: 3s, crash: {after: 1s}}");
+    assert!(e.contains("do not combine"), "{e}");
 }
 
 #[test]
