@@ -357,27 +357,49 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
             };
             channel
                 .check_draft(author, &draft, &opts)
+                .map_err(|e| super::target::explain(channel, e))
                 .with_context(|| format!("standard input line {at}"))?;
             return Ok(Some(draft));
         }
     };
-    // Blocks for the first draft of a burst without holding the lock.
-    while let Some(first) = read_draft(&mut input, &mut line_no)? {
-        let mut session = writer.session()?;
-        let mut next = Some(first);
-        while let Some(draft) = next.take() {
-            let posted = session.append(&draft)?;
-            writeln!(out, "{}", posted.entry.id)?;
-            note_replay(&posted);
-            n += u64::from(!posted.replayed);
-            // Only input already buffered (a whole line) continues the burst.
-            if input.buffer().contains(&b'\n') {
-                next = read_draft(&mut input, &mut line_no)?;
+    let mut run = || -> anyhow::Result<()> {
+        // Blocks for the first draft of a burst without holding the lock.
+        while let Some(first) = read_draft(&mut input, &mut line_no)? {
+            let mut session = writer.session()?;
+            let mut next = Some(first);
+            while let Some(draft) = next.take() {
+                let posted = session.append(&draft)?;
+                writeln!(out, "{}", posted.entry.id)?;
+                note_replay(&posted);
+                n += u64::from(!posted.replayed);
+                // Only input already buffered (a whole line) continues the burst.
+                if input.buffer().contains(&b'\n') {
+                    next = read_draft(&mut input, &mut line_no)?;
+                }
             }
+            session.finish()?;
+            // Ids are printed once their entries are in the file.
+            out.flush()?;
         }
-        session.finish()?;
-        // Ids are printed once their entries are in the file.
-        out.flush()?;
+        Ok(())
+    };
+    if let Err(e) = run() {
+        let broken_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if n == 0 || broken_pipe {
+            return Err(e);
+        }
+        // The lines before the bad one are in the file: say so, so a rerun starts after them.
+        let _ = writer.sync();
+        return Err(Failure {
+            code: super::exit_code(&e),
+            message: format!(
+                "{e:#}; the {n} entries before it were appended (their ids are on stdout) and nothing from that line on: fix it and send the rest again"
+            ),
+        }
+        .into());
     }
     writer.sync()?;
     eprintln!("appended {n} entries as {author}");
