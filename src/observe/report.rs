@@ -38,6 +38,9 @@ pub enum Terms {
         preview: String,
         /// The hash being rolled out, when it is not the active one yet.
         pending: String,
+        /// The update is aborted (`status.abort`, a RolloutAborted condition or message):
+        /// nothing is pending a promotion, and an active switch is the way back to stable.
+        aborted: bool,
     },
     /// Neither strategy (a Rollout the controller has not read yet, say).
     Plain,
@@ -58,6 +61,7 @@ impl RolloutState {
                 },
                 active,
                 preview: st.blue_green.preview_selector.clone(),
+                aborted: crate::rollout::detect::phase::is_aborted(ro),
             }
         } else if ro.spec.strategy.canary.is_some() {
             let max_weight = view::max_weight(ro).max(1);
@@ -104,11 +108,12 @@ impl RolloutState {
                 active,
                 preview,
                 pending,
+                aborted,
             } => {
-                let pending = if pending.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · promotion pending for {pending}")
+                let pending = match (pending.is_empty(), aborted) {
+                    (true, _) => String::new(),
+                    (false, false) => format!(" · promotion pending for {pending}"),
+                    (false, true) => format!(" · update to {pending} aborted"),
                 };
                 format!(
                     " · active {} · preview {}{pending}",
@@ -198,21 +203,34 @@ pub fn transition(
                 active: a0,
                 preview: p0,
                 pending: n0,
+                aborted: x0,
             },
             Terms::BlueGreen {
                 active: a1,
                 preview: p1,
                 pending: n1,
+                aborted: x1,
             },
         ) => {
             if a0 != a1 {
-                parts.push(format!("active {} → {} (promoted)", dash(a0), dash(a1)));
+                // An aborted update's switch is the way back (reconcileActiveService points
+                // the active Service at stableRS), not a promotion.
+                let why = if *x1 {
+                    "back to stable: update aborted"
+                } else {
+                    "promoted"
+                };
+                parts.push(format!("active {} → {} ({why})", dash(a0), dash(a1)));
             }
             if p0 != p1 {
                 parts.push(format!("preview {} → {}", dash(p0), dash(p1)));
             }
-            if n0 != n1 && !n1.is_empty() {
-                parts.push(format!("promotion pending for {n1}"));
+            if !n1.is_empty() && (n0 != n1 || x0 != x1) {
+                if *x1 {
+                    parts.push(format!("update to {n1} aborted"));
+                } else {
+                    parts.push(format!("promotion pending for {n1}"));
+                }
             }
         }
         (b, a) if b != a => parts.push(format!("strategy {} → {}", kind(b), kind(a))),
@@ -329,6 +347,37 @@ mod tests {
             "**Rollout `prod/bg`**: Paused → **Healthy** · active old → new (promoted)"
         );
         assert!(!line.contains("step") && !line.contains("setWeight"));
+    }
+
+    #[test]
+    fn an_aborted_blue_green_switches_back_and_promotes_nothing() {
+        // A post-promotion analysis failed: rollout/analysis.go aborts and
+        // reconcileActiveService points the active Service back at stableRS.
+        let ro: Rollout = yaml(
+            "metadata: {name: bg, namespace: prod}\nspec: {replicas: 2, strategy: {blueGreen: {activeService: bg-active, previewService: bg-preview}}}\nstatus: {phase: Progressing, currentPodHash: new, stableRS: old, blueGreen: {activeSelector: new, previewSelector: new}}\n",
+        );
+        let before = RolloutState::of(&ro, &[]);
+        let mut aborted = ro.clone();
+        aborted.status.abort = true;
+        aborted.status.phase = "Degraded".into();
+        aborted.status.message = "RolloutAborted: Rollout aborted update to revision 2".into();
+        aborted.status.blue_green.active_selector = "old".into();
+        let after = RolloutState::of(&aborted, &[]);
+        let line = transition("Rollout `prod/bg`", &before, &[], &after);
+        assert!(
+            line.contains("active new → old (back to stable: update aborted)")
+                && line.contains("update to new aborted"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("promoted") && !line.contains("promotion pending"),
+            "{line}"
+        );
+        assert!(
+            after.summary().ends_with("· update to new aborted"),
+            "{}",
+            after.summary()
+        );
     }
 
     #[test]
