@@ -156,6 +156,7 @@ macro_rules! heldout {
 }
 
 heldout! {
+    canary_weights_out_of_max_traffic_weight_1000 => "canary-max-weight-1000",
     canary_dynamic_stable_scale_abort_drains_behind_traffic => "canary-dynamic-abort",
     canary_background_failure_then_a_fixed_release_resolves => "canary-background-fails-then-fix",
     canary_slow_ready_past_the_deadline_then_progressing => "canary-slow-ready-deadline",

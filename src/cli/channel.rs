@@ -136,7 +136,16 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
     };
     let roles = parse_roles(&args.roles)?;
     let store = Store::create(root)?;
-    let channel = store.open_channel(date, theme.clone(), roles)?;
+    let channel = match store.open_channel(date, theme.clone(), roles) {
+        // Sealed, it takes no new roles: the way on is another channel.
+        Err(Error::ChannelExists { name, root }) if is_sealed(&store, &name) => {
+            return Err(usage(format!(
+                "channel {name} already exists in {} and is sealed (archived): open the next one under another theme (`warroom open {theme}-2`) or another --date",
+                root.display()
+            )));
+        }
+        other => other?,
+    };
     crate::templates::write_brief(root, &channel)?;
     let roster = channel.roster()?;
     println!("{}", channel.name());
@@ -146,6 +155,15 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
         roster.names()
     );
     Ok(0)
+}
+
+fn is_sealed(store: &Store, name: &str) -> bool {
+    store
+        .channels()
+        .ok()
+        .and_then(|all| all.into_iter().find(|c| c.name().to_string() == name))
+        .and_then(|c| c.seal().ok().flatten())
+        .is_some()
 }
 
 pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {

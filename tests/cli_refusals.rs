@@ -1,5 +1,6 @@
-//! `post --bulk` refusing a line: where it stopped, what was written before it, and the same
-//! did-you-mean a single `post` gives.
+//! Refusals that say where things stand and the way on: `post --bulk` refusing a line (where
+//! it stopped, what was written before it, the did-you-mean a single `post` gives); `open` of
+//! a channel that exists and is sealed.
 
 mod harness;
 
@@ -40,4 +41,33 @@ fn a_bad_line_says_what_was_appended_before_it() {
         run.stderr
     );
     assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn opening_a_sealed_channel_again_points_to_a_new_one() {
+    let sb = Sandbox::new();
+    sb.ok(&[
+        "open",
+        "canary",
+        "--date",
+        "2026-05-04",
+        "--roles",
+        "pipeline",
+    ]);
+    // Not sealed: the roster is the way on.
+    let run = sb.run(&["open", "canary", "--date", "2026-05-04"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("warroom roster add"), "{}", run.stderr);
+    sb.ok(&["post", "--as", "pipeline", "done"]);
+    sb.ok(&["archive"]);
+    let before = sb.snapshot();
+    let run = sb.run(&["open", "canary", "--date", "2026-05-04"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("is sealed (archived): open the next one under another theme (`warroom open canary-2`) or another --date")
+            && !run.stderr.contains("roster add"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(sb.snapshot(), before, "nothing written");
 }
