@@ -193,4 +193,5 @@ heldout! {
     bg_ci_job_strips_the_active_service_hash => "bg-ci-active-selector",
     bg_operator_aborts_keep_or_scale_down_the_preview_then_retry => "bg-abort-retry",
     bg_workloadref_never_leaks_until_scaled_to_zero => "bg-workloadref-never-fixed",
+    bg_a_5xx_only_prepromotion_gate_promotes_a_429ing_version => "bg-blind-prepromotion",
 }
