@@ -24,9 +24,12 @@ pub enum Terms {
     Canary {
         step: String,
         set_weight: i32,
-        /// Clamped to 0–100 for display; the raw value when it was not.
+        /// Clamped to 0–`max_weight` for display; the raw value when it was not.
         actual_weight: i32,
         raw_actual_weight: Option<i32>,
+        /// `trafficRouting.maxTrafficWeight` (100 unless set): weights are out of it, so
+        /// 500 of 1000 is half the traffic, not out of range.
+        max_weight: i32,
     },
     BlueGreen {
         /// Pod-template hash the active Service selects ("" when none).
@@ -61,13 +64,15 @@ impl RolloutState {
                 aborted: crate::rollout::detect::phase::is_aborted(ro),
             }
         } else if ro.spec.strategy.canary.is_some() {
+            let max_weight = view::max_weight(ro).max(1);
             let raw = view::actual_weight(ro, owned);
-            let clamped = raw.clamp(0, 100);
+            let clamped = raw.clamp(0, max_weight);
             Terms::Canary {
                 step: view::step(ro),
-                set_weight: view::set_weight(ro).clamp(0, 100),
+                set_weight: view::set_weight(ro).clamp(0, max_weight),
                 actual_weight: clamped,
                 raw_actual_weight: (raw != clamped).then_some(raw),
+                max_weight,
             }
         } else {
             Terms::Plain
@@ -92,10 +97,12 @@ impl RolloutState {
                 set_weight,
                 actual_weight,
                 raw_actual_weight,
+                max_weight,
             } => format!(
-                " · step {} · setWeight {set_weight} · actualWeight {actual_weight}{}",
+                " · step {} · setWeight {set_weight}{of} · actualWeight {actual_weight}{of}{}",
                 dash(step),
-                raw(*raw_actual_weight)
+                raw(*raw_actual_weight, *max_weight),
+                of = of_max(*max_weight),
             ),
             Terms::BlueGreen {
                 active,
@@ -124,9 +131,18 @@ fn dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
-fn raw(r: Option<i32>) -> String {
-    r.map(|r| format!(" (raw {r}, out of 0–100)"))
+fn raw(r: Option<i32>, max: i32) -> String {
+    r.map(|r| format!(" (raw {r}, out of 0–{max})"))
         .unwrap_or_default()
+}
+
+/// " of 1000" when the weights are not percentages.
+fn of_max(max: i32) -> String {
+    if max == 100 {
+        String::new()
+    } else {
+        format!(" of {max}")
+    }
 }
 
 /// The transition line from `before` to `after`, with the statuses passed through on the way
@@ -165,18 +181,20 @@ pub fn transition(
                 set_weight: w1,
                 actual_weight: a1,
                 raw_actual_weight,
+                max_weight,
             },
         ) => {
+            let of = of_max(*max_weight);
             if s0 != s1 {
                 parts.push(format!("step {} → {}", dash(s0), dash(s1)));
             }
             if w0 != w1 {
-                parts.push(format!("setWeight {w0} → {w1}"));
+                parts.push(format!("setWeight {w0} → {w1}{of}"));
             }
             if a0 != a1 || raw_actual_weight.is_some() {
                 parts.push(format!(
-                    "actualWeight {a0} → {a1}{}",
-                    raw(*raw_actual_weight)
+                    "actualWeight {a0} → {a1}{of}{}",
+                    raw(*raw_actual_weight, *max_weight)
                 ));
             }
         }
@@ -372,6 +390,7 @@ mod tests {
                 set_weight: 20,
                 actual_weight: actual,
                 raw_actual_weight: raw,
+                max_weight: 100,
             },
         };
         let line = transition(
@@ -429,5 +448,20 @@ mod tests {
             line.contains("errors 3 in all · 8 measurement(s) counted (Errors are not)"),
             "{line}"
         );
+    }
+
+    /// With maxTrafficWeight 1000 (SMI, Istio, ALB allow it) a weight of 500 is half the
+    /// traffic: said as 500 of 1000, not clamped to 100 as out of range.
+    #[test]
+    fn weights_are_out_of_max_traffic_weight() {
+        let ro: Rollout = yaml(
+            "metadata: {name: web, namespace: prod}\nspec: {replicas: 10, strategy: {canary: {trafficRouting: {maxTrafficWeight: 1000, smi: {}}, steps: [{setWeight: 50}, {pause: {}}, {setWeight: 500}, {pause: {}}]}}}\nstatus: {phase: Paused, currentPodHash: new, stableRS: old, currentStepIndex: 3, availableReplicas: 15, pauseConditions: [{reason: CanaryPauseStep}], canary: {weights: {canary: {weight: 500, podTemplateHash: new}, stable: {weight: 500, podTemplateHash: old}}}}\n",
+        );
+        let summary = RolloutState::of(&ro, &[]).summary();
+        assert!(
+            summary.contains("setWeight 500 of 1000 · actualWeight 500 of 1000"),
+            "{summary}"
+        );
+        assert!(!summary.contains("out of"), "{summary}");
     }
 }
