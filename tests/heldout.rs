@@ -156,6 +156,8 @@ macro_rules! heldout {
 }
 
 heldout! {
+    canary_500s_fail_the_route_and_the_analysis_then_recover => "canary-500s-abort-recovers",
+    canary_promote_during_a_step_analysis_terminates_it_silently => "canary-promote-during-analysis",
     canary_weights_out_of_max_traffic_weight_1000 => "canary-max-weight-1000",
     canary_dynamic_stable_scale_abort_drains_behind_traffic => "canary-dynamic-abort",
     canary_background_failure_then_a_fixed_release_resolves => "canary-background-fails-then-fix",
