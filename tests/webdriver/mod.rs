@@ -32,6 +32,21 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // End the session first, so chromedriver closes its Chromium: killed outright it
+        // leaves the browser running, orphaned (a test that panicked used to leak one). Plain
+        // blocking HTTP: this may run inside the test's runtime, or after it.
+        if let Some(addr) = self.base.strip_prefix("http://")
+            && let Ok(mut s) = std::net::TcpStream::connect(addr)
+        {
+            use std::io::{Read, Write};
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = write!(
+                s,
+                "DELETE /session/{} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            let _ = s.read_to_end(&mut Vec::new());
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
