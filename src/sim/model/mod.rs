@@ -149,6 +149,7 @@ pub struct Model {
     kubelet: pods::Kubelet,
     rollouts: rollouts::Controller,
     analysis: analysis_controller::AnalysisController,
+    replicasets: replicasets::Controller,
 }
 
 impl Model {
@@ -158,6 +159,7 @@ impl Model {
             kubelet: pods::Kubelet::default(),
             rollouts: rollouts::Controller::default(),
             analysis: analysis_controller::AnalysisController::default(),
+            replicasets: replicasets::Controller::default(),
         }
     }
 
@@ -171,7 +173,7 @@ impl Model {
         self.kubelet.tick(&world, &self.inputs);
         self.rollouts.tick(&world);
         deployments::tick(&world);
-        replicasets::tick(&world);
+        self.replicasets.tick(&world);
         self.analysis.tick(&world, &self.inputs);
     }
 
