@@ -203,6 +203,10 @@ window.addEventListener("scroll", () => {
   S.following = atBottom();
   if (S.following && S.unseen) { S.unseen = 0; showPill(); }
 }, { passive: true });
+$("open-jump").addEventListener("click", () => {
+  S.following = false;
+  $("alerts").scrollIntoView({ block: "start" });
+});
 $("pill").addEventListener("click", () => {
   S.unseen = 0; showPill(); S.following = true;
   window.scrollTo(0, document.documentElement.scrollHeight);
@@ -300,6 +304,10 @@ function renderOpen() {
   const c = $("open-count");
   c.textContent = String(S.open.length);
   c.classList.toggle("zero", S.open.length === 0);
+  // On a narrow screen the list scrolls away with the page: the header keeps the count.
+  const jumpTo = $("open-jump");
+  jumpTo.textContent = S.open.length + " open";
+  jumpTo.hidden = S.open.length === 0;
 }
 function renderQuestions(qs) {
   const list = $("questions");
@@ -432,13 +440,19 @@ function podsLine(doc) {
   }
   return line;
 }
+// Rounded down, and with the failures said: 1 failure in 300 must never read "100% ok".
+function routeSuccess(r) {
+  if (!r.requests) return "no requests";
+  if (!r.failures) return "100% ok of " + r.requests;
+  const ok = Math.floor(1000 * (r.requests - r.failures) / r.requests) / 10;
+  return ok + "% ok of " + r.requests + " (" + r.failures + " failed)";
+}
 function routesLine(doc) {
   const line = el("div", { class: "strip-line", "data-role": doc.role });
   const w = doc.routes[0].window_ms;
   line.append(el("b", {}, "traffic" + (w ? " (last " + Math.round(w / 100) / 10 + " s)" : "")));
   for (const r of doc.routes) {
-    const ok = r.requests ? Math.round(100 * (r.requests - r.failures) / r.requests) : null;
-    line.append(el("span", { class: r.failures ? "bad" : "" }, r.route + " " + (ok === null ? "no requests" : ok + "% ok of " + r.requests)));
+    line.append(el("span", { class: r.failures ? "bad" : "" }, r.route + " " + routeSuccess(r)));
   }
   return line;
 }

@@ -195,6 +195,36 @@ fn completions_for_every_shell_and_bash_parses_them() {
     assert!(run.stderr.contains("possible values"), "{}", run.stderr);
 }
 
+/// `warroom completions bash | head` and friends: a closed stdout ends the command quietly
+/// (exit 0, nothing on stderr), never in a panic. The pipe's read end is closed before the
+/// command starts, so every write fails.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let sb = store();
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["completions", "fish"],
+        &["completions", "powershell"],
+        &["timeline"],
+        &["timeline", "-o", "json"],
+        &["version"],
+        &["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = sb
+            .command(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn man_writes_a_page_per_command() {
     let sb = Sandbox::new();
@@ -457,6 +487,15 @@ fn did_you_mean_for_refs_roles_and_channels_with_nothing_written() {
             &["timeline", "--channel", "2026-05-04--litellm-canry"],
             "did you mean 2026-05-04--litellm-canary?",
         ),
+        // A filter on a role the channel never had would print nothing, like a quiet channel.
+        (
+            &["timeline", "--author", "pipline"],
+            "--author pipline: no role pipline in channel 2026-05-04--litellm-canary (roles: pipeline, data-plane, operator); did you mean pipeline?; nothing was read",
+        ),
+        (
+            &["timeline", "--to", "data-plain"],
+            "did you mean data-plane?",
+        ),
     ];
     for (args, hint) in cases {
         let run = fails(sb.run(args), 2);
@@ -467,6 +506,9 @@ fn did_you_mean_for_refs_roles_and_channels_with_nothing_written() {
     // Nothing close: no guess.
     let run = fails(sb.run(&["post", "--as", "zzz", "x"]), 2);
     assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
+    // A role on the roster that has not posted yet is a fine filter: nothing, exit 0.
+    let run = sb.ok(&["timeline", "--author", "operator"]);
+    assert_eq!(run.stdout, "", "{run:?}");
 }
 
 #[test]
@@ -677,6 +719,27 @@ async fn http_errors_are_worded_for_http_clients_and_write_nothing() {
         std::fs::read(env.author_file(&ch, "pipeline")).unwrap(),
         before
     );
+    // Reading: a filter on a role the channel never had is a 400 with a guess, not `[]`; a
+    // role on the roster that has not posted is a fine filter.
+    for (query, status, want) in [
+        (
+            "author=pipline",
+            400,
+            "the query parameter \"author\": no role pipline in channel 2026-05-04--litellm-canary (roles: ",
+        ),
+        ("to=opertor", 400, "did you mean operator?"),
+        ("author=pipeline,zzz", 400, "no role zzz"),
+        ("author=operator", 200, "[]"),
+    ] {
+        let resp = http.get(format!("{url}?{query}")).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{query}");
+        let text = resp.text().await.unwrap();
+        let shown = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| text.clone());
+        assert!(shown.contains(want), "{query}: {text}");
+    }
 }
 
 /// The `rollout` commands share the one `-o` of every other command: json and yaml parse,

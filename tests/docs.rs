@@ -57,6 +57,15 @@ const RECIPES: &[(&str, &str)] = &[
         "format-entry",
         "the_format_example_is_what_the_writer_writes",
     ),
+    (
+        "format-json-entry",
+        "the_format_json_entries_are_what_timeline_prints",
+    ),
+    (
+        "format-json-files",
+        "the_format_roster_and_seal_are_what_the_store_writes",
+    ),
+    ("format-json-state", "demo_output_matches_a_real_run"),
     ("mcp-stdio-config", "mcp_client_configs_start_a_session"),
     ("mcp-http-config", "mcp_client_configs_start_a_session"),
 ];
@@ -85,11 +94,15 @@ impl Block {
         format!("{}:{}", self.file, self.line)
     }
 
-    /// Does this block need a marker: a session, or bare captured text that is not a synopsis?
+    /// Does this block need a marker: a session, bare captured text that is not a synopsis,
+    /// or JSON in docs/FORMAT.md (the format is a contract another writer codes against, so
+    /// each of its JSON examples is compared with what the binary writes)?
     fn needs_marker(&self) -> bool {
         let first = self.body.first().map(String::as_str).unwrap_or("");
         let synopsis = first.starts_with("warroom ") && first.contains('[');
-        !self.steps.is_empty() || (self.info.is_empty() && !synopsis)
+        !self.steps.is_empty()
+            || (self.info.is_empty() && !synopsis)
+            || (self.info == "json" && self.file == "docs/FORMAT.md")
     }
 }
 
@@ -341,6 +354,11 @@ fn every_command_block_in_the_docs_is_run_or_excused() {
         let store = tempfile::tempdir().unwrap();
         for block in blocks(&file) {
             let where_ = block.at();
+            if block.info == "json"
+                && let Err(e) = serde_json::from_str::<serde_json::Value>(&block.body.join("\n"))
+            {
+                problems.push(format!("{where_}: the json block does not parse: {e}"));
+            }
             match block.marker.as_deref() {
                 None if block.needs_marker() => unmarked.push(where_),
                 None => {}

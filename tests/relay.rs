@@ -348,8 +348,28 @@ async fn security_guards_refuse_and_write_nothing() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    // A sealed channel: 403, nothing written, and an alert on the live feed.
+    // A request body over the relay's limit (twice --max-body, for JSON escaping): a JSON
+    // refusal that says what to do, not the transport's plain text; nothing written.
     let token = env.token(&ch, "operator");
+    let before = file_len(&file);
+    let r = http
+        .post(&entries)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"body": "x".repeat(200 * 1024)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let refusal: serde_json::Value = r.json().await.expect("a JSON refusal");
+    let why = refusal["error"].as_str().unwrap();
+    assert!(
+        why.contains("over this relay's limit") && why.contains("nothing was written"),
+        "{why}"
+    );
+    assert_eq!(file_len(&file), before, "nothing written");
+
+    // A sealed channel: 403, nothing written, and an alert on the live feed.
+
     let mut c = Client::new(&ch);
     c.connect(&server).await;
     // Sealed the way `warroom archive` seals: a seal entry, then the marker.

@@ -179,6 +179,10 @@ pub fn local(
     check_format(format)?;
     let store = Store::open(root)?;
     let channel = super::target::resolve(&store, channel)?.channel;
+    // A role may still join while this follows (`roster add`): a warning, not a refusal.
+    for unknown in super::read::unknown_roles(&channel, &filter)? {
+        eprintln!("warning: {unknown}; following anyway, in case it joins");
+    }
     let name = channel.name().to_string();
     runtime()?.block_on(async move {
         let stop = super::signal::listen();

@@ -50,8 +50,12 @@ pub const VERSION: Version = Version {
 
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
     let mut cmd = super::Cli::command();
+    // Into memory first: clap_complete panics when its writer fails, and a closed pipe
+    // (`warroom completions bash | head`) must end quietly, not in a panic.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "warroom", &mut script);
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut cmd, "warroom", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(0)
 }
@@ -59,7 +63,12 @@ pub fn completions(args: CompletionsArgs) -> anyhow::Result<u8> {
 /// Writes one page per command and subcommand (`warroom-roster-add.1`), as git does.
 pub fn man(args: ManArgs) -> anyhow::Result<u8> {
     std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create the man page directory {}: choose a directory you may write to with --out DIR",
+                args.out.display()
+            )
+        })?;
     let mut cmd = super::Cli::command();
     cmd.build();
     let mut written = Vec::new();

@@ -20,7 +20,7 @@ pub mod kubeconfig;
 mod mcp;
 pub mod meta;
 pub mod output;
-mod read;
+pub(crate) mod read;
 mod relay;
 pub mod rollout;
 mod rollout_act;

@@ -127,6 +127,43 @@ fn build_filter(args: &TimelineArgs) -> anyhow::Result<Filter> {
     Ok(filter)
 }
 
+/// The `--author` and `--to` roles that the channel has never heard of (not on its roster,
+/// no file of theirs): one sentence per role, with a guess when one is close.
+pub(super) fn unknown_roles(
+    channel: &crate::channel::Channel,
+    filter: &Filter,
+) -> anyhow::Result<Vec<String>> {
+    let known = known_roles(channel)?;
+    let name = channel.name().to_string();
+    let mut out = Vec::new();
+    for (flag, roles) in [("--author", &filter.authors), ("--to", &filter.to)] {
+        for (role, why) in
+            super::suggest::unknown_roles(roles.iter().map(Author::as_str), &known, &name)
+        {
+            out.push(format!("{flag} {role}: {why}"));
+        }
+    }
+    Ok(out)
+}
+
+/// The roles a channel knows: its roster, then any author file beside it.
+pub(crate) fn known_roles(
+    channel: &crate::channel::Channel,
+) -> Result<Vec<String>, crate::channel::Error> {
+    let mut known: Vec<String> = channel
+        .roster()?
+        .roles
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    for (author, _) in channel.author_files()? {
+        if !known.contains(&author.to_string()) {
+            known.push(author.to_string());
+        }
+    }
+    Ok(known)
+}
+
 /// Reader threads render each entry of a merge (its time and bytes); this thread merges and
 /// writes.
 fn rendered(
@@ -198,6 +235,14 @@ pub fn timeline(root: &Path, args: TimelineArgs) -> anyhow::Result<u8> {
     }
     let store = Store::open(root)?;
     let channel = args.channel.resolve(&store)?.channel;
+    let unknown = unknown_roles(&channel, &filter)?;
+    if !unknown.is_empty() {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            message: format!("{}; nothing was read", unknown.join("; ")),
+        }
+        .into());
+    }
     render(&channel, filter, format, args.tail)?;
     Ok(0)
 }

@@ -129,7 +129,8 @@ pub struct GetArgs {
     /// Keep re-reading and reprint the view whenever it changes, until Ctrl-C (exit 0).
     #[arg(short = 'w', long)]
     pub watch: bool,
-    /// Output: the plugin's text view, or the derived view as JSON or YAML.
+    /// Output: the plugin's text view (`wide` is the same: the view has no narrower form),
+    /// or the derived view as JSON or YAML.
     #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }
@@ -147,7 +148,8 @@ pub struct StatusArgs {
     /// Give up watching after this long (e.g. 30s, 5m; exit 1); 0 waits forever.
     #[arg(short = 't', long, value_name = "DURATION", default_value = "0s")]
     pub timeout: humantime::Duration,
-    /// Output: the plugin's status lines, or `{"status","message"}` as JSON or YAML.
+    /// Output: the plugin's status lines (`wide` is the same), or `{"status","message"}` as
+    /// JSON or YAML.
     #[arg(short = 'o', long = "output", visible_alias = "format", value_name = "FORMAT", default_value = "text", value_parser = output::parser(output::ROLLOUT_FORMATS))]
     pub output: Output,
 }

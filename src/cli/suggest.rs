@@ -29,6 +29,29 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
         .unwrap_or_default()
 }
 
+/// The roles in `wanted` that are not in `known`, each with why: `no role ROLE in channel CH
+/// (roles: …); did you mean …?`, for a reader's filter on a role the channel never had (a
+/// typo there would print nothing and look like a quiet channel). `known` is what the caller
+/// read: the roster and the author files.
+pub fn unknown_roles<'a>(
+    wanted: impl IntoIterator<Item = &'a str>,
+    known: &[String],
+    channel: &str,
+) -> Vec<(&'a str, String)> {
+    wanted
+        .into_iter()
+        .filter(|role| !known.iter().any(|k| k == role))
+        .map(|role| {
+            let why = format!(
+                "no role {role} in channel {channel} (roles: {}){}",
+                known.join(", "),
+                did_you_mean(role, known.iter().map(String::as_str))
+            );
+            (role, why)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

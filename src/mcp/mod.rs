@@ -202,24 +202,28 @@ impl Warroom {
             Ok(q) => q,
             Err(message) => return Ok(refused(message)),
         };
-        blocking(move || match query.run(&seat.channel) {
-            Ok(read) => {
-                let mut text = entries_text(&read.entries);
-                if read.entries.is_empty() {
-                    text.push_str("no entries\n");
-                }
-                text.push_str(&format!(
-                    "cursor: {}{}\n",
-                    read.cursor,
-                    if read.more {
-                        " (more: read again from it)"
-                    } else {
-                        ""
-                    }
-                ));
-                ok(&read, text)
-            }
+        blocking(move || match query.unknown_role(&seat.channel) {
+            Ok(Some(why)) => Ok(refused(why)),
             Err(e) => store_error(e),
+            Ok(None) => match query.run(&seat.channel) {
+                Ok(read) => {
+                    let mut text = entries_text(&read.entries);
+                    if read.entries.is_empty() {
+                        text.push_str("no entries\n");
+                    }
+                    text.push_str(&format!(
+                        "cursor: {}{}\n",
+                        read.cursor,
+                        if read.more {
+                            " (more: read again from it)"
+                        } else {
+                            ""
+                        }
+                    ));
+                    ok(&read, text)
+                }
+                Err(e) => store_error(e),
+            },
         })
         .await
     }
@@ -409,7 +413,7 @@ impl Warroom {
                         text,
                     )
                 }
-                Err(e) => store_error(e),
+                Err(e) => reply::write_error(&seat.channel, e),
             },
         )
         .await

@@ -103,6 +103,23 @@ impl ReadQuery {
         })
     }
 
+    /// Why the query names a role the channel never had (roster and author files), if it
+    /// does: a typo there would read nothing and look like a quiet channel.
+    pub fn unknown_role(&self, channel: &Channel) -> Result<Option<String>, Error> {
+        let known = crate::cli::read::known_roles(channel)?;
+        let name = channel.name().to_string();
+        for (arg, roles) in [("author", &self.wanted.authors), ("to", &self.wanted.to)] {
+            let roles = roles.iter().map(Author::as_str);
+            if let Some((_, why)) = crate::cli::suggest::unknown_roles(roles, &known, &name)
+                .into_iter()
+                .next()
+            {
+                return Ok(Some(format!("\"{arg}\": {why}")));
+            }
+        }
+        Ok(None)
+    }
+
     pub fn run(self, channel: &Channel) -> Result<Read, Error> {
         let mut cursor = Cursor(self.start.after.clone());
         let mut kept: VecDeque<Entry> = VecDeque::new();

@@ -79,6 +79,34 @@ pub fn store_message(e: &Error) -> String {
     }
 }
 
+/// A refused write, with "did you mean" for a ref to an author the channel does not have (as
+/// `post --ref` and the relay's `POST` give it), from the channel's author files.
+pub fn write_error(
+    channel: &crate::channel::Channel,
+    e: Error,
+) -> Result<CallToolResult, McpError> {
+    if let Error::UnknownRef {
+        id,
+        channel: name,
+        author,
+        last,
+    } = &e
+    {
+        let authors: Vec<String> = channel
+            .author_files()
+            .map(|files| files.into_iter().map(|(a, _)| a.to_string()).collect())
+            .unwrap_or_default();
+        let guess =
+            crate::cli::suggest::closest(id.author.as_str(), authors.iter().map(String::as_str))
+                .map(|a| format!("; did you mean {a}#{}?", id.seq))
+                .unwrap_or_default();
+        return Ok(refused(format!(
+            "{id} does not exist in channel {name}: {author} has {last} entries{guess}; nothing was written"
+        )));
+    }
+    store_error(e)
+}
+
 /// A store error as a tool result: a tool error, whose text the agent reads (clients show
 /// protocol errors as an opaque failure). I/O trouble is logged on the server as well.
 pub fn store_error(e: Error) -> Result<CallToolResult, McpError> {

@@ -231,11 +231,13 @@ pub fn landed(m: &Measurement) -> bool {
     m.finished_at.is_some() || !(m.phase.is_empty() || m.phase == "Running" || m.phase == "Pending")
 }
 
-/// The measurement's number among all the metric's measurements (`count` counts every one
-/// taken, retained or not), or its position when the run does not say.
+/// The measurement's number among all the metric's measurements, retained or not: Argo's
+/// `count` counts the Successful, Failed and Inconclusive ones and `error` the Errors
+/// (analysis.go `runMeasurements`), so every one taken is `count + error`; its position when
+/// the run does not say.
 pub fn measurement_number(metric: &MetricResult, index: usize) -> usize {
     let len = metric.measurements.len();
-    let count = usize::try_from(metric.count).unwrap_or(0);
+    let count = usize::try_from(metric.count.saturating_add(metric.error)).unwrap_or(0);
     if count >= len {
         count - (len - 1 - index)
     } else {
@@ -275,7 +277,8 @@ pub fn measurement_line(run: &AnalysisRun, metric: &MetricResult, index: usize) 
     }
     if m.phase == "Error" {
         line.push_str(&format!(
-            " · consecutive errors {} · errors {} of {} measurements",
+            // Argo's `count` leaves Errors out: "errors 3 of 0 measurements" would be nonsense.
+            " · consecutive errors {} · errors {} in all · {} measurement(s) counted (Errors are not)",
             metric.consecutive_error, metric.error, metric.count
         ));
     }
@@ -350,6 +353,32 @@ mod tests {
         assert_ne!(
             measurement_id(&run, mr, &mr.measurements[9], 9),
             measurement_id(&run, mr, &mr.measurements[8], 8)
+        );
+    }
+
+    /// Argo counts Errors in `error`, not in `count`: the numbers go on across Errors, also
+    /// once measurementRetention drops the oldest, and an Error line does not say "of 0".
+    #[test]
+    fn measurements_are_numbered_across_errors() {
+        let run: AnalysisRun = yaml(
+            "metadata: {name: web-1, namespace: prod}\nstatus:\n  phase: Running\n  metricResults:\n  - name: ratio\n    count: 8\n    error: 3\n    consecutiveError: 3\n    measurements:\n",
+        );
+        let mut metric = run.status.metric_results[0].clone();
+        for i in 0..10 {
+            let phase = if i < 7 { "Successful" } else { "Error" };
+            let m: Measurement = yaml(&format!(
+                "{{phase: {phase}, message: 'dial tcp: connection refused', finishedAt: '2026-05-04T17:00:{i:02}Z'}}"
+            ));
+            metric.measurements.push(m);
+        }
+        // 11 taken (8 counted + 3 Errors), the last 10 retained: numbers 2 to 11.
+        assert_eq!(measurement_number(&metric, 0), 2);
+        assert_eq!(measurement_number(&metric, 9), 11);
+        let line = measurement_line(&run, &metric, 9);
+        assert!(line.contains("measurement 11: **Error**"), "{line}");
+        assert!(
+            line.contains("errors 3 in all · 8 measurement(s) counted (Errors are not)"),
+            "{line}"
         );
     }
 }

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -41,6 +41,35 @@ impl ApiError {
             message: message.into(),
         }
     }
+}
+
+/// A request body, or the refusal as JSON: axum's own rejection (a body over the route's
+/// limit, a body cut off) is plain text that names no fix. `what` is the object the body
+/// carries (`an entry`), `limit` the route's byte limit.
+pub(super) fn body_or_refusal(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    what: &str,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                format!(
+                    "the request body is over this relay's limit of {limit} bytes for {what}: send less (split a long entry into several); nothing was written"
+                ),
+            )
+        } else {
+            ApiError::new(
+                status,
+                format!(
+                    "could not read the request body ({}): send {what} again; nothing was written",
+                    rejection.body_text()
+                ),
+            )
+        }
+    })
 }
 
 impl IntoResponse for ApiError {
@@ -182,8 +211,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
 /// a long wait, an event stream — goes in [`long_lived`] instead: no deadline, never shed
 /// under pressure; its handler ends when [`Relay::shutting_down`] resolves and keeps its
 /// connection alive itself (pings, keepalive comments).
+/// The most bytes a `POST …/entries` may carry: room for a body at `--max-body` escaped in
+/// JSON, so that the handler, not the transport, refuses an over-long entry with its size.
+fn post_body_limit(relay: &Relay) -> usize {
+    relay.config().max_body * 2 + 4096
+}
+
 pub fn router(relay: Relay) -> Router {
-    let body_limit = relay.config().max_body * 2 + 4096;
+    let body_limit = post_body_limit(&relay);
     Router::new()
         .route("/", get(page))
         .route("/api/channels", get(channels))
@@ -420,6 +455,21 @@ async fn entries(
     let channel = channel(&relay, &ch)?;
     let filter = entries_filter(&q)?;
     let list = blocking(move || {
+        // A filter on a role the channel never had would answer `[]`, like a quiet channel.
+        let known = crate::cli::read::known_roles(&channel)?;
+        let name = channel.name().to_string();
+        for (param, roles) in [("author", &filter.authors), ("to", &filter.to)] {
+            let roles = roles.iter().map(Author::as_str);
+            if let Some((_, why)) = crate::cli::suggest::unknown_roles(roles, &known, &name)
+                .into_iter()
+                .next()
+            {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("the query parameter \"{param}\": {why}"),
+                ));
+            }
+        }
         let merge = Merge::open(&channel, filter, |_| {})?;
         Ok(merge.collect::<Result<Vec<_>, _>>()?)
     })
@@ -492,9 +542,10 @@ async fn post_entry(
     State(relay): State<Relay>,
     Path(ch): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&relay, &headers)?;
+    let body = body_or_refusal(body, "an entry", post_body_limit(&relay))?;
     let channel = channel(&relay, &ch)?;
     let Some(token) = bearer(&headers) else {
         return Err(ApiError::new(

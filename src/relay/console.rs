@@ -182,15 +182,16 @@ pub fn snapshot(relay: &Relay, channel: &Channel) -> Result<Vec<Utf8Bytes>, Stri
     Ok(out)
 }
 
+/// Room for a clear 413 from the handler above the state limit.
+const STATE_BODY_LIMIT: usize = 4 * crate::state::MAX_BYTES;
+
 pub fn routes() -> Router<Relay> {
     Router::new()
         .route("/api/channels/{ch}/state", get(get_states))
         .route(
             "/api/channels/{ch}/state/{role}",
-            // Room for a clear 413 from the handler above the state limit.
-            axum::routing::put(put_state).layer(axum::extract::DefaultBodyLimit::max(
-                4 * crate::state::MAX_BYTES,
-            )),
+            axum::routing::put(put_state)
+                .layer(axum::extract::DefaultBodyLimit::max(STATE_BODY_LIMIT)),
         )
         .route("/api/channels/{ch}/alerts", get(get_alerts))
 }
@@ -236,9 +237,10 @@ async fn put_state(
     State(relay): State<Relay>,
     Path((ch, role)): Path<(String, String)>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     check_origin(&relay, &headers)?;
+    let body = super::api::body_or_refusal(body, "a state document", STATE_BODY_LIMIT)?;
     let channel = channel(&relay, &ch)?;
     let role =
         Author::new(&role).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;

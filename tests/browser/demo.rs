@@ -209,6 +209,12 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
         "{acked}"
     );
 
+    // Wide, the list itself is in view: no count in the header.
+    assert_eq!(
+        d.js("return getComputedStyle(document.getElementById('open-jump')).display")
+            .await,
+        "none"
+    );
     // 420 px: the header and the post box collapse; tables scroll inside their card.
     d.viewport(420, 700).await;
     d.wait_for("return window.innerWidth === 420").await;
@@ -228,6 +234,18 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
         true,
         "nothing is wider than the screen"
     );
+    // Scrolled down to the newest entry, the open alerts have scrolled away: the sticky
+    // header keeps their count, and a tap on it brings the list back.
+    let open_now = threads.len() - 1;
+    d.js("window.scrollTo(0, document.documentElement.scrollHeight); return true")
+        .await;
+    d.wait_for(&format!(
+        "const b = document.getElementById('open-jump'); const r = b.getBoundingClientRect(); return window.scrollY > 0 && b.textContent === '{open_now} open' && r.width > 0 && r.top >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth && document.getElementById('alerts').getBoundingClientRect().bottom < 0"
+    ))
+    .await;
+    d.click("#open-jump").await;
+    d.wait_for("const h = document.getElementById('alerts-title').getBoundingClientRect(); return h.top >= document.getElementById('top').offsetHeight - 1 && h.bottom <= window.innerHeight")
+        .await;
     // However many alerts are open, the feed starts within the first screen: the list
     // scrolls in its own box.
     assert!(threads.len() > 5, "enough open alerts to fill a screen");

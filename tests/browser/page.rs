@@ -162,8 +162,15 @@ async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
         true
     );
     // …and, scrolled up, counts what arrives in a pill instead of moving.
+    // The page learns of a scroll from its scroll event, a frame later; under load an entry
+    // can land first and be followed, as it should while the page still follows. So post
+    // only once the page itself says it stopped following (`S.following`), scrolling up
+    // again, as an operator would, should a follow still have been queued.
     d.js("window.scrollTo(0, 0); return true").await;
-    d.wait_for("return window.scrollY === 0").await;
+    d.wait_for(
+        "if (window.scrollY !== 0 || S.following) window.scrollTo(0, 0); return window.scrollY === 0 && !S.following",
+    )
+    .await;
     env.post(
         &ch,
         "pipeline",
@@ -302,6 +309,29 @@ async fn the_page_shows_entries_alerts_lanes_gaps_and_posts() {
         d.js("return document.getElementById('conn').className")
             .await,
         "live"
+    );
+    // A route's success is rounded down and its failures said: one failure is never "100% ok".
+    let mut traffic =
+        warroom::state::StateDoc::new(warroom::channel::Author::new("traffic").unwrap(), 5000);
+    for (route, requests, failures) in [("GET /v1/models", 300, 1), ("POST /v1/chat", 40, 0)] {
+        traffic.routes.push(warroom::state::RouteState {
+            route: route.into(),
+            requests,
+            failures,
+            window_ms: 3000,
+            p50_ms: None,
+        });
+    }
+    warroom::state::file::write(&env.channel(&ch), &traffic).unwrap();
+    d.wait_for("return !!document.querySelector('#strip .strip-line[data-role=\"traffic\"]')")
+        .await;
+    assert_eq!(
+        d.js("return [...document.querySelectorAll('#strip .strip-line[data-role=\"traffic\"] span')].map(s => [s.textContent, s.className])")
+            .await,
+        json!([
+            ["GET /v1/models 99.6% ok of 300 (1 failed)", "bad"],
+            ["POST /v1/chat 100% ok of 40", ""]
+        ])
     );
     // An observer that promised a state every 200 ms and then went quiet: the strip says its
     // state is stale instead of passing it off as live.

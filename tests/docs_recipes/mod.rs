@@ -7,6 +7,8 @@
 //! terminal's width) matches when one is a prefix of the other, up to the cut word; a line
 //! that ends in `…` in the doc alone stands for any line that starts with what it shows.
 
+mod format;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -186,6 +188,9 @@ fn demo_output_matches_a_real_run() {
     for block in recipe_blocks("demo-stderr") {
         check(&block, &stderr, "the demo's stderr");
     }
+    // The state file docs/FORMAT.md shows is the pipeline observer's last word on this run.
+    let channel = stdout.lines().next().unwrap_or_default().trim();
+    format::check_state(&dir.path().join("channels").join(channel));
 }
 
 /// The simulator playing `scenario` at `speed`, with its kubeconfig written to `kubeconfig`.

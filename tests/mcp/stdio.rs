@@ -156,6 +156,45 @@ fn stdio_bad_input_is_refused_with_the_fix_and_nothing_written() {
     assert_eq!(timeline_count(&env, &ch), 0, "nothing was written");
 }
 
+/// A ref with a typo in its author gets the guess `post --ref` and the relay give.
+#[test]
+fn stdio_a_mistyped_ref_or_author_gets_a_guess_and_writes_nothing() {
+    let Some(py) = python() else { return };
+    let env = Env::new();
+    let ch = env.open("agents");
+    env.post(&ch, "pipeline", "hello");
+    let mut d = Driver::stdio(&py, &env, &ch, "operator").expect("connects");
+    for (refs, guess) in [("pipline#1", true), ("zzz#1", false)] {
+        let r = d.call("post", json!({"body": "x", "refs": [refs]}));
+        assert_eq!(r["is_error"], true, "{r}");
+        let text = r["text"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("{refs} does not exist"))
+                && text.ends_with("nothing was written"),
+            "{text}"
+        );
+        assert_eq!(text.contains("did you mean pipeline#1?"), guess, "{text}");
+    }
+    assert_eq!(timeline_count(&env, &ch), 1, "nothing was written");
+    // Reading by a role the channel never had is refused with the guess, not answered with
+    // nothing; a role on the roster that has not posted reads as nothing.
+    let r = d.call("read", json!({"author": ["pipline"]}));
+    assert_eq!(r["is_error"], true, "{r}");
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"author\": no role pipline in channel")
+            && r["text"]
+                .as_str()
+                .unwrap()
+                .contains("did you mean pipeline?"),
+        "{r}"
+    );
+    let r = d.ok("read", json!({"author": ["operator"]}));
+    assert_eq!(r["structured"]["entries"], json!([]), "{r}");
+}
+
 #[test]
 fn stdio_role_not_on_the_roster_reads_but_cannot_post() {
     let Some(py) = python() else { return };

@@ -157,6 +157,7 @@ fn needs_confirmation(d: Detector) -> bool {
         d,
         Detector::CanaryReplicaMath
             | Detector::CanaryServiceSelectsStable
+            | Detector::ActiveServiceSelectsPreview
             | Detector::WorkloadRefLeak
     )
 }

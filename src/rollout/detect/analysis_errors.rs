@@ -7,9 +7,15 @@
 //! Inconclusive: they are not counted against `inconclusiveLimit` and never pause for a human.
 //!
 //! - `analysis errors`: a metric of a current run has an Error streak; the finding says how
-//!   many more errors abort the rollout and when, at the metric's interval. It escalates
+//!   many more errors abort the rollout and when. After an Error Argo measures again
+//!   `DefaultErrorRetryInterval` (10 s) after it finished, whatever the metric's interval
+//!   (analysis.go `generateMetricTasks`, `calculateNextReconcileTime`), so the errors that
+//!   abort come 10 s apart even on a 1m metric, or on one without an interval. It escalates
 //!   (level 1) when the next Error is the one that aborts. Holds until a measurement succeeds
 //!   or the run is replaced.
+//! - Dry-run metrics (`status.metricResults[].dryRun`, or a `spec.dryRun` rule matching the
+//!   name) are left out: Argo never fails, errors or ends a run on them (IsTerminating and
+//!   assessRunStatus skip them), so their errors abort nothing.
 //! - `analysis: no data`: the latest Error says the metric source returned an empty result
 //!   (`reflect: slice index out of range` from `result[0]`, or "metric result is nil or empty"
 //!   in newer controllers): a query that matches no series, typically a label or metric name
@@ -21,12 +27,26 @@ use super::{Detector, Finding, evidence, object, parse_go_duration};
 use crate::rollout::model::{AnalysisRun, Measurement, Metric};
 use crate::rollout::view;
 
+/// Argo's `DefaultErrorRetryInterval`: the next measurement after an Error, whatever the
+/// metric's interval.
+pub const ERROR_RETRY_INTERVAL: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 /// Argo's default `consecutiveErrorLimit`.
 pub const DEFAULT_CONSECUTIVE_ERROR_LIMIT: i32 = 4;
 /// The message Argo's expression evaluation gives when `result[0]` meets an empty vector.
 pub const EMPTY_VECTOR_MESSAGE: &str = "reflect: slice index out of range";
 /// Newer controllers' wording for the same (utils/evaluate/evaluate.go).
 pub const NO_DATA_MESSAGE: &str = "metric result is nil or empty";
+
+/// Whether the metric runs in dry-run mode: its result says so, or a `spec.dryRun` rule (a
+/// Go regexp, unanchored) matches its name.
+fn is_dry_run(run: &AnalysisRun, name: &str, marked: bool) -> bool {
+    marked
+        || run
+            .spec
+            .dry_run
+            .iter()
+            .any(|d| regex::Regex::new(&d.metric_name).is_ok_and(|re| re.is_match(name)))
+}
 
 fn metric_spec<'a>(run: &'a AnalysisRun, name: &str) -> Option<&'a Metric> {
     run.spec.metrics.iter().find(|m| m.name == name)
@@ -43,6 +63,9 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
     let subject = object("AnalysisRun", &run.metadata);
     let mut findings = Vec::new();
     for mr in &run.status.metric_results {
+        if is_dry_run(run, &mr.name, mr.dry_run) {
+            continue;
+        }
         let spec = metric_spec(run, &mr.name);
         let limit = spec
             .and_then(|m| m.consecutive_error_limit.as_deref())
@@ -74,9 +97,9 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                     mr.name
                 )
             } else {
-                let eta = match (interval, last.and_then(|m| m.finished_at.or(m.started_at))) {
-                    (Some(i), Some(at)) => {
-                        let abort_at = at + i * left;
+                let eta = match last.and_then(|m| m.finished_at.or(m.started_at)) {
+                    Some(at) => {
+                        let abort_at = at + ERROR_RETRY_INTERVAL * left;
                         match now {
                             Some(now) if abort_at > now => {
                                 format!(", in ~{}", view::human_duration(abort_at - now))
@@ -84,8 +107,10 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                             _ => format!(", at {}", abort_at.format("%H:%M:%SZ")),
                         }
                     }
-                    (Some(i), None) => format!(", in ~{}", view::human_duration(i * left)),
-                    _ => String::new(),
+                    None => format!(
+                        ", in ~{}",
+                        view::human_duration(ERROR_RETRY_INTERVAL * left)
+                    ),
                 };
                 format!(
                     "metric `{}` errored {streak} time(s) in a row; {left} more and the run errors and the rollout aborts{eta}",
@@ -112,14 +137,20 @@ pub fn analysis_errors(run: &AnalysisRun, now: Option<DateTime<Utc>>) -> Vec<Fin
                 limit,
                 None,
             ));
-            if let Some(i) = interval {
-                ev.push(evidence(
-                    &subject,
-                    &format!("spec.metrics[{}].interval", mr.name),
-                    view::human_duration(i),
-                    None,
-                ));
-            }
+            let retry = format!(
+                "{} after an Error (Argo's DefaultErrorRetryInterval){}",
+                view::human_duration(ERROR_RETRY_INTERVAL),
+                interval.map_or(String::new(), |i| format!(
+                    "; interval {} otherwise",
+                    view::human_duration(i)
+                ))
+            );
+            ev.push(evidence(
+                &subject,
+                &format!("spec.metrics[{}] next measurement", mr.name),
+                retry,
+                None,
+            ));
             findings.push(Finding {
                 detector: Detector::AnalysisErrors,
                 subject: subject.clone(),
@@ -201,17 +232,27 @@ status:
 
     #[test]
     fn an_error_streak_counts_down_to_the_abort_in_cluster_time() {
-        // The story: empty vectors at a 1m interval.
+        // The story: empty vectors on a 1m metric. After an Error Argo measures again 10 s
+        // later (DefaultErrorRetryInterval), not at the interval: the last Error finished at
+        // 17:02:01, so the 3 more that abort come at :11, :21 and :31 (not 3 minutes later).
         let r = run(&[("Successful", ""), ("Error", EMPTY), ("Error", EMPTY)], 2);
-        let now: DateTime<Utc> = "2026-05-04T17:02:31Z".parse().unwrap();
+        let now: DateTime<Utc> = "2026-05-04T17:02:06Z".parse().unwrap();
         let findings = analysis_errors(&r, Some(now));
         let errors = &findings[0];
         assert_eq!(errors.detector, Detector::AnalysisErrors);
         assert!(
             errors.headline.contains("2 time(s) in a row; 3 more")
-                && errors.headline.contains("in ~2m30s"),
+                && errors.headline.contains("in ~25s"),
             "{}",
             errors.headline
+        );
+        assert!(
+            errors
+                .evidence
+                .iter()
+                .any(|e| e.value.contains("10s after an Error")),
+            "{:?}",
+            errors.evidence
         );
         assert_eq!(errors.level, 0);
         assert_eq!(
@@ -257,6 +298,22 @@ status:
     }
 
     // Negative cases.
+
+    #[test]
+    fn a_dry_run_metric_erroring_aborts_nothing() {
+        // analysis/analysis.go: IsTerminating and assessRunStatus skip dry-run results.
+        let mut marked = run(&[("Error", "connection refused"); 4], 4);
+        marked.status.metric_results[0].dry_run = true;
+        assert!(analysis_errors(&marked, None).is_empty());
+        // Before the controller marks the result, the run's spec.dryRun rule (a regexp) says it.
+        let mut by_rule = run(&[("Error", EMPTY); 2], 2);
+        by_rule.spec.dry_run = vec![yaml("{metricName: 'error-.*'}")];
+        assert!(analysis_errors(&by_rule, None).is_empty());
+        // A rule for another metric leaves this one judged.
+        let mut other = run(&[("Error", EMPTY); 2], 2);
+        other.spec.dry_run = vec![yaml("{metricName: latency-p99}")];
+        assert_eq!(analysis_errors(&other, None).len(), 2);
+    }
 
     #[test]
     fn a_success_after_errors_resets_the_streak() {

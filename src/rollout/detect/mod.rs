@@ -15,6 +15,7 @@
 //! | `unindexed-condition` | unindexed analysis condition | [`blind_query`] | a condition does not fit the result's shape: every measurement is Error |
 //! | `analysis-not-judged` | analysis not judged | [`blind_query`] | (observation) a query or condition the model cannot follow |
 //! | `canary-service-selects-stable` | canary Service selects stable pods | [`canary_service`] | mid-canary, the canary Service has no pod-template hash and selects stable pods |
+//! | `active-service-selects-preview` | active Service selects preview pods | [`active_service`] | mid blue-green update, the active Service has no pod-template hash and selects preview pods |
 //! | `canary-replica-math` | canary replica math | [`replica_math`] | paused at a step, pod counts differ from Argo's arithmetic ([`canary_replicas`]) |
 //! | `rollout-degraded` | rollout degraded | [`phase`] | the rollout is Degraded or aborted |
 //! | `analysis-failed` | analysis failed | [`phase`] | a current AnalysisRun ended Failed or Error |
@@ -26,6 +27,7 @@
 //! Every detector's tests hold at least three positive and three negative cases taken from
 //! Argo's docs, examples, tests and issues. A healthy canary produces no finding.
 
+pub mod active_service;
 pub mod analysis_errors;
 pub mod blind_query;
 pub mod canary_replicas;
@@ -46,6 +48,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::model::{ObjectMeta, Rollout, Snapshot};
 
+pub use active_service::active_service_selects_preview;
 pub use analysis_errors::{DEFAULT_CONSECUTIVE_ERROR_LIMIT, EMPTY_VECTOR_MESSAGE, analysis_errors};
 pub use blind_query::blind_analysis;
 pub use canary_service::canary_service_selects_stable;
@@ -79,6 +82,8 @@ pub enum Detector {
     AnalysisNotJudged,
     /// 5: the canary Service also selects the stable pods.
     CanaryServiceSelectsStable,
+    /// 5 (blue-green): the active Service also selects the preview pods.
+    ActiveServiceSelectsPreview,
     /// 6: canary or stable pods differ from what Argo's replica arithmetic gives.
     CanaryReplicaMath,
     /// The rollout is Degraded or aborted.
@@ -88,7 +93,7 @@ pub enum Detector {
 }
 
 impl Detector {
-    pub const ALL: [Detector; 12] = [
+    pub const ALL: [Detector; 13] = [
         Detector::SpecNotObserved,
         Detector::ControllerWarning,
         Detector::WorkloadRefLeak,
@@ -98,6 +103,7 @@ impl Detector {
         Detector::UnindexedCondition,
         Detector::AnalysisNotJudged,
         Detector::CanaryServiceSelectsStable,
+        Detector::ActiveServiceSelectsPreview,
         Detector::CanaryReplicaMath,
         Detector::RolloutDegraded,
         Detector::AnalysisFailed,
@@ -115,6 +121,7 @@ impl Detector {
             Detector::UnindexedCondition => "unindexed-condition",
             Detector::AnalysisNotJudged => "analysis-not-judged",
             Detector::CanaryServiceSelectsStable => "canary-service-selects-stable",
+            Detector::ActiveServiceSelectsPreview => "active-service-selects-preview",
             Detector::CanaryReplicaMath => "canary-replica-math",
             Detector::RolloutDegraded => "rollout-degraded",
             Detector::AnalysisFailed => "analysis-failed",
@@ -133,6 +140,7 @@ impl Detector {
             Detector::UnindexedCondition => "unindexed analysis condition",
             Detector::AnalysisNotJudged => "analysis not judged",
             Detector::CanaryServiceSelectsStable => "canary Service selects stable pods",
+            Detector::ActiveServiceSelectsPreview => "active Service selects preview pods",
             Detector::CanaryReplicaMath => "canary replica math",
             Detector::RolloutDegraded => "rollout degraded",
             Detector::AnalysisFailed => "analysis failed",
@@ -318,6 +326,11 @@ pub fn rollout_findings(
     }
     findings.extend(blind_analysis(ro, &snapshot.analysis_templates));
     findings.extend(canary_service_selects_stable(
+        ro,
+        &snapshot.services,
+        &snapshot.pods,
+    ));
+    findings.extend(active_service_selects_preview(
         ro,
         &snapshot.services,
         &snapshot.pods,

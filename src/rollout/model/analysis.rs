@@ -198,6 +198,10 @@ pub struct MetricResult {
     pub error: i32,
     #[serde(deserialize_with = "nullable")]
     pub consecutive_error: i32,
+    /// Measured in dry-run mode (`status.metricResults[].dryRun`): its results never fail,
+    /// error or end the run.
+    #[serde(deserialize_with = "nullable")]
+    pub dry_run: bool,
     #[serde(deserialize_with = "list")]
     pub measurements: Vec<Measurement>,
 }

@@ -2,7 +2,8 @@
 //! the new ReplicaSet, the active Service switches once the new ReplicaSet is saturated and
 //! the pause is over (autoPromotionEnabled, autoPromotionSeconds, a manual promote) and the
 //! pre-promotion analysis succeeded; previewReplicaCount with scaleUpPreviewCheckPoint;
-//! old ReplicaSets kept for scaleDownDelaySeconds (scale-down-deadline) after the switch;
+//! old ReplicaSets kept for scaleDownDelaySeconds (scale-down-deadline) after the switch, at
+//! most scaleDownDelayRevisionLimit of them (newest revisions first, the rest at once);
 //! an abort points the active Service back at the stable ReplicaSet and scales the new one
 //! down after abortScaleDownDelaySeconds.
 //!
@@ -185,16 +186,25 @@ fn scale_down_older(ctx: &mut Ctx) -> Result<(), StoreError> {
     .filter_map(|v| v.as_str().map(str::to_string))
     .collect();
     let delay = b["scaleDownDelaySeconds"].as_i64().unwrap_or(30);
-    for r in ctx.others.clone() {
+    // GetScaleDownRevisionLimit: how many old ReplicaSets may wait out their delay.
+    let limit = b["scaleDownDelayRevisionLimit"]
+        .as_i64()
+        .unwrap_or(i64::MAX);
+    let mut older = ctx.others.clone();
+    older.sort_by_key(|r| std::cmp::Reverse(rollouts::revision_of(r)));
+    let mut annotated = 0;
+    for r in older {
         let spec = r["spec"]["replicas"].as_i64().unwrap_or(0);
         if referenced.iter().any(|h| h == hash_of(&r)) || spec == 0 {
             continue;
         }
+        // scaleDownDelayHelper, newest revision first.
         let desired = match r["metadata"]["annotations"][SCALE_DOWN_DEADLINE]
             .as_str()
             .and_then(|d| d.parse::<chrono::DateTime<chrono::Utc>>().ok())
         {
-            None if delay > 0 => {
+            None if annotated < limit && delay > 0 => {
+                annotated += 1;
                 ctx.set_deadline(
                     &r,
                     Some(stamp(ctx.world.now + chrono::Duration::seconds(delay))),
@@ -202,8 +212,15 @@ fn scale_down_older(ctx: &mut Ctx) -> Result<(), StoreError> {
                 spec
             }
             None => 0,
-            Some(deadline) if deadline > ctx.world.now => ctx.replicas,
-            Some(_) => 0,
+            Some(_) if annotated + 1 > limit => 0,
+            Some(deadline) if deadline > ctx.world.now => {
+                annotated += 1;
+                ctx.replicas
+            }
+            Some(_) => {
+                annotated += 1;
+                0
+            }
         };
         if desired != spec {
             ctx.scale(&r, desired)?;

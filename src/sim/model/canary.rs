@@ -59,6 +59,12 @@ pub fn canary_of(ro: &Value) -> Canary {
         stable_rs: s["stableRS"].as_str().unwrap_or_default().to_string(),
         current_pod_hash: s["currentPodHash"].as_str().unwrap_or_default().to_string(),
         current_step_index: s["currentStepIndex"].as_i64().map(|v| v as i32),
+        replica_progress_threshold: c["replicaProgressThreshold"]["value"].as_i64().map(|v| {
+            math::ProgressThreshold {
+                percent: c["replicaProgressThreshold"]["type"] == "Percent",
+                value: v as i32,
+            }
+        }),
     }
 }
 
@@ -70,12 +76,13 @@ fn weights_of(ro: &Value) -> Option<Weights> {
     })
 }
 
-/// pause.duration in seconds (a number, a number as a string, or a Go duration).
+/// pause.duration in seconds as Argo's `RolloutPause.DurationSeconds` reads it: a number, a
+/// number as a string, or a Go duration (`time.ParseDuration`: `1.5m` is 90 s), truncated.
 pub fn pause_seconds(duration: &Value) -> Option<i64> {
     match duration {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.parse().ok().or_else(|| {
-            humantime::parse_duration(s)
+            super::analysis_metrics::go_duration(s)
                 .ok()
                 .map(|d| d.as_secs() as i64)
         }),
@@ -143,7 +150,7 @@ pub fn reconcile(ctx: &mut Ctx) -> Result<(), StoreError> {
         return reset(ctx);
     }
     reconcile_services(ctx)?;
-    reconcile_traffic(ctx);
+    reconcile_traffic(ctx)?;
     super::rollout_analysis::reconcile_canary(ctx)?;
     if !ctx.pause.add.is_empty() {
         return sync_status(ctx);
@@ -195,16 +202,28 @@ fn reconcile_services(ctx: &mut Ctx) -> Result<(), StoreError> {
             true,
         );
     }
+    if ctx.is_aborted() {
+        // Aborted under traffic routing, Argo points the canary Service at the new
+        // ReplicaSet here and, in reconcileTrafficRouting right after, back at the stable
+        // one (unless dynamicStableScale still sends the canary traffic): the reconcile ends
+        // on the stable, which reconcile_traffic does without the flap.
+        return Ok(());
+    }
     let new_rs = ctx.new_rs.clone();
     super::services::ensure_targets(ctx, c["canaryService"].as_str(), new_rs.as_ref(), true)
 }
 
 /// reconcileTrafficRouting, for a router that applies weights at once: the desired weight
-/// and status.canary.weights.
-fn reconcile_traffic(ctx: &mut Ctx) {
+/// and status.canary.weights; aborted, the canary Service back on the stable ReplicaSet once
+/// no traffic goes to the canary (at once without dynamicStableScale).
+fn reconcile_traffic(ctx: &mut Ctx) -> Result<(), StoreError> {
     let c = ctx.spec()["strategy"]["canary"].clone();
     if !c["trafficRouting"].is_object() {
-        return;
+        // No traffic reconciler: Argo sets the weights to nil.
+        if let Some(canary) = ctx.new_status["canary"].as_object_mut() {
+            canary.remove("weights");
+        }
+        return Ok(());
     }
     let canary = canary_of(&ctx.ro);
     let max = canary.max_weight;
@@ -239,10 +258,24 @@ fn reconcile_traffic(ctx: &mut Ctx) {
     } else {
         0
     };
-    if let Some(s) = &stable
-        && s.available < math::weight_to_replicas(canary.replicas, max - desired, max)
-    {
-        return;
+    if ctx.is_aborted() && (!canary.dynamic_stable_scale || desired == 0) {
+        let stable_rs = ctx.stable_rs.clone();
+        super::services::ensure_targets(
+            ctx,
+            c["canaryService"].as_str(),
+            stable_rs.as_ref(),
+            false,
+        )?;
+    }
+    // checkReplicasAvailable: the stable's share of the replicas, rounded down, must be
+    // available (or meet replicaProgressThreshold) before the weight moves.
+    if let Some(s) = &stable {
+        let needed = (max - desired) * canary.replicas / max;
+        if s.available < needed
+            && !math::progress_threshold_met(canary.replica_progress_threshold, Some(s), needed)
+        {
+            return Ok(());
+        }
     }
     let canary_hash = ctx.new_rs.as_ref().map_or("", hash_of).to_string();
     let stable_hash = ctx.stable_rs.as_ref().map_or("", hash_of).to_string();
@@ -262,6 +295,7 @@ fn reconcile_traffic(ctx: &mut Ctx) {
         ctx.event(false, "TrafficWeightUpdated", &message);
     }
     ctx.new_status["canary"]["weights"] = weights;
+    Ok(())
 }
 
 /// reconcileCanaryReplicaSets: stable first, then new, then older ones. True when something
@@ -533,7 +567,13 @@ fn should_full_promote(ctx: &Ctx, index: Option<i64>, count: i64) -> Option<Stri
         return None;
     }
     let new = ctx.new_rs.as_ref()?;
-    if new["status"]["availableReplicas"].as_i64().unwrap_or(0) < ctx.replicas {
+    if new["status"]["availableReplicas"].as_i64().unwrap_or(0) < ctx.replicas
+        && !math::progress_threshold_met(
+            canary_of(&ctx.ro).replica_progress_threshold,
+            Some(&rs(new)),
+            ctx.replicas as i32,
+        )
+    {
         return None;
     }
     if ctx.status()["promoteFull"] == true {

@@ -40,7 +40,9 @@
 //!   maxSurge/maxUnavailable resolution (percent rounding, both-zero → unavailable 1),
 //!   the weighted approximation with surge, dynamicStableScale (including the abort's
 //!   step-down), setCanaryScale (replicas, weight, matchTrafficWeight), minPodsPerReplicaSet,
-//!   AtDesiredReplicaCountsForCanary — every case of utils/replicaset/canary_test.go's
+//!   AtDesiredReplicaCountsForCanary with replicaProgressThreshold (also for the
+//!   stable's share before a weight moves, and the full promotion) — every case of
+//!   utils/replicaset/canary_test.go's
 //!   count tables.
 //! - Kubelet: Pending (ContainerCreating) → Running → Ready after the readiness delay;
 //!   ErrImagePull / ImagePullBackOff with retries on the 10 s → 5 m back-off;
@@ -97,7 +99,7 @@
 //! Not covered: experiments (an experiment step never completes), step plugins, header and
 //! mirror routes (complete at once, no routing), traffic routers' own objects (Istio,
 //! SMI, ALB, Gateway API: weights are recorded in status only, verification never fails),
-//! replicaProgressThreshold, rollbackWindow, restartAt, HPA scaling events,
+//! rollbackWindow, restartAt, HPA scaling events,
 //! ephemeral metadata, anti-affinity injection, revisionHistoryLimit clean-up, graceful pod termination (deletes are immediate),
 //! readiness probes failing after start (a container is ready after its delay until it
 //! exits), node failures and scheduling constraints, the Deployment's rolling-update surge

@@ -88,6 +88,37 @@ pub struct Canary {
     /// status.currentPodHash.
     pub current_pod_hash: String,
     pub current_step_index: Option<i32>,
+    /// spec.strategy.canary.replicaProgressThreshold (None: every desired pod available).
+    pub replica_progress_threshold: Option<ProgressThreshold>,
+}
+
+/// replicaProgressThreshold: how many of a ReplicaSet's desired pods must be available for
+/// the canary to move on (`type: Pods` a count, `type: Percent` a share of the desired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressThreshold {
+    pub percent: bool,
+    pub value: i32,
+}
+
+/// ReplicaProgressThresholdMet: without a threshold (or with a negative value) every desired
+/// pod is created and available; with one, enough of them are available.
+pub fn progress_threshold_met(
+    threshold: Option<ProgressThreshold>,
+    rs: Option<&Rs>,
+    desired: i32,
+) -> bool {
+    let (Some(t), Some(rs)) = (threshold.filter(|t| t.value >= 0), rs) else {
+        return rs.is_some_and(|r| r.replicas == desired && r.available == desired);
+    };
+    if t.percent {
+        if desired == 0 {
+            return true;
+        }
+        let current = f64::from(rs.available) / f64::from(desired) * 100.0;
+        current >= f64::from(t.value) || (current - f64::from(t.value)).abs() <= 1e-10
+    } else {
+        rs.available >= t.value
+    }
 }
 
 impl Default for Canary {
@@ -107,6 +138,7 @@ impl Default for Canary {
             stable_rs: String::new(),
             current_pod_hash: String::new(),
             current_step_index: None,
+            replica_progress_threshold: None,
         }
     }
 }
@@ -394,7 +426,7 @@ impl Canary {
         weights: Option<Weights>,
     ) -> bool {
         let (desired_new, desired_stable) = self.counts(new, stable, older, weights);
-        if !new.is_some_and(|n| n.replicas == desired_new && n.available == desired_new) {
+        if !progress_threshold_met(self.replica_progress_threshold, new, desired_new) {
             return false;
         }
         if (!self.traffic_routing || !self.dynamic_stable_scale)

@@ -440,3 +440,50 @@ fn fenceposts() {
     );
     assert_eq!(IntOrPercent::from_json(&serde_json::json!(2)), Some(Int(2)));
 }
+
+/// TestAllReplicaProgressThresholdMet in canary_test.go, and the canary moving on at the
+/// threshold (AtDesiredReplicaCountsForCanary).
+#[test]
+fn replica_progress_threshold_met_as_argo_meets_it() {
+    let percent = |value| {
+        Some(ProgressThreshold {
+            percent: true,
+            value,
+        })
+    };
+    let pods = |value| {
+        Some(ProgressThreshold {
+            percent: false,
+            value,
+        })
+    };
+    let with = |replicas, available| Rs {
+        name: "canary".into(),
+        replicas,
+        available,
+        status_replicas: replicas,
+    };
+    assert!(progress_threshold_met(percent(90), Some(&with(0, 9)), 10));
+    assert!(progress_threshold_met(pods(9), Some(&with(0, 9)), 10));
+    assert!(!progress_threshold_met(percent(90), Some(&with(0, 8)), 10));
+    assert!(!progress_threshold_met(pods(8), Some(&with(0, 7)), 10));
+    assert!(progress_threshold_met(pods(-100), Some(&with(10, 10)), 10));
+    assert!(!progress_threshold_met(None, Some(&with(5, 10)), 10));
+    assert!(!progress_threshold_met(pods(5), None, 10));
+    assert!(progress_threshold_met(
+        percent(100),
+        Some(&with(0, 100)),
+        10
+    ));
+    assert!(progress_threshold_met(percent(90), Some(&with(0, 0)), 0));
+    // 10 replicas at 50 %: 5 canary pods desired; with a 60 % threshold 3 available are enough.
+    let mut c = rollout(10, 50, IntOrPercent::Int(1), IntOrPercent::Int(0));
+    let (new, stable) = (rs("canary", 5, 3), rs("stable", 5, 5));
+    let stable = Rs {
+        status_replicas: 5,
+        ..stable
+    };
+    assert!(!c.at_desired_counts(Some(&new), Some(&stable), &[], None));
+    c.replica_progress_threshold = percent(60);
+    assert!(c.at_desired_counts(Some(&new), Some(&stable), &[], None));
+}

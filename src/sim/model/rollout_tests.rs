@@ -446,3 +446,117 @@ fn blue_green_waits_for_promotion_then_switches() {
         [("acme/web:v1".into(), 0, 0), ("acme/web:v2".into(), 3, 3)]
     );
 }
+
+#[test]
+fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
+    // rollout/replicaset.go scaleDownDelayHelper: old ReplicaSets newest first; the first
+    // scaleDownDelayRevisionLimit of them wait out scaleDownDelaySeconds, the rest go to 0
+    // at once, deadline or not.
+    let strategy = json!({"blueGreen": {
+        "activeService": "web-active", "previewService": "web-preview",
+        "scaleDownDelaySeconds": 300, "scaleDownDelayRevisionLimit": 1,
+    }});
+    let mut r = rollout(strategy);
+    r["spec"]["replicas"] = json!(2);
+    let sim = sim_with(
+        &[r, service("web-active"), service("web-preview")],
+        ModelInputs::default(),
+    );
+    run(&sim, 0, 10);
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 30);
+    // v1 waits out its delay beside the promoted v2.
+    assert_eq!(
+        sizes(&sim),
+        [("acme/web:v1".into(), 2, 2), ("acme/web:v2".into(), 2, 2)]
+    );
+    release(&sim, "acme/web:v3", 31);
+    run(&sim, 31, 60);
+    // v3 promoted: v2 (the newest old one) waits, v1 is over the limit and goes now, long
+    // before its 300 s deadline.
+    assert_eq!(
+        sizes(&sim),
+        [
+            ("acme/web:v1".into(), 0, 0),
+            ("acme/web:v2".into(), 2, 2),
+            ("acme/web:v3".into(), 2, 2)
+        ]
+    );
+}
+
+/// Argo reads a string pause duration with Go's `time.ParseDuration` (`RolloutPause.DurationSeconds`):
+/// `1.5m` is 90 s and `1h30m` 5400 s, truncated to whole seconds.
+#[test]
+fn pause_durations_are_go_durations() {
+    use super::canary::pause_seconds;
+    assert_eq!(pause_seconds(&json!("1.5m")), Some(90));
+    assert_eq!(pause_seconds(&json!("1h30m")), Some(5400));
+    assert_eq!(pause_seconds(&json!("1500ms")), Some(1));
+    assert_eq!(pause_seconds(&json!("45")), Some(45));
+    assert_eq!(pause_seconds(&json!(20)), Some(20));
+    assert_eq!(pause_seconds(&json!("2 days")), None);
+}
+
+/// An abort under traffic routing with dynamicStableScale (trafficrouting.go
+/// calculateDesiredWeightOnAbortOrStableRollback, canary.go CalculateReplicaCountsForTrafficRoutedCanary):
+/// the weights stay in the status while the stable is too small to take the traffic (the
+/// controller starts each reconcile from them), the canary keeps the pods its weight still
+/// needs, and once the weight is 0 the canary Service is back on the stable ReplicaSet.
+#[test]
+fn a_dynamic_abort_drains_the_canary_behind_its_traffic() {
+    let mut r = rollout(json!({"canary": {
+        "canaryService": "web-canary", "stableService": "web-stable",
+        "dynamicStableScale": true,
+        "trafficRouting": {"istio": {"virtualService": {"name": "web", "routes": ["primary"]}}},
+        "steps": [{"setWeight": 20}, {"pause": {"duration": 5}}, {"setWeight": 50}, {"pause": {}}, {"setWeight": 80}],
+    }}));
+    r["spec"]["replicas"] = json!(10);
+    let objects = [r, service("web-canary"), service("web-stable")];
+    let sim = sim_with(&objects, ModelInputs::default());
+    run(&sim, 0, 10);
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 60);
+    assert_eq!(
+        ro(&sim)["status"]["canary"]["weights"]["canary"]["weight"],
+        50
+    );
+    sim.operator_action("shop", "web", Action::Abort).unwrap();
+    let mut weights_seen = Vec::new();
+    for s in 61..=100 {
+        run(&sim, s, s);
+        let r = ro(&sim);
+        let weight = &r["status"]["canary"]["weights"]["canary"]["weight"];
+        assert!(
+            weight.is_i64(),
+            "at {s}s the weights are gone: {}",
+            r["status"]
+        );
+        let weight = weight.as_i64().unwrap();
+        if weights_seen.last() != Some(&weight) {
+            weights_seen.push(weight);
+        }
+        let canary = sizes(&sim)
+            .into_iter()
+            .find(|(image, ..)| image == "acme/web:v2")
+            .unwrap();
+        // ceil(10 x weight %) canary pods while the weight sends them traffic.
+        assert!(
+            canary.1 * 10 >= weight,
+            "at {s}s the canary has {} pods for weight {weight}",
+            canary.1
+        );
+    }
+    assert_eq!(weights_seen, [50, 20, 0]);
+    assert_eq!(
+        sizes(&sim),
+        [("acme/web:v1".into(), 10, 10), ("acme/web:v2".into(), 0, 0)]
+    );
+    let stable = ro(&sim)["status"]["stableRS"].as_str().unwrap().to_string();
+    for svc in list(&sim, "v1", "Service") {
+        assert_eq!(
+            svc["spec"]["selector"]["rollouts-pod-template-hash"], stable,
+            "{}",
+            svc["metadata"]["name"]
+        );
+    }
+}

@@ -327,6 +327,12 @@ fn reconcile(world: &World, stored: &Value) -> Result<(), StoreError> {
         pause: Pause::default(),
         new_status: json!({}),
     };
+    // newRolloutContext starts the new status with the current traffic weights
+    // (controller.go): a reconcile that leaves them alone (the stable cannot carry the next
+    // weight yet) keeps them, it does not drop them.
+    if let Some(weights) = ctx.ro["status"]["canary"].get("weights").cloned() {
+        ctx.new_status["canary"]["weights"] = weights;
+    }
     let stable = ctx.status()["stableRS"]
         .as_str()
         .unwrap_or_default()

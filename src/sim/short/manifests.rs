@@ -376,16 +376,26 @@ fn check_canary(rollout: &Value, canary: &Value) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Seconds of a pause's duration as Argo reads it (an integer, or a duration string such as
-/// `30s`, `5m`, `1h30m`); None when Argo would refuse it.
+/// Seconds of a pause's duration as Argo reads it (`RolloutPause.DurationSeconds`): an integer,
+/// or a string that is an integer or a Go duration (`30s`, `1.5m`, `1h30m`, `500ms` — Go's
+/// `time.ParseDuration`, so `2 days` or `1 hour` are not durations), truncated to whole
+/// seconds; None when Argo would refuse it (negative or not a duration).
 pub fn pause_seconds(duration: &Value) -> Option<u64> {
     match duration {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => {
-            if let Ok(n) = s.parse::<u64>() {
-                return Some(n);
+            if let Ok(n) = s.parse::<i64>() {
+                return u64::try_from(n).ok();
             }
-            humantime::parse_duration(s).ok().map(|d| d.as_secs())
+            let d = crate::sim::model::analysis_metrics::go_duration(s).ok()?;
+            // go_duration reads a negative duration as zero; Argo's int32 of it is negative.
+            let magnitude = match s.strip_prefix('-') {
+                Some(unsigned) => {
+                    crate::sim::model::analysis_metrics::go_duration(unsigned).ok()?
+                }
+                None => d,
+            };
+            (!s.starts_with('-') || magnitude.as_secs() == 0).then_some(d.as_secs())
         }
         _ => None,
     }
@@ -689,5 +699,14 @@ mod tests {
         assert_eq!(pause_seconds(&json!("1h")), Some(3600));
         assert_eq!(pause_seconds(&json!(-1)), None);
         assert_eq!(pause_seconds(&json!("soon")), None);
+        // Go's time.ParseDuration, as Argo reads a string duration: fractions and compound
+        // units are durations, humantime's words and spaces are not.
+        assert_eq!(pause_seconds(&json!("1.5m")), Some(90));
+        assert_eq!(pause_seconds(&json!("1h30m")), Some(5400));
+        assert_eq!(pause_seconds(&json!("500ms")), Some(0));
+        assert_eq!(pause_seconds(&json!("2 days")), None);
+        assert_eq!(pause_seconds(&json!("1hour")), None);
+        assert_eq!(pause_seconds(&json!("-5s")), None);
+        assert_eq!(pause_seconds(&json!("-5")), None);
     }
 }

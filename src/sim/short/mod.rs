@@ -62,7 +62,9 @@ struct RawShort {
     end: Option<String>,
     manifests: Vec<Spanned<Value>>,
     #[serde(default)]
-    pods: BTreeMap<String, Spanned<PodBehaviour>>,
+    /// Read as plain values first, so a behaviour that is not one of the four forms gets a
+    /// message naming them, with the image and its line.
+    pods: BTreeMap<String, Spanned<Value>>,
     #[serde(default)]
     metrics: Vec<Spanned<MetricAnswer>>,
     #[serde(default)]
@@ -398,12 +400,24 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
     }
+    let mut pods = BTreeMap::new();
+    for (image, b) in raw.pods {
+        let behaviour: PodBehaviour = serde_json::from_value(b.value).map_err(|e| {
+            invalid(
+                &format!("pods.{image}"),
+                &image,
+                format!(
+                    "{e}: a pod behaviour is exactly one of {{ready: 5s}}, {{pull: ErrImagePull}} \
+                     (or InvalidImageName), {{crash: {{after: 3s, exitCode: 1}}}}, \
+                     {{oom: {{after: 20s}}}}; a crash that comes before the readiness delay \
+                     (2 s) is never Ready, so `ready` and `crash` do not combine"
+                ),
+            )
+        })?;
+        pods.insert(image, behaviour);
+    }
     let inputs = ModelInputs {
-        pods: raw
-            .pods
-            .into_iter()
-            .map(|(image, b)| (image, b.value))
-            .collect(),
+        pods,
         metrics: raw.metrics.into_iter().map(|m| m.value).collect(),
     };
 

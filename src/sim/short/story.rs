@@ -154,6 +154,38 @@ struct RawEdit {
 }
 
 /// The steps one story entry plays (a graceful delete is two).
+/// The actions that name a Rollout (`release` and the operator's).
+const ROLLOUT_ACTIONS: &[&str] = &[
+    "release", "promote", "abort", "retry", "pause", "resume", "undo",
+];
+
+/// An entry-level `rollout: NAME` moved into its action's mapping.
+fn with_rollout(action: &str, payload: Value, named: &Value) -> Result<Value, String> {
+    if !ROLLOUT_ACTIONS.contains(&action) {
+        return Err(format!(
+            "`{action}` does not name a Rollout; only {} do",
+            ROLLOUT_ACTIONS.join(", ")
+        ));
+    }
+    let Some(name) = named.as_str() else {
+        return Err("a Rollout's name (NAME or NAMESPACE/NAME)".into());
+    };
+    let mut map = match payload {
+        Value::Null => serde_json::Map::new(),
+        Value::Object(m) => m,
+        other => return Ok(other), // the action's own parse says what is wrong with it
+    };
+    match map.get("rollout") {
+        Some(inner) if inner.as_str() != Some(name) => Err(format!(
+            "`{name}` beside the action and {inner} inside it: name the Rollout once"
+        )),
+        _ => {
+            map.insert("rollout".into(), Value::String(name.into()));
+            Ok(Value::Object(map))
+        }
+    }
+}
+
 pub fn entry_steps(
     entry: Value,
     index: usize,
@@ -168,7 +200,12 @@ pub fn entry_steps(
             "a story entry is a mapping: {at: 30s, ACTION: {...}}".into(),
         ));
     };
-    let actions: Vec<&String> = map.keys().filter(|k| *k != "at" && *k != "note").collect();
+    // `rollout: NAME` beside the action (as docs/SCENARIOS.md words it) means the same as
+    // inside it (`pause: {rollout: NAME}`).
+    let actions: Vec<&String> = map
+        .keys()
+        .filter(|k| *k != "at" && *k != "note" && *k != "rollout")
+        .collect();
     let known = || {
         format!(
             "{}, {}",
@@ -226,7 +263,11 @@ pub fn entry_steps(
     })?;
     let location = format!("story[{index}] (at {at_text})");
     let note = map.get("note").and_then(Value::as_str).map(str::to_string);
-    let payload = map[&action].clone();
+    let mut payload = map[&action].clone();
+    if let Some(named) = map.get("rollout") {
+        payload = with_rollout(&action, payload, named)
+            .map_err(|problem| invalid(&location, "rollout", problem))?;
+    }
     let fail = |field: &str, problem: String| invalid(&location, field, problem);
     let location = &location;
     let parse = |field: &str| {

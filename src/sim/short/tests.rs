@@ -230,9 +230,15 @@ fn an_unknown_action_or_detector_is_refused() {
     );
     let e = broken("{crash: {after: 3s}}", "{sleep: 3s}");
     assert!(
-        e.contains("s.yaml: not a valid scenario") && e.contains("sleep"),
+        e.contains("s.yaml: pods.web:v2: field `web:v2`:")
+            && e.contains("sleep")
+            && e.contains("exactly one of {ready: 5s}")
+            && e.ends_with("(line 40)"),
         "{e}"
     );
+    // Two behaviours at once (a user's `{ready: 3s, crash: …}`) is refused the same way.
+    let e = broken("{crash: {after: 3s}}", "{ready: 3s, crash: {after: 1s}}");
+    assert!(e.contains("do not combine"), "{e}");
 }
 
 #[test]
@@ -240,4 +246,35 @@ fn depth_limits_come_first() {
     let deep = format!("manifests: {}", "[".repeat(100_000));
     let e = err(&deep);
     assert!(e.contains("nested deeper than 64 levels"), "{e}");
+}
+
+/// `rollout: NAME` beside the action reads as inside it (docs/SCENARIOS.md: "`rollout: NAME`
+/// picks the Rollout"); beside an action that names no Rollout, or contradicting the one
+/// inside, it is refused with the field.
+#[test]
+fn a_rollout_named_beside_the_action_is_the_actions() {
+    let beside = GOOD.replacen(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {full: true}, rollout: web}",
+        1,
+    );
+    Scenario::parse(&beside, "s.yaml").unwrap();
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {full: true}, rollout: nope}",
+    );
+    assert!(e.contains("field `promote.rollout`"), "{e}");
+    let e = broken(
+        "{at: 1m, controller: {lag: 5s}}",
+        "{at: 1m, controller: {lag: 5s}, rollout: web}",
+    );
+    assert!(
+        e.contains("field `rollout`: `controller` does not name a Rollout"),
+        "{e}"
+    );
+    let e = broken(
+        "{at: 2m30s, promote: {full: true}}",
+        "{at: 2m30s, promote: {rollout: web}, rollout: shop/web}",
+    );
+    assert!(e.contains("name the Rollout once"), "{e}");
 }
