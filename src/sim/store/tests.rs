@@ -103,7 +103,8 @@ fn owner_references_get_their_owners_uid() {
     let mut store = Store::new(10);
     // The pod comes first: its owner does not exist yet.
     let mut p = pod("a-1");
-    p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a", "controller": true}]);
+    p["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a", "controller": true}]);
     store.apply(pods, p, t0()).unwrap();
     let owner = store
         .apply(
@@ -241,7 +242,8 @@ fn list_owned_follows_writes() {
         p["metadata"]["ownerReferences"] = owners;
         p
     };
-    let ctl = |uid: &str| json!([{"kind": "ReplicaSet", "name": "x", "uid": uid, "controller": true}]);
+    let ctl =
+        |uid: &str| json!([{"kind": "ReplicaSet", "name": "x", "uid": uid, "controller": true}]);
     let names = |store: &Store, ns: Option<&str>, uid: &str| -> Vec<String> {
         store
             .list_owned(pods, ns, uid)
@@ -249,16 +251,26 @@ fn list_owned_follows_writes() {
             .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
             .collect()
     };
-    store.apply(pods, owned_pod("b", "llm", ctl("u1")), t0()).unwrap();
-    store.apply(pods, owned_pod("a", "llm", ctl("u1")), t0()).unwrap();
-    store.apply(pods, owned_pod("c", "web", ctl("u1")), t0()).unwrap();
+    store
+        .apply(pods, owned_pod("b", "llm", ctl("u1")), t0())
+        .unwrap();
+    store
+        .apply(pods, owned_pod("a", "llm", ctl("u1")), t0())
+        .unwrap();
+    store
+        .apply(pods, owned_pod("c", "web", ctl("u1")), t0())
+        .unwrap();
     // Not a controller: not owned.
     let plain = json!([{"kind": "ReplicaSet", "name": "x", "uid": "u1"}]);
-    store.apply(pods, owned_pod("d", "llm", plain), t0()).unwrap();
+    store
+        .apply(pods, owned_pod("d", "llm", plain), t0())
+        .unwrap();
     assert_eq!(names(&store, None, "u1"), ["a", "b", "c"], "store order");
     assert_eq!(names(&store, Some("llm"), "u1"), ["a", "b"]);
     // A replace moves "b" to another controller; a delete forgets "a".
-    store.apply(pods, owned_pod("b", "llm", ctl("u2")), t0()).unwrap();
+    store
+        .apply(pods, owned_pod("b", "llm", ctl("u2")), t0())
+        .unwrap();
     store
         .delete(&(pods, "llm".to_string(), "a".to_string()))
         .unwrap();
@@ -275,8 +287,7 @@ fn list_owned_follows_writes() {
     // A reference resolved by link_references is indexed under its owner's uid.
     let rs = by_kind("apps/v1", "ReplicaSet").unwrap();
     let mut late = owned_pod("e", "llm", json!([]));
-    late["metadata"]["ownerReferences"] =
-        json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "late", "controller": true}]);
+    late["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "late", "controller": true}]);
     store.apply(pods, late, t0()).unwrap();
     let owner = store
         .apply(rs, json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "late", "namespace": "llm"}}), t0())
