@@ -156,6 +156,9 @@ macro_rules! heldout {
 }
 
 heldout! {
+    canary_500s_fail_the_route_and_the_analysis_then_recover => "canary-500s-abort-recovers",
+    canary_promote_during_a_step_analysis_terminates_it_silently => "canary-promote-during-analysis",
+    canary_weights_out_of_max_traffic_weight_1000 => "canary-max-weight-1000",
     canary_dynamic_stable_scale_abort_drains_behind_traffic => "canary-dynamic-abort",
     canary_background_failure_then_a_fixed_release_resolves => "canary-background-fails-then-fix",
     canary_slow_ready_past_the_deadline_then_progressing => "canary-slow-ready-deadline",
@@ -190,4 +193,5 @@ heldout! {
     bg_ci_job_strips_the_active_service_hash => "bg-ci-active-selector",
     bg_operator_aborts_keep_or_scale_down_the_preview_then_retry => "bg-abort-retry",
     bg_workloadref_never_leaks_until_scaled_to_zero => "bg-workloadref-never-fixed",
+    bg_a_5xx_only_prepromotion_gate_promotes_a_429ing_version => "bg-blind-prepromotion",
 }

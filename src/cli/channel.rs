@@ -136,7 +136,16 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
     };
     let roles = parse_roles(&args.roles)?;
     let store = Store::create(root)?;
-    let channel = store.open_channel(date, theme.clone(), roles)?;
+    let channel = match store.open_channel(date, theme.clone(), roles) {
+        // Sealed, it takes no new roles: the way on is another channel.
+        Err(Error::ChannelExists { name, root }) if is_sealed(&store, &name) => {
+            return Err(usage(format!(
+                "channel {name} already exists in {} and is sealed (archived): open the next one under another theme (`warroom open {theme}-2`) or another --date",
+                root.display()
+            )));
+        }
+        other => other?,
+    };
     crate::templates::write_brief(root, &channel)?;
     let roster = channel.roster()?;
     println!("{}", channel.name());
@@ -146,6 +155,15 @@ pub fn open(root: &Path, args: OpenArgs) -> anyhow::Result<u8> {
         roster.names()
     );
     Ok(0)
+}
+
+fn is_sealed(store: &Store, name: &str) -> bool {
+    store
+        .channels()
+        .ok()
+        .and_then(|all| all.into_iter().find(|c| c.name().to_string() == name))
+        .and_then(|c| c.seal().ok().flatten())
+        .is_some()
 }
 
 pub fn ls(root: &Path, args: LsArgs) -> anyhow::Result<u8> {
@@ -357,27 +375,49 @@ fn bulk(channel: &crate::channel::Channel, author: &Author, max_body: usize) -> 
             };
             channel
                 .check_draft(author, &draft, &opts)
+                .map_err(|e| super::target::explain(channel, e))
                 .with_context(|| format!("standard input line {at}"))?;
             return Ok(Some(draft));
         }
     };
-    // Blocks for the first draft of a burst without holding the lock.
-    while let Some(first) = read_draft(&mut input, &mut line_no)? {
-        let mut session = writer.session()?;
-        let mut next = Some(first);
-        while let Some(draft) = next.take() {
-            let posted = session.append(&draft)?;
-            writeln!(out, "{}", posted.entry.id)?;
-            note_replay(&posted);
-            n += u64::from(!posted.replayed);
-            // Only input already buffered (a whole line) continues the burst.
-            if input.buffer().contains(&b'\n') {
-                next = read_draft(&mut input, &mut line_no)?;
+    let mut run = || -> anyhow::Result<()> {
+        // Blocks for the first draft of a burst without holding the lock.
+        while let Some(first) = read_draft(&mut input, &mut line_no)? {
+            let mut session = writer.session()?;
+            let mut next = Some(first);
+            while let Some(draft) = next.take() {
+                let posted = session.append(&draft)?;
+                writeln!(out, "{}", posted.entry.id)?;
+                note_replay(&posted);
+                n += u64::from(!posted.replayed);
+                // Only input already buffered (a whole line) continues the burst.
+                if input.buffer().contains(&b'\n') {
+                    next = read_draft(&mut input, &mut line_no)?;
+                }
             }
+            session.finish()?;
+            // Ids are printed once their entries are in the file.
+            out.flush()?;
         }
-        session.finish()?;
-        // Ids are printed once their entries are in the file.
-        out.flush()?;
+        Ok(())
+    };
+    if let Err(e) = run() {
+        let broken_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if n == 0 || broken_pipe {
+            return Err(e);
+        }
+        // The lines before the bad one are in the file: say so, so a rerun starts after them.
+        let _ = writer.sync();
+        return Err(Failure {
+            code: super::exit_code(&e),
+            message: format!(
+                "{e:#}; the {n} entries before it were appended (their ids are on stdout) and nothing from that line on: fix it and send the rest again"
+            ),
+        }
+        .into());
     }
     writer.sync()?;
     eprintln!("appended {n} entries as {author}");

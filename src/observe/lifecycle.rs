@@ -78,8 +78,8 @@ pub struct Lifecycle {
     raised: BTreeMap<String, u32>,
     /// Observations said once, by `scope/condition` (encoded).
     said_once: BTreeSet<String>,
-    /// Conditions seen holding but not yet confirmed: since when.
-    pending: BTreeMap<String, Instant>,
+    /// Conditions seen holding but not yet confirmed: since when, and when they will be.
+    pending: BTreeMap<String, (Instant, Instant)>,
 }
 
 /// Characters an idempotency key may hold besides ASCII letters and digits.
@@ -125,6 +125,12 @@ fn parse_key(key: &str) -> Option<(&str, u32, &str)> {
 impl Lifecycle {
     pub fn new() -> Lifecycle {
         Lifecycle::default()
+    }
+
+    /// The wall instant the first pending condition will have held for its confirm time, if
+    /// it still holds then: the observer judges again at that moment, not at its next tick.
+    pub fn next_confirm(&self) -> Option<Instant> {
+        self.pending.values().map(|(_, due)| *due).min()
     }
 
     /// Rebuilds what is open from this observer's earlier entries: an alert is open unless a
@@ -240,7 +246,10 @@ impl Lifecycle {
                 self.pending.remove(&code);
                 continue;
             }
-            let since = *self.pending.entry(code.clone()).or_insert(now);
+            let (since, _) = *self
+                .pending
+                .entry(code.clone())
+                .or_insert((now, now + c.confirm));
             if now.duration_since(since) < c.confirm {
                 continue;
             }
@@ -414,6 +423,31 @@ mod tests {
             t + Duration::from_millis(1700),
         );
         assert_eq!(kinds(&out), [Kind::Alert]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_next_confirmation_is_due_when_the_first_sighting_has_held_its_time() {
+        let mut lc = Lifecycle::new();
+        let t = Instant::now();
+        assert_eq!(lc.next_confirm(), None);
+        let mut a = cond("canary-replica-math|Rollout a", 0);
+        a.confirm = Duration::from_secs(1);
+        let mut b = cond("canary-replica-math|Rollout b", 0);
+        b.confirm = Duration::from_secs(1);
+        lc.judge("a", std::slice::from_ref(&a), t);
+        lc.judge(
+            "b",
+            std::slice::from_ref(&b),
+            t + Duration::from_millis(300),
+        );
+        assert_eq!(lc.next_confirm(), Some(t + Duration::from_secs(1)));
+        // Judged again at that instant, a is alerted and b is next.
+        let out = lc.judge("a", std::slice::from_ref(&a), t + Duration::from_secs(1));
+        assert_eq!(kinds(&out), [Kind::Alert]);
+        assert_eq!(lc.next_confirm(), Some(t + Duration::from_millis(1300)));
+        // b gone before its time: nothing is due.
+        lc.judge("b", &[], t + Duration::from_millis(1100));
+        assert_eq!(lc.next_confirm(), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -405,6 +405,11 @@ impl PipelineState {
             .collect()
     }
 
+    /// The wall instant a shape finding seen holding will have held for its confirm time.
+    pub fn next_confirm(&self) -> Option<Instant> {
+        self.lifecycle.next_confirm()
+    }
+
     /// The next cluster time after `now` at which something is due without any change: a spec
     /// stall reaching its threshold, a controller Warning going quiet.
     pub fn next_deadline(&self, now: &ClusterTime) -> Option<DateTime<Utc>> {

@@ -105,6 +105,8 @@ fn a_status_shorter_than_the_settle_time_stays_in_the_line() {
     );
 }
 
+/// A run whose `n` measurements are all Errors: Argo counts them in `error`, not `count`
+/// (analysis.go runMeasurements: `Count++` only for Successful, Failed and Inconclusive).
 fn run(n: usize, rv: &str) -> serde_json::Value {
     let ms: Vec<_> = (0..n)
         .map(|i| {
@@ -117,7 +119,7 @@ fn run(n: usize, rv: &str) -> serde_json::Value {
         "metadata": {"name": "web-run", "namespace": "shop", "resourceVersion": rv,
                      "ownerReferences": [{"kind": "Rollout", "name": "web"}]},
         "spec": {"metrics": [{"name": "err", "interval": "30s"}]},
-        "status": {"phase": "Running", "metricResults": [{"name": "err", "count": n, "error": n,
+        "status": {"phase": "Running", "metricResults": [{"name": "err", "count": 0, "error": n,
                    "consecutiveError": n, "measurements": ms}]}
     })
 }

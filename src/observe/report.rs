@@ -24,9 +24,12 @@ pub enum Terms {
     Canary {
         step: String,
         set_weight: i32,
-        /// Clamped to 0–100 for display; the raw value when it was not.
+        /// Clamped to 0–`max_weight` for display; the raw value when it was not.
         actual_weight: i32,
         raw_actual_weight: Option<i32>,
+        /// `trafficRouting.maxTrafficWeight` (100 unless set): weights are out of it, so
+        /// 500 of 1000 is half the traffic, not out of range.
+        max_weight: i32,
     },
     BlueGreen {
         /// Pod-template hash the active Service selects ("" when none).
@@ -35,6 +38,9 @@ pub enum Terms {
         preview: String,
         /// The hash being rolled out, when it is not the active one yet.
         pending: String,
+        /// The update is aborted (`status.abort`, a RolloutAborted condition or message):
+        /// nothing is pending a promotion, and an active switch is the way back to stable.
+        aborted: bool,
     },
     /// Neither strategy (a Rollout the controller has not read yet, say).
     Plain,
@@ -55,15 +61,18 @@ impl RolloutState {
                 },
                 active,
                 preview: st.blue_green.preview_selector.clone(),
+                aborted: crate::rollout::detect::phase::is_aborted(ro),
             }
         } else if ro.spec.strategy.canary.is_some() {
+            let max_weight = view::max_weight(ro).max(1);
             let raw = view::actual_weight(ro, owned);
-            let clamped = raw.clamp(0, 100);
+            let clamped = raw.clamp(0, max_weight);
             Terms::Canary {
                 step: view::step(ro),
-                set_weight: view::set_weight(ro).clamp(0, 100),
+                set_weight: view::set_weight(ro).clamp(0, max_weight),
                 actual_weight: clamped,
                 raw_actual_weight: (raw != clamped).then_some(raw),
+                max_weight,
             }
         } else {
             Terms::Plain
@@ -88,20 +97,23 @@ impl RolloutState {
                 set_weight,
                 actual_weight,
                 raw_actual_weight,
+                max_weight,
             } => format!(
-                " · step {} · setWeight {set_weight} · actualWeight {actual_weight}{}",
+                " · step {} · setWeight {set_weight}{of} · actualWeight {actual_weight}{of}{}",
                 dash(step),
-                raw(*raw_actual_weight)
+                raw(*raw_actual_weight, *max_weight),
+                of = of_max(*max_weight),
             ),
             Terms::BlueGreen {
                 active,
                 preview,
                 pending,
+                aborted,
             } => {
-                let pending = if pending.is_empty() {
-                    String::new()
-                } else {
-                    format!(" · promotion pending for {pending}")
+                let pending = match (pending.is_empty(), aborted) {
+                    (true, _) => String::new(),
+                    (false, false) => format!(" · promotion pending for {pending}"),
+                    (false, true) => format!(" · update to {pending} aborted"),
                 };
                 format!(
                     " · active {} · preview {}{pending}",
@@ -119,9 +131,18 @@ fn dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
-fn raw(r: Option<i32>) -> String {
-    r.map(|r| format!(" (raw {r}, out of 0–100)"))
+fn raw(r: Option<i32>, max: i32) -> String {
+    r.map(|r| format!(" (raw {r}, out of 0–{max})"))
         .unwrap_or_default()
+}
+
+/// " of 1000" when the weights are not percentages.
+fn of_max(max: i32) -> String {
+    if max == 100 {
+        String::new()
+    } else {
+        format!(" of {max}")
+    }
 }
 
 /// The transition line from `before` to `after`, with the statuses passed through on the way
@@ -160,18 +181,20 @@ pub fn transition(
                 set_weight: w1,
                 actual_weight: a1,
                 raw_actual_weight,
+                max_weight,
             },
         ) => {
+            let of = of_max(*max_weight);
             if s0 != s1 {
                 parts.push(format!("step {} → {}", dash(s0), dash(s1)));
             }
             if w0 != w1 {
-                parts.push(format!("setWeight {w0} → {w1}"));
+                parts.push(format!("setWeight {w0} → {w1}{of}"));
             }
             if a0 != a1 || raw_actual_weight.is_some() {
                 parts.push(format!(
-                    "actualWeight {a0} → {a1}{}",
-                    raw(*raw_actual_weight)
+                    "actualWeight {a0} → {a1}{of}{}",
+                    raw(*raw_actual_weight, *max_weight)
                 ));
             }
         }
@@ -180,21 +203,34 @@ pub fn transition(
                 active: a0,
                 preview: p0,
                 pending: n0,
+                aborted: x0,
             },
             Terms::BlueGreen {
                 active: a1,
                 preview: p1,
                 pending: n1,
+                aborted: x1,
             },
         ) => {
             if a0 != a1 {
-                parts.push(format!("active {} → {} (promoted)", dash(a0), dash(a1)));
+                // An aborted update's switch is the way back (reconcileActiveService points
+                // the active Service at stableRS), not a promotion.
+                let why = if *x1 {
+                    "back to stable: update aborted"
+                } else {
+                    "promoted"
+                };
+                parts.push(format!("active {} → {} ({why})", dash(a0), dash(a1)));
             }
             if p0 != p1 {
                 parts.push(format!("preview {} → {}", dash(p0), dash(p1)));
             }
-            if n0 != n1 && !n1.is_empty() {
-                parts.push(format!("promotion pending for {n1}"));
+            if !n1.is_empty() && (n0 != n1 || x0 != x1) {
+                if *x1 {
+                    parts.push(format!("update to {n1} aborted"));
+                } else {
+                    parts.push(format!("promotion pending for {n1}"));
+                }
             }
         }
         (b, a) if b != a => parts.push(format!("strategy {} → {}", kind(b), kind(a))),
@@ -314,6 +350,37 @@ mod tests {
     }
 
     #[test]
+    fn an_aborted_blue_green_switches_back_and_promotes_nothing() {
+        // A post-promotion analysis failed: rollout/analysis.go aborts and
+        // reconcileActiveService points the active Service back at stableRS.
+        let ro: Rollout = yaml(
+            "metadata: {name: bg, namespace: prod}\nspec: {replicas: 2, strategy: {blueGreen: {activeService: bg-active, previewService: bg-preview}}}\nstatus: {phase: Progressing, currentPodHash: new, stableRS: old, blueGreen: {activeSelector: new, previewSelector: new}}\n",
+        );
+        let before = RolloutState::of(&ro, &[]);
+        let mut aborted = ro.clone();
+        aborted.status.abort = true;
+        aborted.status.phase = "Degraded".into();
+        aborted.status.message = "RolloutAborted: Rollout aborted update to revision 2".into();
+        aborted.status.blue_green.active_selector = "old".into();
+        let after = RolloutState::of(&aborted, &[]);
+        let line = transition("Rollout `prod/bg`", &before, &[], &after);
+        assert!(
+            line.contains("active new → old (back to stable: update aborted)")
+                && line.contains("update to new aborted"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("promoted") && !line.contains("promotion pending"),
+            "{line}"
+        );
+        assert!(
+            after.summary().ends_with("· update to new aborted"),
+            "{}",
+            after.summary()
+        );
+    }
+
+    #[test]
     fn short_states_stay_in_the_line_and_weights_are_clamped() {
         let state = |status: &str, actual: i32, raw: Option<i32>| RolloutState {
             status: status.into(),
@@ -323,6 +390,7 @@ mod tests {
                 set_weight: 20,
                 actual_weight: actual,
                 raw_actual_weight: raw,
+                max_weight: 100,
             },
         };
         let line = transition(
@@ -380,5 +448,20 @@ mod tests {
             line.contains("errors 3 in all · 8 measurement(s) counted (Errors are not)"),
             "{line}"
         );
+    }
+
+    /// With maxTrafficWeight 1000 (SMI, Istio, ALB allow it) a weight of 500 is half the
+    /// traffic: said as 500 of 1000, not clamped to 100 as out of range.
+    #[test]
+    fn weights_are_out_of_max_traffic_weight() {
+        let ro: Rollout = yaml(
+            "metadata: {name: web, namespace: prod}\nspec: {replicas: 10, strategy: {canary: {trafficRouting: {maxTrafficWeight: 1000, smi: {}}, steps: [{setWeight: 50}, {pause: {}}, {setWeight: 500}, {pause: {}}]}}}\nstatus: {phase: Paused, currentPodHash: new, stableRS: old, currentStepIndex: 3, availableReplicas: 15, pauseConditions: [{reason: CanaryPauseStep}], canary: {weights: {canary: {weight: 500, podTemplateHash: new}, stable: {weight: 500, podTemplateHash: old}}}}\n",
+        );
+        let summary = RolloutState::of(&ro, &[]).summary();
+        assert!(
+            summary.contains("setWeight 500 of 1000 · actualWeight 500 of 1000"),
+            "{summary}"
+        );
+        assert!(!summary.contains("out of"), "{summary}");
     }
 }

@@ -125,11 +125,18 @@ pub async fn run(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // The moment the cluster's clock reaches the next threshold, in wall time.
-        let due = clock
+        // The moment the cluster's clock reaches the next threshold, or a finding seen holding
+        // is confirmed, in wall time.
+        let threshold = clock
             .now()
             .and_then(|now| state.next_deadline(&now).map(|d| now.wall_until(d)))
-            .map(|wait| Instant::now() + wait + Duration::from_millis(5));
+            .map(|wait| Instant::now() + wait);
+        let due = threshold
+            .into_iter()
+            // One already due and still pending waits for the next tick: no busy loop.
+            .chain(state.next_confirm().filter(|at| *at > Instant::now()))
+            .min()
+            .map(|at| at + Duration::from_millis(5));
         let said = tokio::select! {
             () = cancel.cancelled() => break,
             update = updates.recv() => {

@@ -72,7 +72,7 @@ fn fast_tracked(ctx: &Ctx) -> bool {
 
 fn completed_pre_promotion(ctx: &Ctx) -> bool {
     !bg(ctx)["prePromotionAnalysis"].is_object()
-        || ctx.new_status["blueGreen"]["prePromotionAnalysisRunStatus"]["status"] == "Successful"
+        || super::rollout_analysis::promotion_run_successful(ctx, "prePromotionAnalysisRunStatus")
 }
 
 /// CompletedBlueGreenPause.
@@ -172,7 +172,7 @@ fn scale_down_older(ctx: &mut Ctx) -> Result<(), StoreError> {
         && b["scaleDownDelaySeconds"].is_null()
         && ctx.status()["blueGreen"]["activeSelector"].as_str() == ctx.new_rs.as_ref().map(hash_of)
         && ctx.status()["stableRS"].as_str() != ctx.new_rs.as_ref().map(hash_of)
-        && ctx.new_status["blueGreen"]["postPromotionAnalysisRunStatus"]["status"] != "Successful"
+        && !super::rollout_analysis::promotion_run_successful(ctx, "postPromotionAnalysisRunStatus")
     {
         return Ok(());
     }

@@ -37,6 +37,20 @@ fn current<'a>(runs: &'a [Value], status: &Value) -> Option<&'a Value> {
     runs.iter().find(|r| r["metadata"]["name"] == name)
 }
 
+/// Whether the current pre- or post-promotion run (`field` of `status.blueGreen`) is
+/// Successful, as completedPrePromotionAnalysis and scaleDownOldReplicaSetsForBlueGreen read
+/// it: Argo looks at the run itself (`c.currentArs`, listed when the reconcile starts, updated
+/// by reconcileAnalysisRuns), so before this reconcile's analysis step the run named in the
+/// status counts, and after it the status just written.
+pub fn promotion_run_successful(ctx: &Ctx, field: &str) -> bool {
+    let written = &ctx.new_status["blueGreen"][field]["status"];
+    if !written.is_null() {
+        return written == "Successful";
+    }
+    let all = runs(ctx);
+    current(&all, &ctx.status()["blueGreen"][field]).is_some_and(|r| phase(r) == "Successful")
+}
+
 /// needsNewAnalysisRun.
 fn needs_new(ctx: &Ctx, run: Option<&Value>) -> bool {
     let Some(run) = run else {

@@ -560,3 +560,51 @@ fn a_dynamic_abort_drains_the_canary_behind_its_traffic() {
         );
     }
 }
+
+#[test]
+fn blue_green_switches_once_its_pre_promotion_run_succeeds() {
+    // rollout/service.go reconcileActiveService: CompletedBlueGreenPause (autoPromotionEnabled,
+    // no autoPromotionSeconds) and completedPrePromotionAnalysis, which reads the current run
+    // itself (c.currentArs): Successful, so the active Service switches.
+    let strategy = json!({"blueGreen": {
+        "activeService": "web-active", "previewService": "web-preview",
+        "prePromotionAnalysis": {"templates": [{"templateName": "errors"}]},
+    }});
+    let mut r = rollout(strategy);
+    r["spec"]["replicas"] = json!(2);
+    let template = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
+        "metadata": {"name": "errors", "namespace": "shop"},
+        "spec": {"metrics": [{"name": "errors", "interval": "5s", "count": 2,
+            "successCondition": "result[0] < 0.05",
+            "provider": {"prometheus": {"query": "errors"}}}]}});
+    let inputs = ModelInputs {
+        metrics: vec![super::inputs::MetricAnswer {
+            metric: "errors".into(),
+            from: Duration::ZERO,
+            answer: super::inputs::Answer::Value(0.0),
+        }],
+        ..ModelInputs::default()
+    };
+    let sim = sim_with(
+        &[r, service("web-active"), service("web-preview"), template],
+        inputs,
+    );
+    run(&sim, 0, 10);
+    let blue = ro(&sim)["status"]["stableRS"].as_str().unwrap().to_string();
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 60);
+    let r = ro(&sim);
+    assert_eq!(
+        r["status"]["blueGreen"]["prePromotionAnalysisRunStatus"]["status"], "Successful",
+        "{}",
+        r["status"]
+    );
+    let green = r["status"]["currentPodHash"].as_str().unwrap();
+    assert_ne!(green, blue);
+    assert_eq!(
+        r["status"]["blueGreen"]["activeSelector"], green,
+        "{}",
+        r["status"]
+    );
+    assert_eq!(r["status"]["phase"], "Healthy", "{}", r["status"]);
+}
