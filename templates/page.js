@@ -277,7 +277,11 @@ function onAlerts(msg) {
   const n = msg.alerts.length;
   const acked = msg.alerts.filter(a => a.state === "acked").length;
   const resolved = msg.alerts.filter(a => a.state === "resolved").length;
-  $("alerts-summary").textContent = n ? n + " alert(s): " + acked + " acked, " + resolved + " resolved" : "";
+  // As `warroom alerts` counts them; the badge above counts threads (an escalation and the
+  // alert it escalates are one card), so say so when the two differ.
+  const open = msg.alerts.filter(a => a.state === "open").length;
+  const inThreads = open !== msg.open ? " in " + msg.open + " thread" + (msg.open === 1 ? "" : "s") : "";
+  $("alerts-summary").textContent = n ? n + " alert(s): " + open + " open" + inThreads + ", " + acked + " acked, " + resolved + " resolved" : "";
   updateTitle(msg.open);
   notifyNew();
 }

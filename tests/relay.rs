@@ -545,6 +545,30 @@ async fn rest_lists_channels_and_entries_since() {
     .unwrap();
     assert_eq!(after.as_array().unwrap().len(), 1);
     assert_eq!(after[0]["id"], "traffic#1");
+    // `since` as `timeline --since` takes it, a duration ago too; nonsense names all three.
+    let recent: serde_json::Value =
+        reqwest::get(format!("{}/api/channels/{ch}/entries?since=1h", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(recent.as_array().unwrap().len(), 2, "{recent}");
+    let r = reqwest::get(format!(
+        "{}/api/channels/{ch}/entries?since=soon",
+        server.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let why: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        why["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the query parameter \"since\": \"soon\" is not an entry id (pipeline#3), an RFC 3339 time (2026-05-04T17:15:04Z) or a duration (5m, 2h, 1d)"),
+        "{why}"
+    );
     let r = reqwest::get(format!(
         "{}/api/channels/2026-01-01--nope/entries",
         server.url

@@ -78,7 +78,7 @@ pub struct VerifyArgs {
 }
 
 /// Parses `--since`: an entry id, an RFC 3339 time, or a duration before now.
-pub(super) fn parse_since(s: &str) -> anyhow::Result<Since> {
+pub(crate) fn parse_since(s: &str) -> anyhow::Result<Since> {
     if let Ok(since) = Since::parse(s) {
         return Ok(since);
     }

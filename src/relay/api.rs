@@ -25,7 +25,7 @@ use super::live::{Cursor, session};
 use crate::channel::store::PostOptions;
 use crate::channel::{Author, Channel, ChannelName, Draft, EntryId, Error, IdempotencyKey, Kind};
 use crate::query::Grep;
-use crate::timeline::{Filter, Merge, Since};
+use crate::timeline::{Filter, Merge};
 
 /// An HTTP error with a JSON body `{"error": "..."}`.
 #[derive(Debug)]
@@ -388,13 +388,16 @@ fn entries_filter(q: &EntriesQuery) -> Result<Filter, ApiError> {
             .collect()
     };
     let mut filter = Filter {
+        // As `timeline --since` takes it: an entry id, a time or a duration ago (5m).
         since: q
             .since
             .as_deref()
             .filter(|s| !s.is_empty())
-            .map(Since::parse)
+            .map(crate::cli::read::parse_since)
             .transpose()
-            .map_err(|m| bad(m.replace("--since", "the query parameter \"since\":")))?,
+            .map_err(|e| {
+                bad(format!("{e:#}").replace("--since", "the query parameter \"since\":"))
+            })?,
         ..Filter::default()
     };
     if let Some(c) = q.cursor.as_deref() {

@@ -146,6 +146,41 @@ async fn the_strip_follows_a_demo_to_its_abort_and_a_late_page_lists_open_alerts
         d.js("return document.title").await,
         format!("({}) warroom — {}", threads.len(), demo.channel)
     );
+    // The summary under the list counts as `warroom alerts` does, and says the threads when
+    // an escalation makes the badge's count smaller.
+    let all: Value = serde_json::from_str(&env.ok(&[
+        "alerts",
+        "--channel",
+        &demo.channel,
+        "--state",
+        "all",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let count = |state: &str| {
+        all.as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["state"] == state)
+            .count()
+    };
+    let threads_said = if open.len() == threads.len() {
+        String::new()
+    } else {
+        format!(" in {} threads", threads.len())
+    };
+    assert_eq!(
+        d.js("return document.getElementById('alerts-summary').textContent")
+            .await,
+        format!(
+            "{} alert(s): {} open{threads_said}, {} acked, {} resolved",
+            all.as_array().unwrap().len(),
+            open.len(),
+            count("acked"),
+            count("resolved")
+        )
+    );
     let listed = d.js("return [...document.querySelectorAll('#open-list li[data-id] time')].map(t => t.getAttribute('datetime'))").await;
     let listed: Vec<&str> = listed
         .as_array()

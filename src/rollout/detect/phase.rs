@@ -108,7 +108,9 @@ pub fn analysis_failed(run: &AnalysisRun) -> Option<Finding> {
         evidence(&subject, "status.message", &run.status.message, None),
     ];
     let mut bad = Vec::new();
-    for mr in &run.status.metric_results {
+    // A dry-run metric's Failed or Error is not why the run failed (assessRunStatus leaves
+    // it out of the run's phase and message): it is not named among the failing ones.
+    for mr in run.status.metric_results.iter().filter(|mr| !mr.dry_run) {
         if mr.phase == "Failed" || mr.phase == "Error" {
             bad.push(format!("`{}` {}", mr.name, mr.phase));
             let last = mr.measurements.last();
@@ -225,6 +227,21 @@ mod tests {
                 .headline
                 .contains("`m` Error")
         );
+    }
+
+    #[test]
+    fn a_dry_run_metrics_failure_is_not_named_as_the_cause() {
+        // Argo's dry-run docs: `total-5xx-errors` in dry-run fails beside a real failure.
+        let run: AnalysisRun = yaml(
+            "metadata: {name: r, namespace: ns}\nstatus: {phase: Failed, metricResults: [{name: total-5xx-errors, phase: Failed, dryRun: true, failed: 2}, {name: success-rate, phase: Failed, failed: 3}]}\n",
+        );
+        let f = analysis_failed(&run).expect("fires");
+        assert!(
+            f.headline.contains("`success-rate` Failed"),
+            "{}",
+            f.headline
+        );
+        assert!(!f.to_string().contains("total-5xx-errors"), "{f}");
     }
 
     // Negative cases.
