@@ -19,7 +19,8 @@
 //! stay well under the second of scenario time it stands for.
 //!
 //! `cargo bench --bench sim_model [-- --rollouts 500 --baseline 50 --runs 3 --idle 30]`
-//! (`--rollouts` and `--baseline` are the measured size and the same-run baseline size).
+//! (`--rollouts` and `--baseline` are the measured size and the same-run baseline size;
+//! `--ticks-only` times the in-process tick alone, e.g. under `perf record`).
 
 mod common;
 
@@ -510,6 +511,9 @@ async fn main() {
             fmt_stats(&wave_ticks, 1),
             wave_ticks.iter().cloned().fold(0.0, f64::max)
         );
+    }
+    if args.iter().any(|a| a == "--ticks-only") {
+        return;
     }
     let mut results: Vec<Run> = Vec::new();
     for r in 0..runs {

@@ -1,6 +1,7 @@
-//! The held-out scenarios (`tests/heldout/NAME.yaml`, hand-written in the object form and never
-//! tuned against): each is played by the real `warroom sim` with the three real observers
-//! (`warroom agent pipeline`, `data-plane` and, when the expectation names routes, `traffic`)
+//! The held-out scenarios (`tests/heldout/NAME.yaml`, hand-written in the object form or, for
+//! the model to derive the cluster, the short form, and never tuned against): each is played
+//! by the real `warroom sim` with the three real observers (`warroom agent pipeline`,
+//! `data-plane` and, when the expectation names routes, `traffic`)
 //! posting to a channel in a temp store, exactly as a user runs them. The alerts they raise
 //! are compared with the written expectation beside the scenario (`NAME.expect.yaml`, derived
 //! from Argo's and Kubernetes' rules, each with its reason):

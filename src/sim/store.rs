@@ -12,6 +12,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use super::resource::{RESOURCES, ResourceId, by_kind};
+use owners::OwnerIndex;
+
+mod owners;
 
 /// The kind of a change, as a watch event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +100,8 @@ pub struct Store {
     /// The last resourceVersion handed out; the next change gets `rv + 1`.
     rv: u64,
     objects: BTreeMap<ObjectKey, Arc<Value>>,
+    /// `objects` by controller uid, so a controller finds what it owns without a scan.
+    owners: OwnerIndex,
     history: VecDeque<Arc<Change>>,
     history_limit: usize,
     /// Changes at or below this rv may have been dropped from `history`.
@@ -111,6 +116,7 @@ impl Store {
         Store {
             rv: 0,
             objects: BTreeMap::new(),
+            owners: OwnerIndex::default(),
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
             compacted: 0,
@@ -263,6 +269,7 @@ impl Store {
     /// Deletes an object.
     pub fn delete(&mut self, key: &ObjectKey) -> Result<Arc<Change>, StoreError> {
         let previous = self.objects.remove(key).ok_or_else(|| not_found(key))?;
+        self.owners.remove(key, &previous);
         self.rv += 1;
         let mut object = (*previous).clone();
         set_meta(
@@ -291,6 +298,37 @@ impl Store {
             .range(start..)
             .take_while(|((r, ns, _), _)| *r == resource && namespace.is_none_or(|n| n == ns))
             .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// True when `seen` is still the stored object under `key` (nobody wrote it since it was
+    /// read) and its `status` is already `status`: replacing its status would change
+    /// nothing ([`Store::update_if_changed`] would find the object equal), and the caller can
+    /// skip cloning and comparing the whole object.
+    pub fn status_unchanged(&self, key: &ObjectKey, seen: &Arc<Value>, status: &Value) -> bool {
+        self.objects
+            .get(key)
+            .is_some_and(|stored| Arc::ptr_eq(stored, seen))
+            && seen.get("status") == Some(status)
+            && !has_unresolved_reference(seen)
+    }
+
+    /// Objects of one resource whose controller ownerReference has `uid`, in one namespace
+    /// or all, ordered as [`Store::list`] orders them.
+    pub fn list_owned(
+        &self,
+        resource: ResourceId,
+        namespace: Option<&str>,
+        uid: &str,
+    ) -> Vec<Arc<Value>> {
+        self.owners
+            .owned(resource, uid)
+            .filter(|(ns, _)| namespace.is_none_or(|n| n == ns))
+            .filter_map(|(ns, name)| {
+                self.objects
+                    .get(&(resource, ns.clone(), name.clone()))
+                    .cloned()
+            })
             .collect()
     }
 
@@ -435,6 +473,7 @@ impl Store {
             };
             let mut object = (*old).clone();
             self.resolve_references(&key.1, &mut object);
+            self.owners.replace(&key, Some(&old), &object);
             let object = Arc::new(object);
             self.objects.insert(key, object.clone());
             for change in self.history.iter_mut() {
@@ -459,6 +498,7 @@ impl Store {
             "resourceVersion",
             Value::from(self.rv.to_string()),
         );
+        self.owners.replace(&key, previous.as_deref(), &object);
         let object = Arc::new(object);
         self.objects.insert(key.clone(), object.clone());
         self.record(Change {
@@ -548,233 +588,4 @@ pub fn merge(target: &mut Value, patch: &Value) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sim::resource::by_kind;
-    use serde_json::json;
-
-    fn t0() -> DateTime<Utc> {
-        "2026-05-04T17:00:00Z".parse().unwrap()
-    }
-
-    fn pod(name: &str) -> Value {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "llm"}, "spec": {"x": 1}})
-    }
-
-    #[test]
-    fn rv_and_server_fields() {
-        let pods = by_kind("v1", "Pod").unwrap();
-        let mut store = Store::new(10);
-        let c = store.apply(pods, pod("a"), t0()).unwrap();
-        assert_eq!(c.rv, 1);
-        assert_eq!(c.change, ChangeType::Added);
-        assert_eq!(c.object["metadata"]["resourceVersion"], "1");
-        assert_eq!(
-            c.object["metadata"]["creationTimestamp"],
-            "2026-05-04T17:00:00Z"
-        );
-        assert_eq!(c.object["metadata"]["generation"], 1);
-        let uid = c.object["metadata"]["uid"].clone();
-        let key = (pods, "llm".to_string(), "a".to_string());
-        // A status-only patch keeps the generation; a spec patch bumps it.
-        let c = store
-            .merge_patch(&key, &json!({"status": {"phase": "Running"}}), t0())
-            .unwrap();
-        assert_eq!(
-            (c.rv, c.object["metadata"]["generation"].clone()),
-            (2, json!(1))
-        );
-        let c = store
-            .merge_patch(&key, &json!({"spec": {"x": 2}}), t0())
-            .unwrap();
-        assert_eq!(c.object["metadata"]["generation"], 2);
-        assert_eq!(c.object["metadata"]["uid"], uid);
-        assert_eq!(c.change, ChangeType::Modified);
-        let c = store.delete(&key).unwrap();
-        assert_eq!((c.rv, c.change), (4, ChangeType::Deleted));
-        assert_eq!(store.resource_version(), 4);
-        assert!(store.list(pods, None).is_empty());
-        assert!(matches!(
-            store.delete(&key),
-            Err(StoreError::NotFound { .. })
-        ));
-    }
-
-    #[test]
-    fn history_is_bounded_and_old_rv_expires() {
-        let pods = by_kind("v1", "Pod").unwrap();
-        let mut store = Store::new(3);
-        for i in 0..5 {
-            store.apply(pods, pod(&format!("p{i}")), t0()).unwrap();
-        }
-        // rv 1..=5; history keeps 3..=5, so a watch from rv 2 still has everything newer.
-        let since: Vec<u64> = store
-            .changes_since(2)
-            .unwrap()
-            .iter()
-            .map(|c| c.rv)
-            .collect();
-        assert_eq!(since, [3, 4, 5]);
-        assert_eq!(
-            store.changes_since(1).unwrap_err(),
-            Expired {
-                requested: 1,
-                oldest: 2
-            }
-        );
-        assert!(store.changes_since(5).unwrap().is_empty());
-        assert!(
-            store.changes_since(6).is_err(),
-            "a future version is expired"
-        );
-        store.compact();
-        assert!(store.changes_since(4).is_err());
-        assert!(store.changes_since(5).unwrap().is_empty());
-    }
-
-    #[test]
-    fn list_filters_by_namespace() {
-        let pods = by_kind("v1", "Pod").unwrap();
-        let mut store = Store::new(10);
-        store.apply(pods, pod("a"), t0()).unwrap();
-        let mut other = pod("b");
-        other["metadata"]["namespace"] = json!("other");
-        store.apply(pods, other, t0()).unwrap();
-        assert_eq!(store.list(pods, Some("llm")).len(), 1);
-        assert_eq!(store.list(pods, Some("ll")).len(), 0);
-        assert_eq!(store.list(pods, None).len(), 2);
-    }
-
-    #[test]
-    fn owner_references_get_their_owners_uid() {
-        let pods = by_kind("v1", "Pod").unwrap();
-        let rs = by_kind("apps/v1", "ReplicaSet").unwrap();
-        let mut store = Store::new(10);
-        // The pod comes first: its owner does not exist yet.
-        let mut p = pod("a-1");
-        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a", "controller": true}]);
-        store.apply(pods, p, t0()).unwrap();
-        let owner = store
-            .apply(
-                rs,
-                json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "a", "namespace": "llm"}}),
-                t0(),
-            )
-            .unwrap();
-        let key = (pods, "llm".to_string(), "a-1".to_string());
-        assert!(store.get(&key).unwrap()["metadata"]["ownerReferences"][0]["uid"].is_null());
-        store.link_references();
-        let linked = store.get(&key).unwrap();
-        assert_eq!(
-            linked["metadata"]["ownerReferences"][0]["uid"],
-            owner.object["metadata"]["uid"]
-        );
-        assert_eq!(
-            linked["metadata"]["resourceVersion"], "1",
-            "linking is not a change"
-        );
-        let history = store.changes_since(0).unwrap();
-        assert!(Arc::ptr_eq(&history[0].object, &linked));
-        // A later object finds its owner at once; an explicit uid is kept.
-        let mut q = pod("a-2");
-        q["metadata"]["ownerReferences"] = json!([
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "a"},
-            {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "b", "uid": "given"}
-        ]);
-        let c = store.apply(pods, q, t0()).unwrap();
-        assert_eq!(
-            c.object["metadata"]["ownerReferences"][0]["uid"],
-            owner.object["metadata"]["uid"]
-        );
-        assert_eq!(c.object["metadata"]["ownerReferences"][1]["uid"], "given");
-        // An Event written as an object gets its involvedObject's uid too.
-        let events = by_kind("v1", "Event").unwrap();
-        let e = store
-            .apply(
-                events,
-                json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e", "namespace": "llm"},
-                       "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": "a-2", "namespace": "llm"}}),
-                t0(),
-            )
-            .unwrap();
-        assert_eq!(
-            e.object["involvedObject"]["uid"],
-            c.object["metadata"]["uid"]
-        );
-    }
-
-    #[test]
-    fn update_checks_the_resource_version() {
-        let pods = by_kind("v1", "Pod").unwrap();
-        let mut store = Store::new(10);
-        store.apply(pods, pod("a"), t0()).unwrap();
-        let key = (pods, "llm".to_string(), "a".to_string());
-        let mut stale = pod("a");
-        stale["metadata"]["resourceVersion"] = json!("7");
-        assert!(matches!(
-            store.update(&key, stale, t0()),
-            Err(StoreError::Conflict { .. })
-        ));
-        let mut fresh = pod("a");
-        fresh["metadata"]["resourceVersion"] = json!("1");
-        assert_eq!(store.update(&key, fresh, t0()).unwrap().rv, 2);
-        assert_eq!(store.update(&key, pod("a"), t0()).unwrap().rv, 3);
-        // Writing what is stored is no change: no new version, nothing in the history.
-        assert!(
-            store
-                .update_if_changed(&key, pod("a"), t0())
-                .unwrap()
-                .is_err()
-        );
-        assert_eq!(store.resource_version(), 3);
-        let mut changed = pod("a");
-        changed["spec"]["x"] = json!(2);
-        assert_eq!(
-            store
-                .update_if_changed(&key, changed, t0())
-                .unwrap()
-                .unwrap()
-                .rv,
-            4
-        );
-        assert!(matches!(
-            store.create(pods, pod("a"), t0()),
-            Err(StoreError::AlreadyExists { .. })
-        ));
-    }
-
-    #[test]
-    fn merge_patch_semantics() {
-        let mut v = json!({"a": {"b": 1, "c": 2}, "d": [1, 2]});
-        merge(&mut v, &json!({"a": {"b": null, "e": 3}, "d": [3]}));
-        assert_eq!(v, json!({"a": {"c": 2, "e": 3}, "d": [3]}));
-    }
-
-    mod properties {
-        use super::*;
-        use proptest::prelude::*;
-
-        proptest! {
-            /// Whatever the history limit and the number of changes, a watch from any
-            /// resourceVersion either gets exactly the changes after it, in order, or 410.
-            #[test]
-            fn changes_since_is_complete_or_expired(limit in 1usize..8, n in 0u64..20, from in 0u64..25) {
-                let pods = by_kind("v1", "Pod").unwrap();
-                let mut store = Store::new(limit);
-                for i in 0..n {
-                    store.apply(pods, pod(&format!("p{}", i % 3)), t0()).unwrap();
-                }
-                let expired = from > n || n - from > limit as u64;
-                match store.changes_since(from) {
-                    Ok(changes) => {
-                        prop_assert!(!expired);
-                        let rvs: Vec<u64> = changes.iter().map(|c| c.rv).collect();
-                        let expected: Vec<u64> = (from + 1..=n).collect();
-                        prop_assert_eq!(rvs, expected);
-                    }
-                    Err(e) => prop_assert!(expired, "{e}"),
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -151,6 +151,7 @@ pub struct Model {
     kubelet: pods::Kubelet,
     rollouts: rollouts::Controller,
     analysis: analysis_controller::AnalysisController,
+    replicasets: replicasets::Controller,
 }
 
 impl Model {
@@ -160,6 +161,7 @@ impl Model {
             kubelet: pods::Kubelet::default(),
             rollouts: rollouts::Controller::default(),
             analysis: analysis_controller::AnalysisController::default(),
+            replicasets: replicasets::Controller::default(),
         }
     }
 
@@ -173,7 +175,7 @@ impl Model {
         self.kubelet.tick(&world, &self.inputs);
         self.rollouts.tick(&world);
         deployments::tick(&world);
-        replicasets::tick(&world);
+        self.replicasets.tick(&world);
         self.analysis.tick(&world, &self.inputs);
     }
 

@@ -338,10 +338,39 @@ fn state_json(state: &State, created: chrono::DateTime<chrono::Utc>, container_i
     }
 }
 
-/// The kubelet's memory between ticks: how far each pod's Events have been recorded.
+/// When a container with `behaviour` stops changing: from then on its view and the kubelet's
+/// log are the same at every later moment. `None` for one that never does (pull retries,
+/// restarts on the back-off).
+fn settles_at(behaviour: &PodBehaviour) -> Option<Duration> {
+    match behaviour {
+        PodBehaviour::Ready(delay) => Some(START_DELAY + *delay),
+        PodBehaviour::Pull(PullFailure::InvalidImageName) => Some(START_DELAY),
+        PodBehaviour::Pull(PullFailure::ErrImagePull)
+        | PodBehaviour::Crash(_)
+        | PodBehaviour::Oom(_) => None,
+    }
+}
+
+/// When a pod's status (and log) stops changing: when its last container settles.
+fn pod_settles_at(pod: &Value, inputs: &ModelInputs) -> Option<Duration> {
+    let mut at = Duration::ZERO;
+    for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
+        let image = c["image"].as_str().unwrap_or_default();
+        at = at.max(settles_at(&inputs.pod_behaviour(image))?);
+    }
+    Some(at)
+}
+
+/// The kubelet's memory between ticks: how far each pod's Events have been recorded, and
+/// which pods are settled.
 #[derive(Debug, Default)]
 pub struct Kubelet {
     recorded: HashMap<String, Duration>,
+    /// Pods (by uid) found with the status they keep from now on, at this resourceVersion,
+    /// and from which offset after their creation that holds. Until someone else writes
+    /// such a pod, a tick has nothing to compute, write or record for it: at 5,000 pods
+    /// recomputing every status each second was most of an idle tick.
+    settled: HashMap<String, (String, Duration)>,
 }
 
 impl Kubelet {
@@ -349,6 +378,7 @@ impl Kubelet {
     pub fn tick(&mut self, world: &World, inputs: &ModelInputs) {
         let pods = world.list(Kind::Pod, None);
         let mut live = HashMap::new();
+        let mut settled = HashMap::new();
         for pod in pods {
             let uid = pod["metadata"]["uid"]
                 .as_str()
@@ -358,16 +388,40 @@ impl Kubelet {
                 continue;
             };
             let elapsed = (world.now - created).to_std().unwrap_or_default();
-            let (status, log) = pod_status(&pod, inputs, created, elapsed);
-            let mut updated = (*pod).clone();
-            updated["status"] = status;
-            if updated["spec"]["nodeName"].is_null() {
-                updated["spec"]["nodeName"] = json!(NODE);
-            }
-            if let Err(err) = world.replace(Kind::Pod, updated) {
-                tracing::debug!("kubelet: {err}");
-                live.insert(uid.clone(), self.recorded.get(&uid).copied());
+            let rv = pod["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default();
+            if let Some((seen_rv, since)) = self.settled.remove(&uid)
+                && seen_rv == rv
+                && elapsed >= since
+            {
+                // Its status is already the one computed here, and every Event of its log
+                // (all at or before `since`) is recorded.
+                live.insert(uid.clone(), Some(elapsed));
+                settled.insert(uid, (seen_rv, since));
                 continue;
+            }
+            let (status, log) = pod_status(&pod, inputs, created, elapsed);
+            let written = if pod["spec"]["nodeName"].is_null() {
+                let mut updated = (*pod).clone();
+                updated["status"] = status;
+                updated["spec"]["nodeName"] = json!(NODE);
+                world.replace(Kind::Pod, updated)
+            } else {
+                world.replace_status(Kind::Pod, &pod, status)
+            };
+            match written {
+                Err(err) => {
+                    tracing::debug!("kubelet: {err}");
+                    live.insert(uid.clone(), self.recorded.get(&uid).copied());
+                    continue;
+                }
+                Ok(false) => {
+                    if let Some(since) = pod_settles_at(&pod, inputs).filter(|s| elapsed >= *s) {
+                        settled.insert(uid.clone(), (rv.to_string(), since));
+                    }
+                }
+                Ok(true) => {}
             }
             let done = self.recorded.get(&uid).copied();
             for h in log
@@ -386,6 +440,7 @@ impl Kubelet {
             }
             live.insert(uid, Some(elapsed));
         }
+        self.settled = settled;
         self.recorded = live
             .into_iter()
             .filter_map(|(uid, d)| d.map(|d| (uid, d)))

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::analysis_templates::{RolloutRun, RunKind, TemplateScope, rollout_run};
 use super::conditions as cond;
 use super::rollouts::{Ctx, hash_of};
-use super::world::{Kind, owned_by};
+use super::world::Kind;
 use crate::sim::StoreError;
 
 const COMPLETED: [&str; 4] = ["Successful", "Failed", "Error", "Inconclusive"];
@@ -26,9 +26,8 @@ fn phase(run: &Value) -> &str {
 /// The Rollout's runs, and the current one named in `status` under `field`.
 fn runs(ctx: &Ctx) -> Vec<Value> {
     ctx.world
-        .list(Kind::AnalysisRun, Some(&ctx.namespace))
+        .owned(Kind::AnalysisRun, &ctx.namespace, &ctx.ro)
         .into_iter()
-        .filter(|r| owned_by(r, &ctx.ro["metadata"]["uid"]))
         .map(|r| (*r).clone())
         .collect()
 }

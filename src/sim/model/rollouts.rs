@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::conditions::{self as cond, Pause};
 use super::replica_math::Rs;
-use super::world::{Kind, World, owned_by, template_hash};
+use super::world::{Kind, World, template_hash};
 use crate::sim::StoreError;
 
 use super::rollout_replicasets::{create_replica_set, sync_revision};
@@ -308,11 +308,9 @@ fn reconcile(world: &World, stored: &Value) -> Result<(), StoreError> {
     }
     let template = ro["spec"]["template"].clone();
     let hash = template_hash(&template, ro["status"]["collisionCount"].as_i64());
-    let uid = &ro["metadata"]["uid"];
     let all: Vec<Value> = world
-        .list(Kind::ReplicaSet, Some(&namespace))
+        .owned(Kind::ReplicaSet, &namespace, &ro)
         .into_iter()
-        .filter(|rs| owned_by(rs, uid))
         .map(|rs| (*rs).clone())
         .collect();
     let replicas = ro["spec"]["replicas"].as_i64().unwrap_or(1);

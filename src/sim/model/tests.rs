@@ -168,3 +168,42 @@ fn a_deployment_runs_its_replica_set() {
     serde_json::from_value::<k8s_openapi::api::apps::v1::Deployment>(d.clone()).unwrap();
     serde_json::from_value::<k8s_openapi::api::apps::v1::ReplicaSet>(rs[0].clone()).unwrap();
 }
+
+/// The kubelet and the ReplicaSet controller skip what they found settled, until someone
+/// else writes it: a settled pod's status overwritten gets the kubelet's back, and a pod
+/// deleted under a quiet ReplicaSet is replaced.
+#[test]
+fn settled_objects_written_by_others_are_reconciled_again() {
+    let sim = sim_with(&[replica_set(2, "acme/web:v1")], ModelInputs::default());
+    run(&sim, 0, 20);
+    let pods = list(&sim, "v1", "Pod");
+    let settled = pods[0].clone();
+    assert_eq!(settled["status"]["phase"], "Running");
+    let rv = settled["metadata"]["resourceVersion"].clone();
+    run(&sim, 21, 30);
+    assert_eq!(
+        list(&sim, "v1", "Pod")[0]["metadata"]["resourceVersion"],
+        rv,
+        "a settled pod is not written again"
+    );
+    let mut overwritten = settled.clone();
+    overwritten["status"] = json!({"phase": "Unknown"});
+    sim.apply(overwritten).unwrap();
+    run(&sim, 31, 31);
+    let back = list(&sim, "v1", "Pod")[0].clone();
+    assert_eq!(back["status"], settled["status"]);
+    let target = |kind: super::world::Kind, name: &str| crate::sim::Target {
+        resource: kind.resource(),
+        namespace: "shop".into(),
+        name: name.into(),
+    };
+    let name = pods[1]["metadata"]["name"].as_str().unwrap();
+    sim.delete(&target(super::world::Kind::Pod, name)).unwrap();
+    run(&sim, 32, 32);
+    let pods = list(&sim, "v1", "Pod");
+    assert_eq!(pods.len(), 2, "the quiet ReplicaSet replaces its pod");
+    assert!(pods.iter().all(|p| p["metadata"]["name"] != name));
+    run(&sim, 33, 40);
+    let rs = &list(&sim, "apps/v1", "ReplicaSet")[0];
+    assert_eq!(rs["status"]["readyReplicas"], 2);
+}

@@ -27,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::rollouts::{HASH_LABEL, SCALE_DOWN_DEADLINE};
-use super::world::{Kind, World, owned_by};
+use super::world::{Kind, World};
 
 /// DefaultRolloutResyncPeriod.
 pub const RESYNC: chrono::Duration = chrono::Duration::minutes(15);
@@ -66,7 +66,6 @@ impl Triggers {
 /// The objects whose changes enqueue the Rollout, as they are now.
 pub fn watched(world: &World, ro: &Value) -> Watched {
     let namespace = ro["metadata"]["namespace"].as_str().unwrap_or("default");
-    let uid = &ro["metadata"]["uid"];
     let rv = |o: &Value| {
         o["metadata"]["resourceVersion"]
             .as_str()
@@ -81,16 +80,12 @@ pub fn watched(world: &World, ro: &Value) -> Watched {
     };
     let mut versions = BTreeMap::new();
     versions.insert(("Rollout", name(ro)), rv(ro));
-    for rs in world.list(Kind::ReplicaSet, Some(namespace)) {
-        if owned_by(&rs, uid) {
-            versions.insert(("ReplicaSet", name(&rs)), rv(&rs));
-        }
+    for rs in world.owned(Kind::ReplicaSet, namespace, ro) {
+        versions.insert(("ReplicaSet", name(&rs)), rv(&rs));
     }
-    for run in world.list(Kind::AnalysisRun, Some(namespace)) {
-        if owned_by(&run, uid) {
-            let phase = run["status"]["phase"].as_str().unwrap_or_default();
-            versions.insert(("AnalysisRun", name(&run)), phase.to_string());
-        }
+    for run in world.owned(Kind::AnalysisRun, namespace, ro) {
+        let phase = run["status"]["phase"].as_str().unwrap_or_default();
+        versions.insert(("AnalysisRun", name(&run)), phase.to_string());
     }
     if let Some(d) = ro["spec"]["workloadRef"]["name"].as_str()
         && let Some(deployment) = world.get(Kind::Deployment, namespace, d)
@@ -138,13 +133,10 @@ pub fn enqueued(seen: &Watched, now: &Watched) -> bool {
 /// Whether the Rollout waits for a person or is done, with no timer of its own pending.
 pub fn at_rest(world: &World, ro: &Value) -> bool {
     let namespace = ro["metadata"]["namespace"].as_str().unwrap_or("default");
-    let uid = &ro["metadata"]["uid"];
     let deadline_pending = world
-        .list(Kind::ReplicaSet, Some(namespace))
+        .owned(Kind::ReplicaSet, namespace, ro)
         .iter()
-        .any(|rs| {
-            owned_by(rs, uid) && rs["metadata"]["annotations"][SCALE_DOWN_DEADLINE].is_string()
-        });
+        .any(|rs| rs["metadata"]["annotations"][SCALE_DOWN_DEADLINE].is_string());
     if deadline_pending {
         return false;
     }

@@ -93,6 +93,23 @@ impl World<'_> {
         self.sim.store().list(kind.resource(), namespace)
     }
 
+    /// The objects of `kind` in `namespace` whose controller is `owner` (by uid), as
+    /// [`World::list`] filtered by [`owned_by`] would give them, from the store's index.
+    pub fn owned(&self, kind: Kind, namespace: &str, owner: &Value) -> Vec<Arc<Value>> {
+        let uid = &owner["metadata"]["uid"];
+        match uid.as_str() {
+            Some(uid) => self
+                .sim
+                .store()
+                .list_owned(kind.resource(), Some(namespace), uid),
+            None => self
+                .list(kind, Some(namespace))
+                .into_iter()
+                .filter(|o| owned_by(o, uid))
+                .collect(),
+        }
+    }
+
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Value>> {
         self.sim
             .store()
@@ -110,6 +127,24 @@ impl World<'_> {
     pub fn replace(&self, kind: Kind, object: Value) -> Result<bool, StoreError> {
         let key = key_of(kind, &object);
         self.sim.update_if_changed(&key, object, self.now)
+    }
+
+    /// [`World::replace`] of `stored` (read earlier this tick) with its status set to
+    /// `status`. Most ticks change no status: when nobody wrote the object since and the
+    /// status is the same, that is known without cloning and comparing the whole object.
+    pub fn replace_status(
+        &self,
+        kind: Kind,
+        stored: &Arc<Value>,
+        status: Value,
+    ) -> Result<bool, StoreError> {
+        let key = key_of(kind, stored);
+        if self.sim.store().status_unchanged(&key, stored, &status) {
+            return Ok(false);
+        }
+        let mut updated = (**stored).clone();
+        updated["status"] = status;
+        self.replace(kind, updated)
     }
 
     pub fn merge_patch(

@@ -125,6 +125,22 @@ pub fn check_rollout(rollout: &Value, namespace: &str, catalog: &Catalog) -> Res
                     "This rollout uses the same service for the active and preview services, but two different services are required.",
                 ));
             }
+            // ValidateRolloutStrategyBlueGreen: revisionHistoryLimit defaults to 10.
+            let history = rollout["spec"]["revisionHistoryLimit"]
+                .as_i64()
+                .unwrap_or(10);
+            if let Some(limit) = bg
+                .get("scaleDownDelayRevisionLimit")
+                .and_then(Value::as_i64)
+                && history < limit
+            {
+                return Err(problem(
+                    "spec.strategy.blueGreen.scaleDownDelayRevisionLimit",
+                    format!(
+                        "This rollout's revision history limit can not be smaller than the rollout's scale down limit ({limit} > revisionHistoryLimit {history}): lower it or raise spec.revisionHistoryLimit"
+                    ),
+                ));
+            }
             check_references(rollout, namespace, catalog)
         }
     }
@@ -669,6 +685,17 @@ mod tests {
         check_rollout(&w, "shop", &catalog(&[("Deployment", "shop", "web")])).unwrap();
         let bg = rollout(json!({"blueGreen": {"activeService": "web", "previewService": "web"}}));
         assert_eq!(field_of(&bg, &cat), "spec.strategy.blueGreen.activeService");
+        // validation.go ScaleDownLimitLargerThanRevisionLimit (revisionHistoryLimit default 10).
+        let over = rollout(
+            json!({"blueGreen": {"activeService": "web", "scaleDownDelayRevisionLimit": 11}}),
+        );
+        assert_eq!(
+            field_of(&over, &cat),
+            "spec.strategy.blueGreen.scaleDownDelayRevisionLimit"
+        );
+        let mut raised = over.clone();
+        raised["spec"]["revisionHistoryLimit"] = json!(12);
+        check_rollout(&raised, "shop", &catalog(&[("Service", "shop", "web")])).unwrap();
     }
 
     #[test]
