@@ -542,3 +542,93 @@ fn the_story_shows_the_full_revision_tree() {
         "{view}"
     );
 }
+
+/// Ages are read against the cluster's clock, as the plugin reads them against a real
+/// cluster's: at speed 20 the simulator's scenario time runs away from the local clock, and the
+/// Rollout's age in the view must still put its creation between the scenario times read just
+/// before and just after (each from a ConfigMap the simulator stamps on creation).
+#[test]
+fn ages_are_read_against_the_clusters_clock() {
+    let sim = Sim::start("story", "20", DEADLINE);
+    let stamp = |name: &str| -> chrono::DateTime<chrono::Utc> {
+        // From a file: kubectl's typed `create configmap` speaks protobuf, which the simulator
+        // refuses.
+        let file = sim.dir.path().join(format!("{name}.json"));
+        std::fs::write(
+            &file,
+            format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","namespace":"llm"}}}}"#),
+        )
+        .unwrap();
+        sim.kubectl(&["create", "--validate=false", "-f", file.to_str().unwrap()]);
+        let at = sim.kubectl(&[
+            "get",
+            "configmap",
+            name,
+            "-n",
+            "llm",
+            "-o",
+            "jsonpath={.metadata.creationTimestamp}",
+        ]);
+        at.trim().parse().unwrap_or_else(|e| panic!("{at:?}: {e}"))
+    };
+    let created: chrono::DateTime<chrono::Utc> = sim
+        .kubectl(&[
+            "get",
+            "rollout",
+            "litellm",
+            "-n",
+            "llm",
+            "-o",
+            "jsonpath={.metadata.creationTimestamp}",
+        ])
+        .trim()
+        .parse()
+        .unwrap();
+    // Let the scenario's clock get well away from the wall clock (a minute of scenario time).
+    let deadline = Instant::now() + DEADLINE;
+    let mut probes = 0;
+    while {
+        probes += 1;
+        stamp(&format!("wait-{probes}")) - created < chrono::TimeDelta::seconds(60)
+    } {
+        assert!(
+            Instant::now() < deadline,
+            "the scenario's clock did not move"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let before = stamp("before");
+    let (view, _) = sim.ok(&["rollout", "get", "litellm", "-n", "llm"]);
+    let after = stamp("after");
+    let row = view
+        .lines()
+        .find(|l| l.contains("litellm") && l.contains(" Rollout "))
+        .unwrap_or_else(|| panic!("no Rollout row:\n{view}"));
+    let age_text = row.split_whitespace().rev().find(|w| {
+        w.chars().next().is_some_and(|c| c.is_ascii_digit()) && w.ends_with(['s', 'm', 'h', 'd'])
+    });
+    let age = parse_age(age_text.unwrap_or_else(|| panic!("no age in {row:?}")));
+    let seen = created + age;
+    // The age is cut to the second.
+    assert!(
+        seen >= before - chrono::TimeDelta::seconds(1) && seen <= after,
+        "age {age} puts now at {seen}, outside the scenario's {before} .. {after}:\n{view}"
+    );
+}
+
+/// "2m1s", "20d", "1h2m" as the plugin prints ages.
+fn parse_age(text: &str) -> chrono::TimeDelta {
+    let mut total = chrono::TimeDelta::zero();
+    let mut n = 0i64;
+    for c in text.chars() {
+        match c {
+            '0'..='9' => n = n * 10 + i64::from(c.to_digit(10).unwrap()),
+            'd' => (total, n) = (total + chrono::TimeDelta::days(n), 0),
+            'h' => (total, n) = (total + chrono::TimeDelta::hours(n), 0),
+            'm' => (total, n) = (total + chrono::TimeDelta::minutes(n), 0),
+            's' => (total, n) = (total + chrono::TimeDelta::seconds(n), 0),
+            _ => panic!("age {text:?}"),
+        }
+    }
+    total
+}

@@ -302,6 +302,17 @@ impl Source {
         }
     }
 
+    /// Now, for ages and delays: the cluster's (the simulator's scenario time) when reading
+    /// a cluster, the local clock for a directory.
+    pub(super) fn now(&self) -> chrono::DateTime<Utc> {
+        match &self.backend {
+            Backend::Dir(_) => Utc::now(),
+            Backend::Cluster {
+                runtime, client, ..
+            } => runtime.block_on(crate::observe::clock::ClusterClock::now_for_view(client)),
+        }
+    }
+
     /// The namespace to match names in: `-n`, or the kubeconfig context's in cluster mode.
     fn lookup_namespace(&self) -> Option<&str> {
         match &self.backend {
@@ -330,7 +341,7 @@ impl Source {
             View::Experiment => Object::Experiment,
         };
         let snapshot = self.read(object, name)?;
-        let now = Utc::now();
+        let now = self.now();
         let ns = self.lookup_namespace();
         let (text, data) = match shown {
             View::Rollout => {
@@ -639,7 +650,7 @@ fn detect(args: DetectArgs) -> anyhow::Result<u8> {
         .iter()
         .filter_map(|c| c.last_update_time.or(c.last_transition_time))
         .max();
-    let now = Utc::now();
+    let now = source.now();
     let since = last_write.unwrap_or(now);
     findings.extend(detect::spec_not_observed(
         ro,

@@ -96,8 +96,8 @@ fn tabulate(rows: &[Vec<String>]) -> String {
 
 pub fn list(args: ListArgs) -> anyhow::Result<u8> {
     let source = Source::new(&args.source)?;
-    let now = Utc::now();
     let mut rollouts = source.rollouts(args.all_namespaces)?;
+    let now = source.now();
     if let Some(name) = &args.name {
         rollouts.retain(|r| &r.metadata.name == name);
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use crate::observe::clock::ClusterClock;
 use crate::rollout::view::{self, Colour, RolloutView};
 use crate::rollout::{RolloutError, cluster, find_by_name, load};
 
@@ -37,7 +38,7 @@ impl RolloutSource {
         name: &str,
         namespace: Option<&str>,
     ) -> Result<(RolloutView, String), RolloutError> {
-        let (snapshot, ns, location) = match self {
+        let (snapshot, ns, location, now) = match self {
             RolloutSource::Dir(dir) => {
                 let dir = dir.clone();
                 let location = format!(" in {}", dir.display());
@@ -48,7 +49,7 @@ impl RolloutSource {
                         path,
                         source: std::io::Error::other("the reading task failed"),
                     })??;
-                (snapshot, namespace.map(str::to_owned), location)
+                (snapshot, namespace.map(str::to_owned), location, Utc::now())
             }
             RolloutSource::Cluster {
                 client,
@@ -56,7 +57,8 @@ impl RolloutSource {
             } => {
                 let ns = namespace.unwrap_or(default).to_owned();
                 let snapshot = cluster::fetch_rollout(client, &ns, name).await?;
-                (snapshot, Some(ns), String::new())
+                let now = ClusterClock::now_for_view(client).await;
+                (snapshot, Some(ns), String::new(), now)
             }
         };
         let ro = find_by_name(
@@ -67,7 +69,7 @@ impl RolloutSource {
             ns.as_deref(),
             &location,
         )?;
-        let v = view::rollout_view(&snapshot, ro, Utc::now());
+        let v = view::rollout_view(&snapshot, ro, now);
         let text = view::render_rollout(&v, Colour::Never);
         Ok((v, text))
     }

@@ -151,6 +151,19 @@ impl ClusterClock {
         Some(reading)
     }
 
+    /// The cluster's now for a one-off view (`rollout get`, `list`): the simulator's scenario
+    /// time when the API carries it (its clock is not the local one), else the local clock, as
+    /// the Argo plugin reads ages against a real cluster (an HTTP `Date` is only to the second).
+    pub async fn now_for_view(client: &Client) -> DateTime<Utc> {
+        let clock = ClusterClock::new();
+        match clock.probe(client).await {
+            Some(r) if r.resolution < TimeDelta::seconds(1) => {
+                clock.now().map_or_else(Utc::now, |t| t.earliest)
+            }
+            _ => Utc::now(),
+        }
+    }
+
     /// Probes until `cancel`: every 250 ms against the simulator (a scenario at speed 100 moves
     /// 25 s between probes, so the reading must stay fresh), every 5 s against a real cluster
     /// (speed 1: the local clock carries it).
