@@ -203,12 +203,17 @@ fn scale_down_older(ctx: &mut Ctx) -> Result<(), StoreError> {
             .as_str()
             .and_then(|d| d.parse::<chrono::DateTime<chrono::Utc>>().ok())
         {
-            None if annotated < limit && delay > 0 => {
+            // With scaleDownDelaySeconds 0 Argo's addScaleDownDelay sets no deadline, so the
+            // old ReplicaSet keeps its size on every reconcile (argoproj/argo-rollouts#1992,
+            // open: "0 keeps the old ReplicaSet running"); only the revision limit scales it.
+            None if annotated < limit => {
                 annotated += 1;
-                ctx.set_deadline(
-                    &r,
-                    Some(stamp(ctx.world.now + chrono::Duration::seconds(delay))),
-                )?;
+                if delay > 0 {
+                    ctx.set_deadline(
+                        &r,
+                        Some(stamp(ctx.world.now + chrono::Duration::seconds(delay))),
+                    )?;
+                }
                 spec
             }
             None => 0,

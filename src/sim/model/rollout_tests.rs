@@ -484,6 +484,43 @@ fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
     );
 }
 
+#[test]
+fn blue_green_with_no_scale_down_delay_keeps_the_old_replica_set_as_argo_does() {
+    // rollout/replicaset.go: scaleDownDelayHelper keeps an old ReplicaSet without a deadline at
+    // its size and asks addScaleDownDelay for one, which with 0 s sets none; so the old
+    // ReplicaSet is never scaled down by the delay (argoproj/argo-rollouts#1992), only by
+    // scaleDownDelayRevisionLimit once a newer old one takes its place.
+    let strategy = json!({"blueGreen": {
+        "activeService": "web-active", "previewService": "web-preview",
+        "scaleDownDelaySeconds": 0, "scaleDownDelayRevisionLimit": 1,
+    }});
+    let mut r = rollout(strategy);
+    r["spec"]["replicas"] = json!(2);
+    let sim = sim_with(
+        &[r, service("web-active"), service("web-preview")],
+        ModelInputs::default(),
+    );
+    run(&sim, 0, 10);
+    release(&sim, "acme/web:v2", 11);
+    run(&sim, 11, 120);
+    let r = ro(&sim);
+    assert_eq!(r["status"]["phase"], "Healthy", "{}", r["status"]);
+    assert_eq!(
+        sizes(&sim),
+        [("acme/web:v1".into(), 2, 2), ("acme/web:v2".into(), 2, 2)]
+    );
+    release(&sim, "acme/web:v3", 121);
+    run(&sim, 121, 200);
+    assert_eq!(
+        sizes(&sim),
+        [
+            ("acme/web:v1".into(), 0, 0),
+            ("acme/web:v2".into(), 2, 2),
+            ("acme/web:v3".into(), 2, 2)
+        ]
+    );
+}
+
 /// Argo reads a string pause duration with Go's `time.ParseDuration` (`RolloutPause.DurationSeconds`):
 /// `1.5m` is 90 s and `1h30m` 5400 s, truncated to whole seconds.
 #[test]
