@@ -12,7 +12,8 @@
 //! switches the active Service to the new ReplicaSet without the pause or the promotion.
 //! Holds until the hash is back or the update is over.
 
-use super::{Detector, Finding, evidence, labels_match, object};
+use super::canary_service::{HashlessService, hashless_service};
+use super::{Detector, Finding, evidence};
 use crate::rollout::model::{POD_TEMPLATE_HASH_LABEL, Pod, Rollout, Service};
 
 /// The finding when the active Service of a blue-green update selects by labels alone and
@@ -24,53 +25,19 @@ pub fn active_service_selects_preview(
 ) -> Option<Finding> {
     let bg = ro.spec.strategy.blue_green.as_ref()?;
     let st = &ro.status;
-    let in_progress = !st.stable_rs.is_empty()
-        && !st.current_pod_hash.is_empty()
-        && st.current_pod_hash != st.stable_rs;
-    if bg.active_service.is_empty() || !in_progress {
-        return None;
-    }
-    let svc = services.iter().find(|s| {
-        s.metadata.name == bg.active_service && s.metadata.namespace == ro.metadata.namespace
-    })?;
-    if svc.spec.selector.contains_key(POD_TEMPLATE_HASH_LABEL) || svc.spec.selector.is_empty() {
-        return None;
-    }
-    let selected = |hash: &str| {
-        pods.iter()
-            .filter(|p| {
-                p.metadata.namespace == svc.metadata.namespace
-                    && p.metadata.deletion_timestamp.is_none()
-                    && p.metadata.pod_template_hash() == hash
-                    && labels_match(&svc.spec.selector, &p.metadata.labels)
-            })
-            .count()
-    };
-    let stable_pods = selected(&st.stable_rs);
-    let preview_pods = selected(&st.current_pod_hash);
+    let HashlessService {
+        svc,
+        stable_pods,
+        new_pods: preview_pods,
+        subject,
+        svc_obj,
+        evidence: mut ev,
+    } = hashless_service(ro, &bg.active_service, services, pods)?;
     if !pods.is_empty() && preview_pods == 0 {
         // Its labels reach no preview pod (none running yet, or other labels): nothing unpromoted
         // serves production traffic yet.
         return None;
     }
-    let subject = object("Rollout", &ro.metadata);
-    let svc_obj = object("Service", &svc.metadata);
-    let selector: Vec<String> = svc
-        .spec
-        .selector
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    let mut ev = vec![
-        evidence(&svc_obj, "spec.selector", selector.join(","), None),
-        evidence(&subject, "status.stableRS", &st.stable_rs, None),
-        evidence(
-            &subject,
-            "status.currentPodHash",
-            &st.current_pod_hash,
-            None,
-        ),
-    ];
     let headline = if pods.is_empty() {
         format!(
             "active Service {} has no {POD_TEMPLATE_HASH_LABEL} in its selector: it selects the preview pods too",

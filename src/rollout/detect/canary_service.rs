@@ -11,23 +11,37 @@
 use super::{Detector, Finding, evidence, labels_match, object};
 use crate::rollout::model::{POD_TEMPLATE_HASH_LABEL, Pod, Rollout, Service};
 
-/// The finding when the canary Service of a canary in progress selects by labels alone.
-pub fn canary_service_selects_stable(
+/// A Service of a Rollout mid-update whose selector lost `rollouts-pod-template-hash`: how
+/// many of the stable and of the new ReplicaSet's pods its labels reach, and the evidence
+/// both Service detectors show. Shared by this detector and its blue-green form
+/// ([`super::active_service`]).
+pub(super) struct HashlessService<'a> {
+    pub svc: &'a Service,
+    pub stable_pods: usize,
+    pub new_pods: usize,
+    pub subject: String,
+    pub svc_obj: String,
+    pub evidence: Vec<super::Evidence>,
+}
+
+/// The Service named `name` of `ro`, when the Rollout is mid-update (a current hash beside a
+/// different stable one) and the Service selects by labels alone.
+pub(super) fn hashless_service<'a>(
     ro: &Rollout,
-    services: &[Service],
+    name: &str,
+    services: &'a [Service],
     pods: &[Pod],
-) -> Option<Finding> {
-    let canary = ro.spec.strategy.canary.as_ref()?;
+) -> Option<HashlessService<'a>> {
     let st = &ro.status;
     let in_progress = !st.stable_rs.is_empty()
         && !st.current_pod_hash.is_empty()
         && st.current_pod_hash != st.stable_rs;
-    if canary.canary_service.is_empty() || !in_progress {
+    if name.is_empty() || !in_progress {
         return None;
     }
-    let svc = services.iter().find(|s| {
-        s.metadata.name == canary.canary_service && s.metadata.namespace == ro.metadata.namespace
-    })?;
+    let svc = services
+        .iter()
+        .find(|s| s.metadata.name == name && s.metadata.namespace == ro.metadata.namespace)?;
     if svc.spec.selector.contains_key(POD_TEMPLATE_HASH_LABEL) || svc.spec.selector.is_empty() {
         return None;
     }
@@ -41,12 +55,6 @@ pub fn canary_service_selects_stable(
             })
             .count()
     };
-    let stable_pods = selected(&st.stable_rs);
-    let canary_pods = selected(&st.current_pod_hash);
-    if !pods.is_empty() && stable_pods == 0 {
-        // Its labels match no stable pod: it selects nothing it should not.
-        return None;
-    }
     let subject = object("Rollout", &ro.metadata);
     let svc_obj = object("Service", &svc.metadata);
     let selector: Vec<String> = svc
@@ -55,7 +63,7 @@ pub fn canary_service_selects_stable(
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let mut ev = vec![
+    let evidence = vec![
         evidence(&svc_obj, "spec.selector", selector.join(","), None),
         evidence(&subject, "status.stableRS", &st.stable_rs, None),
         evidence(
@@ -65,6 +73,35 @@ pub fn canary_service_selects_stable(
             None,
         ),
     ];
+    Some(HashlessService {
+        svc,
+        stable_pods: selected(&st.stable_rs),
+        new_pods: selected(&st.current_pod_hash),
+        subject,
+        svc_obj,
+        evidence,
+    })
+}
+
+/// The finding when the canary Service of a canary in progress selects by labels alone.
+pub fn canary_service_selects_stable(
+    ro: &Rollout,
+    services: &[Service],
+    pods: &[Pod],
+) -> Option<Finding> {
+    let canary = ro.spec.strategy.canary.as_ref()?;
+    let HashlessService {
+        svc,
+        stable_pods,
+        new_pods: canary_pods,
+        subject,
+        svc_obj,
+        evidence: mut ev,
+    } = hashless_service(ro, &canary.canary_service, services, pods)?;
+    if !pods.is_empty() && stable_pods == 0 {
+        // Its labels match no stable pod: it selects nothing it should not.
+        return None;
+    }
     let headline = if pods.is_empty() {
         format!(
             "canary Service {} has no {POD_TEMPLATE_HASH_LABEL} in its selector: it selects the stable pods too",
