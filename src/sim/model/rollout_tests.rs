@@ -447,6 +447,16 @@ fn blue_green_waits_for_promotion_then_switches() {
     );
 }
 
+/// A 2-replica blue-green Rollout of `strategy` with its active and preview Services.
+fn blue_green_of_two(strategy: Value) -> SimHandle {
+    let mut r = rollout(strategy);
+    r["spec"]["replicas"] = json!(2);
+    sim_with(
+        &[r, service("web-active"), service("web-preview")],
+        ModelInputs::default(),
+    )
+}
+
 #[test]
 fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
     // rollout/replicaset.go scaleDownDelayHelper: old ReplicaSets newest first; the first
@@ -456,12 +466,7 @@ fn blue_green_keeps_at_most_scale_down_delay_revision_limit_old_replica_sets() {
         "activeService": "web-active", "previewService": "web-preview",
         "scaleDownDelaySeconds": 300, "scaleDownDelayRevisionLimit": 1,
     }});
-    let mut r = rollout(strategy);
-    r["spec"]["replicas"] = json!(2);
-    let sim = sim_with(
-        &[r, service("web-active"), service("web-preview")],
-        ModelInputs::default(),
-    );
+    let sim = blue_green_of_two(strategy);
     run(&sim, 0, 10);
     release(&sim, "acme/web:v2", 11);
     run(&sim, 11, 30);
@@ -494,12 +499,7 @@ fn blue_green_with_no_scale_down_delay_keeps_the_old_replica_set_as_argo_does() 
         "activeService": "web-active", "previewService": "web-preview",
         "scaleDownDelaySeconds": 0, "scaleDownDelayRevisionLimit": 1,
     }});
-    let mut r = rollout(strategy);
-    r["spec"]["replicas"] = json!(2);
-    let sim = sim_with(
-        &[r, service("web-active"), service("web-preview")],
-        ModelInputs::default(),
-    );
+    let sim = blue_green_of_two(strategy);
     run(&sim, 0, 10);
     release(&sim, "acme/web:v2", 11);
     run(&sim, 11, 120);
